@@ -1,0 +1,84 @@
+/* swapdrum: an export, the virtual disk a client sees (public engine
+ * API).
+ *
+ * An export has a fixed size and is thin: its pages take drum slots
+ * from its pool when first written, and give them back when trimmed
+ * or zeroed.  Unwritten pages read as zeros.  Requests need not be
+ * aligned to 4096 bytes: partial pages are read-modify-written inside
+ * the engine.
+ *
+ * Every function is thread-safe; requests from any number of
+ * connections may run at once.  Concurrent writes to the same bytes
+ * land in some order (NBD promises no more); writes to different
+ * bytes of one page never disturb each other.
+ *
+ * Data-path functions return 0, or -1 with errno set to what the NBD
+ * client should see (EIO, ENOSPC, ENOMEM), after reporting once.
+ */
+
+#ifndef SWAPDRUM_EXPORT_H
+#define SWAPDRUM_EXPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "swapdrum/pool.h"
+
+struct export;
+
+/* Create an export of `size` bytes (rounded down to 4096) over pool.
+ * => returns NULL after reporting "export: NAME: reason".
+ */
+extern struct export *export_create (struct pool *pool, const char *name,
+                                     uint64_t size);
+
+/* Give every slot back to the pool and free the export.  Accepts
+ * NULL.  No request may be running.
+ */
+extern void export_destroy (struct export *exp);
+
+extern uint64_t export_size (const struct export *exp);
+extern const char *export_name (const struct export *exp);
+
+extern int export_pread (struct export *exp, void *buf, uint64_t count,
+                         uint64_t offset);
+
+/* Write; fua: on stable storage before returning.  ENOSPC only when
+ * no device in the pool can take a page; pages written before that
+ * keep their new data.
+ */
+extern int export_pwrite (struct export *exp, const void *buf,
+                          uint64_t count, uint64_t offset, bool fua);
+
+/* Make the range read as zeros: whole pages are unmapped (fast, no
+ * I/O) and their slots freed; partial pages that hold data get zeros
+ * written.
+ */
+extern int export_zero (struct export *exp, uint64_t count,
+                        uint64_t offset, bool fua);
+
+/* Discard: whole pages are unmapped and their slots freed; partial
+ * pages are left alone (trim is advisory).
+ */
+extern int export_trim (struct export *exp, uint64_t count,
+                        uint64_t offset);
+
+/* Flush every device of the pool written since the last flush. */
+extern int export_flush (struct export *exp);
+
+/* Describe [offset, offset + count) as extents, in order: add is
+ * called with hole = true for unmapped pages (they read as zeros) and
+ * false for pages holding data.  The first extent starts at offset.
+ * => returns 0, or the first non-zero value add returned.
+ */
+extern int export_extents (struct export *exp, uint64_t count,
+                           uint64_t offset,
+                           int (*add) (void *opaque, uint64_t offset,
+                                       uint64_t length, bool hole),
+                           void *opaque);
+
+/* Bytes held by the export's page map (for tests and stats). */
+extern size_t export_map_bytes (const struct export *exp);
+
+#endif /* SWAPDRUM_EXPORT_H */

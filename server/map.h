@@ -1,0 +1,95 @@
+/* swapdrum: the export map, export page -> drum slot.
+ *
+ * A lazy radix tree: a node is allocated only when an entry below it
+ * is first set, so an export costs memory in proportion to the pages
+ * written, not to its size (8 bytes per mapped page in full leaves,
+ * plus the inner nodes above them; an empty map is its header, a few
+ * dozen bytes, however large the export).
+ *
+ * Entries are uint64_t words read and written with atomic operations:
+ * map_get, map_cas and map_clear are lock-free and may be called from
+ * any number of threads at once without any lock.  Nodes are installed
+ * with compare-and-swap and are never freed before map_destroy, so a
+ * reader never sees a node disappear under it.
+ *
+ * An entry is MAP_UNMAPPED (0: the page was never written or was
+ * trimmed, and reads as zeros), or a drum slot in the low bits
+ * (MAP_SLOT_MASK) with optional flags:
+ *   MAP_MOVING  the page is being migrated to another slot (swap-off);
+ *   MAP_LOST    the device that held the page lost it: the page reads
+ *               as EIO until it is rewritten (slot bits are 0).
+ */
+
+#ifndef SWAPDRUM_MAP_H
+#define SWAPDRUM_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "page.h"
+
+#define MAP_UNMAPPED UINT64_C (0)
+#define MAP_MOVING (UINT64_C (1) << 63)
+#define MAP_LOST (UINT64_C (1) << 62)
+#define MAP_SLOT_MASK (MAP_LOST - 1)
+
+struct map;
+
+/* Create an empty map for an export of npages pages.
+ * => returns NULL with errno EINVAL if npages is 0, or ENOMEM.
+ */
+extern struct map *map_create (uint64_t npages);
+
+/* Free the map and all its nodes.  Accepts NULL.  No other thread may
+ * be using the map.
+ */
+extern void map_destroy (struct map *m);
+
+/* Number of export pages the map covers. */
+extern uint64_t map_npages (const struct map *m);
+
+/* Atomically load the entry of page (< npages); MAP_UNMAPPED if no
+ * node covers it.  Acquire ordering.  Never allocates.
+ */
+extern uint64_t map_get (const struct map *m, export_page_t page);
+
+/* Atomically replace the entry of page by desired if it equals
+ * *expected (acq_rel ordering).
+ * => returns 1 if it was replaced;
+ * => returns 0 if not, with *expected set to the current entry;
+ * => returns -1 with errno ENOMEM if a node was needed and could not
+ *    be allocated (nothing changed).
+ * Setting an entry to MAP_UNMAPPED never allocates.
+ */
+extern int map_cas (struct map *m, export_page_t page,
+                    uint64_t *expected, uint64_t desired);
+
+/* Atomically set the entry of page to MAP_UNMAPPED and return what it
+ * held.  Never allocates.
+ */
+extern uint64_t map_clear (struct map *m, export_page_t page);
+
+/* Return the first page in [from, end) whose entry is mapped (!= 0)
+ * if `mapped`, or unmapped (== 0) if !`mapped`; end if there is none
+ * (also when from >= end).  end must be <= npages.
+ * Skips whole missing subtrees, so a scan of an empty region costs
+ * O(log npages) per missing subtree, not per page.  The answer may be
+ * stale by the time it returns if other threads change the map.
+ */
+extern export_page_t map_find (const struct map *m, export_page_t from,
+                               export_page_t end, bool mapped);
+
+/* Call fn (page, entry, opaque) for every mapped entry in page order.
+ * If fn returns non-zero, stop and return that value; else return 0.
+ * Entries changed concurrently may or may not be visited.
+ */
+extern int map_foreach (const struct map *m,
+                        int (*fn) (export_page_t page, uint64_t entry,
+                                   void *opaque),
+                        void *opaque);
+
+/* Bytes of memory held by the map's nodes and header. */
+extern size_t map_bytes (const struct map *m);
+
+#endif /* SWAPDRUM_MAP_H */

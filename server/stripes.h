@@ -1,0 +1,45 @@
+/* swapdrum: striped page locks of an export.
+ *
+ * Requests that read or write pages hold the stripes of those pages
+ * shared for the whole request; operations that free or move the slot
+ * behind a page (trim, zero, migration) hold the page's stripe
+ * exclusive, one stripe at a time.  So a slot is never freed (and
+ * handed to another page) while a request still uses it.
+ *
+ * A stripe covers STRIPE_PAGES consecutive pages (256 KiB); stripes
+ * are hashed into NSTRIPES rwlocks.  The rwlocks prefer readers
+ * (glibc's default): a reader waits only for a stripe held exclusive,
+ * and an exclusive holder never waits for anything while holding it,
+ * so holding many stripes shared cannot deadlock.
+ */
+
+#ifndef SWAPDRUM_STRIPES_H
+#define SWAPDRUM_STRIPES_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "page.h"
+
+#define STRIPE_SHIFT 6
+#define STRIPE_PAGES (UINT64_C (1) << STRIPE_SHIFT)
+#define NSTRIPES 1024
+
+struct stripes {
+  pthread_rwlock_t lock[NSTRIPES]; /* each: the slots of its pages */
+};
+
+extern void stripes_init (struct stripes *s);
+extern void stripes_fini (struct stripes *s);
+
+/* Hold shared / release the stripes of pages [first, first + n). */
+extern void stripes_rdlock (struct stripes *s, export_page_t first,
+                            uint64_t n);
+extern void stripes_unlock_range (struct stripes *s, export_page_t first,
+                                  uint64_t n);
+
+/* Hold exclusive / release the one stripe of page. */
+extern void stripes_wrlock (struct stripes *s, export_page_t page);
+extern void stripes_unlock (struct stripes *s, export_page_t page);
+
+#endif /* SWAPDRUM_STRIPES_H */

@@ -1,0 +1,244 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* The parts of a swap device every backend shares: the maxactive
+ * gate, the counters, the stamp and the page-addressed I/O wrappers.
+ */
+
+#include <config.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blist.h"
+#include "swapdev.h"
+#include "swapdrum/log.h"
+
+struct swapdev *
+swapdev_new (const char *path, const char *ident,
+             const struct swapdev_ops *ops, void *priv, uint64_t size,
+             unsigned maxactive)
+{
+  struct swapdev *dev;
+
+  dev = calloc (1, sizeof *dev);
+  if (dev == NULL) {
+    sd_error ("swap: %s: %m", path);
+    return NULL;
+  }
+  dev->fd = -1;
+  dev->kind = SWAPDEV_TEST;
+  dev->ops = ops;
+  dev->priv = priv;
+  dev->maxactive = maxactive ? maxactive : 8;
+  pthread_mutex_init (&dev->gate_lock, NULL);
+  pthread_cond_init (&dev->gate_cond, NULL);
+  dev->path = strdup (path);
+  dev->ident = strdup (ident);
+  if (dev->path == NULL || dev->ident == NULL) {
+    sd_error ("swap: %s: %m", path);
+    goto err;
+  }
+  /* Page 0 is the stamp; data follows. */
+  dev->stamp_offset = 0;
+  dev->data_offset = SD_PAGE_SIZE;
+  if (size / SD_PAGE_SIZE < 2 ||
+      size / SD_PAGE_SIZE - 1 > BLIST_MAX_PAGES) {
+    sd_error ("swap: %s: size %" PRIu64 " bytes: need 2 to %" PRIu64
+              " pages of 4096 bytes", path, size, BLIST_MAX_PAGES + 1);
+    goto err;
+  }
+  dev->npages = size / SD_PAGE_SIZE - 1;
+  return dev;
+
+ err:
+  dev->ops = NULL;              /* the caller still owns priv */
+  swapdev_free (dev);
+  return NULL;
+}
+
+void
+swapdev_free (struct swapdev *dev)
+{
+  if (dev == NULL)
+    return;
+  if (dev->ops && dev->ops->close)
+    dev->ops->close (dev);
+  blist_destroy (dev->blist);
+  pthread_mutex_destroy (&dev->gate_lock);
+  pthread_cond_destroy (&dev->gate_cond);
+  free (dev->path);
+  free (dev->ident);
+  free (dev);
+}
+
+const char *
+swapdev_kind_name (const struct swapdev *dev)
+{
+  return dev->ops->kind_name;
+}
+
+/* Wait for a turn at the maxactive gate.  Tickets are served in the
+ * order they were taken, so waiters go in FIFO order.
+ */
+static void
+gate_enter (struct swapdev *dev)
+{
+  uint64_t ticket;
+
+  pthread_mutex_lock (&dev->gate_lock);
+  ticket = dev->next_ticket++;
+  while (ticket >= dev->released + dev->maxactive)
+    pthread_cond_wait (&dev->gate_cond, &dev->gate_lock);
+  dev->active++;
+  if (dev->active > dev->peak_active)
+    dev->peak_active = dev->active;
+  pthread_mutex_unlock (&dev->gate_lock);
+}
+
+static void
+gate_leave (struct swapdev *dev)
+{
+  pthread_mutex_lock (&dev->gate_lock);
+  dev->active--;
+  dev->released++;
+  pthread_cond_broadcast (&dev->gate_cond);
+  pthread_mutex_unlock (&dev->gate_lock);
+}
+
+/* Count the outcome of one I/O for the FAILED logic. */
+static void
+note_result (struct swapdev *dev, int r, _Atomic uint64_t *errors)
+{
+  if (r == 0)
+    atomic_store_explicit (&dev->error_run, 0, memory_order_relaxed);
+  else {
+    atomic_fetch_add (errors, 1);
+    atomic_fetch_add (&dev->error_run, 1);
+  }
+}
+
+bool
+swapdev_failing (const struct swapdev *dev)
+{
+  return atomic_load (&dev->error_run) >= SWAPDEV_FAIL_AFTER;
+}
+
+int
+swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
+              uint64_t skip, uint64_t count)
+{
+  uint64_t offset = dev->data_offset + page * SD_PAGE_SIZE + skip;
+  int r, saved_errno;
+
+  gate_enter (dev);
+  r = dev->ops->pread (dev, buf, count, offset);
+  saved_errno = errno;
+  gate_leave (dev);
+  atomic_fetch_add_explicit (&dev->nreads, 1, memory_order_relaxed);
+  if (r == 0)
+    atomic_fetch_add_explicit (&dev->bytes_read, count,
+                               memory_order_relaxed);
+  note_result (dev, r, &dev->read_errors);
+  errno = saved_errno;
+  return r;
+}
+
+int
+swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
+               uint64_t skip, uint64_t count, bool fua)
+{
+  uint64_t offset = dev->data_offset + page * SD_PAGE_SIZE + skip;
+  int r, saved_errno;
+
+  /* Set dirty before the write so that a flush racing with it
+   * either sees the flag or runs after the data is in the backend.
+   */
+  if (!fua)
+    atomic_store (&dev->dirty, true);
+  gate_enter (dev);
+  r = dev->ops->pwrite (dev, buf, count, offset, fua);
+  saved_errno = errno;
+  gate_leave (dev);
+  atomic_fetch_add_explicit (&dev->nwrites, 1, memory_order_relaxed);
+  if (r == 0)
+    atomic_fetch_add_explicit (&dev->bytes_written, count,
+                               memory_order_relaxed);
+  note_result (dev, r, &dev->write_errors);
+  errno = saved_errno;
+  return r;
+}
+
+int
+swapdev_flush (struct swapdev *dev)
+{
+  int r;
+
+  if (!atomic_exchange (&dev->dirty, false))
+    return 0;
+  gate_enter (dev);
+  r = dev->ops->flush (dev);
+  gate_leave (dev);
+  if (r == -1) {
+    atomic_store (&dev->dirty, true);
+    sd_error ("flush: %s: %m", dev->path);
+  }
+  return r;
+}
+
+/* Encode the stamp into a page buffer, little endian. */
+static void
+stamp_encode (const struct swapdev_stamp *st, unsigned char *page)
+{
+  struct swapdev_stamp le = *st;
+
+  le.version = htole32 (st->version);
+  le.page_size = htole32 (st->page_size);
+  le.device_id = htole64 (st->device_id);
+  le.generation = htole64 (st->generation);
+  le.npages = htole64 (st->npages);
+  memset (page, 0, SD_PAGE_SIZE);
+  memcpy (page, &le, sizeof le);
+}
+
+int
+swapdev_write_stamp (struct swapdev *dev, const uint8_t pool_id[16],
+                     uint64_t device_id, uint64_t generation)
+{
+  unsigned char page[SD_PAGE_SIZE];
+  struct swapdev_stamp *st = &dev->stamp;
+
+  memset (st, 0, sizeof *st);
+  memcpy (st->magic, SWAPDEV_MAGIC, sizeof st->magic);
+  st->version = SWAPDEV_STAMP_VERSION;
+  st->page_size = SD_PAGE_SIZE;
+  memcpy (st->pool_id, pool_id, sizeof st->pool_id);
+  st->device_id = device_id;
+  st->generation = generation;
+  st->npages = dev->npages;
+  stamp_encode (st, page);
+  if (dev->ops->pwrite (dev, page, SD_PAGE_SIZE, dev->stamp_offset,
+                        true) == -1) {
+    sd_error ("swap: %s: writing the stamp: %m", dev->path);
+    return -1;
+  }
+  return 0;
+}
+
+int
+swapdev_check_stamp (struct swapdev *dev)
+{
+  unsigned char want[SD_PAGE_SIZE], have[SD_PAGE_SIZE];
+
+  if (dev->ops->pread (dev, have, SD_PAGE_SIZE, dev->stamp_offset) == -1) {
+    sd_error ("swap: %s: reading the stamp: %m", dev->path);
+    return -1;
+  }
+  stamp_encode (&dev->stamp, want);
+  return memcmp (want, have, SD_PAGE_SIZE) == 0;
+}

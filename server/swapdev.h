@@ -1,0 +1,181 @@
+/* swapdrum: a swap device.
+ *
+ * A swap device is a backend (a regular file, a block device; remote
+ * NBD exports later) behind a small vtable, plus what the pool keeps
+ * about it: its drum range, its free-page allocator, counters, flags,
+ * priority and in-flight limit (maxactive).
+ *
+ * Layout on the backend, in 4096-byte pages:
+ *   [skip]   block devices only: page 0 is never touched (labels);
+ *   [stamp]  one page: magic, pool id, device id, generation;
+ *   [data]   npages pages; device page p lives at data_offset + p*4096.
+ *
+ * Locking (lock order: pool lock -> gate_lock; no I/O under either):
+ *   - fields under "constant" are set before the device joins the pool
+ *     and never change;
+ *   - fields under "pool" belong to the pool and are read and written
+ *     only with the pool lock held (see pool.c);
+ *   - gate_lock protects the maxactive gate fields;
+ *   - counters are atomics, read without locks for stats.
+ */
+
+#ifndef SWAPDRUM_SWAPDEV_H
+#define SWAPDRUM_SWAPDEV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "page.h"
+#include "swapdrum/devspec.h"
+
+enum swapdev_kind {
+  SWAPDEV_FILE,
+  SWAPDEV_BLOCK,
+  SWAPDEV_TEST,            /* a backend supplied by a unit test */
+};
+
+/* Flags, as the seed's SWF_*. */
+#define SWF_INUSE   0x01   /* in the pool, holding a drum range */
+#define SWF_ENABLE  0x02   /* takes new allocations */
+#define SWF_FAKE    0x04   /* placeholder while being set up */
+#define SWF_FAILED  0x08   /* kept failing: no new allocations */
+
+/* After this many I/O errors in a row a device is marked FAILED. */
+#define SWAPDEV_FAIL_AFTER 8
+
+#define SWAPDEV_MAGIC "SWAPDRUM"
+#define SWAPDEV_STAMP_VERSION 1
+
+struct swapdev;
+
+/* Backend operations.  Offsets and counts are bytes on the backend.
+ * Each returns 0, or -1 with errno set (and reports nothing: the
+ * caller reports once, with the device and slot).  pread and pwrite
+ * must transfer everything or fail.
+ */
+struct swapdev_ops {
+  const char *kind_name;
+  int (*pread) (struct swapdev *dev, void *buf, uint64_t count,
+                uint64_t offset);
+  /* fua: the data must be on stable storage when this returns. */
+  int (*pwrite) (struct swapdev *dev, const void *buf, uint64_t count,
+                 uint64_t offset, bool fua);
+  int (*flush) (struct swapdev *dev);
+  /* Release the backend.  Called once, from swapdev_free. */
+  void (*close) (struct swapdev *dev);
+};
+
+/* The one-page stamp, little endian on disk; the rest of the page is
+ * zeros.
+ */
+struct swapdev_stamp {
+  char magic[8];
+  uint32_t version;
+  uint32_t page_size;
+  uint8_t pool_id[16];
+  uint64_t device_id;
+  uint64_t generation;
+  uint64_t npages;
+};
+
+struct swapdev {
+  /* constant */
+  char *path;                   /* as the operator gave it */
+  char *ident;                  /* what it is: "dev:ino" (or a URI) */
+  enum swapdev_kind kind;
+  const struct swapdev_ops *ops;
+  void *priv;                   /* the backend's own state */
+  int fd;                       /* file and block backends, else -1 */
+  uint64_t stamp_offset;        /* byte offset of the stamp page */
+  uint64_t data_offset;         /* byte offset of device page 0 */
+  uint64_t npages;              /* usable data pages */
+  struct swapdev_stamp stamp;   /* as written at swap-on */
+
+  /* pool */
+  drum_slot_t drumoffset;       /* first drum slot of the range */
+  int priority;
+  unsigned flags;               /* SWF_* */
+  struct blist *blist;          /* free data pages */
+  uint64_t npginuse;            /* pages handed out, excluding bad */
+  uint64_t npgbad;              /* pages marked bad, never reused */
+
+  /* gate_lock: FIFO admission of at most maxactive I/Os */
+  pthread_mutex_t gate_lock;
+  pthread_cond_t gate_cond;
+  unsigned maxactive;
+  uint64_t next_ticket;         /* tickets handed out */
+  uint64_t released;            /* I/Os finished */
+  unsigned active;              /* I/Os in flight */
+  unsigned peak_active;         /* most ever in flight at once */
+
+  /* counters */
+  _Atomic uint64_t nreads, nwrites;
+  _Atomic uint64_t bytes_read, bytes_written;
+  _Atomic uint64_t read_errors, write_errors;
+  _Atomic unsigned error_run;   /* errors since the last success */
+  _Atomic bool dirty;           /* written since the last flush */
+};
+
+/* Open a file or block device as a swap device (not yet in a pool).
+ * Regular files are created if missing and spec->create_size is set,
+ * and fully allocated with posix_fallocate (a file that cannot be is
+ * refused); block devices are opened O_EXCL and skip page 0.
+ * => returns the device with flags 0 and its stamp not yet written,
+ *    or NULL after reporting "swap: PATH: reason".
+ */
+extern struct swapdev *swapdev_open_local (const struct devspec *spec);
+
+/* Build a device over a caller-supplied backend (unit tests).
+ * `size` is the backend's size in bytes.
+ * => returns NULL after reporting, on bad size or ENOMEM.
+ */
+extern struct swapdev *swapdev_new (const char *path, const char *ident,
+                                    const struct swapdev_ops *ops,
+                                    void *priv, uint64_t size,
+                                    unsigned maxactive);
+
+/* Close the backend and free the device.  Accepts NULL.  The device
+ * must not be in a pool.
+ */
+extern void swapdev_free (struct swapdev *dev);
+
+/* Write the stamp page (pool id, device id, generation).
+ * => returns 0, or -1 after reporting.
+ */
+extern int swapdev_write_stamp (struct swapdev *dev,
+                                const uint8_t pool_id[16],
+                                uint64_t device_id, uint64_t generation);
+
+/* Read the stamp page back and compare it with dev->stamp.
+ * => returns 1 if it matches, 0 if missing or different, -1 on I/O
+ *    error (reported).
+ */
+extern int swapdev_check_stamp (struct swapdev *dev);
+
+/* Read or write `n` whole pages starting at device page `page`,
+ * waiting at the maxactive gate and counting the I/O.  `skip` and
+ * `count` select bytes inside that span (for partial pages): the I/O
+ * covers bytes [page*4096 + skip, page*4096 + skip + count).
+ * => returns 0, or -1 with errno set; does not report (the caller
+ *    knows which export page failed).  Errors feed the FAILED logic.
+ */
+extern int swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
+                         uint64_t skip, uint64_t count);
+extern int swapdev_write (struct swapdev *dev, const void *buf,
+                          dev_page_t page, uint64_t skip, uint64_t count,
+                          bool fua);
+
+/* Flush the backend if it was written since the last flush.
+ * => returns 0, or -1 after reporting.
+ */
+extern int swapdev_flush (struct swapdev *dev);
+
+/* True once SWAPDEV_FAIL_AFTER errors in a row have been seen. */
+extern bool swapdev_failing (const struct swapdev *dev);
+
+/* The kind as a word ("file", "block", ...). */
+extern const char *swapdev_kind_name (const struct swapdev *dev);
+
+#endif /* SWAPDRUM_SWAPDEV_H */

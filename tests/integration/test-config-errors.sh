@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# swapdrum
+# Copyright (C) 2026 the swapdrum authors
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Every bad configuration fails at start: nbdkit exits non-zero and
+# prints one clear error line saying what is wrong.  A good
+# configuration next to them starts (so the failures are not all the
+# same failure).
+
+set -euo pipefail
+source "${SRCDIR:-$(dirname "$0")}/functions.sh"
+
+requires_plugin
+
+cd "$tmp"
+good=$tmp/good        # a valid device file, 1 MiB
+small=$tmp/small      # one page: only the stamp would fit
+empty=$tmp/empty
+truncate -s 1M "$good"
+truncate -s 4096 "$small"
+: > "$empty"
+ln -s "$good" "$tmp/link"
+ln "$good" "$tmp/hard"
+mkdir "$tmp/dir"
+
+failures=0
+
+# expect_ok DESCRIPTION PLUGIN-ARGS...
+expect_ok ()
+{
+    local what=$1 rc=0
+    shift
+    nbdkit -U - "$PLUGIN" "$@" --run 'true' >"$tmp/out" 2>&1 || rc=$?
+    if [ $rc -ne 0 ]; then
+        echo "  FAIL: $what: exit $rc, expected a working server:"
+        sed 's/^/    | /' "$tmp/out"
+        failures=$((failures + 1))
+    else
+        echo "  ok: $what starts"
+    fi
+}
+
+# expect_error DESCRIPTION REGEXP PLUGIN-ARGS...
+# nbdkit must exit non-zero with exactly one error line, matching REGEXP.
+expect_error ()
+{
+    local what=$1 re=$2 rc=0 lines
+    shift 2
+    nbdkit -U - "$PLUGIN" "$@" --run 'echo SERVER-STARTED' \
+        >"$tmp/out" 2>&1 || rc=$?
+    lines=$(grep -c 'error' "$tmp/out" || true)
+    if [ $rc -eq 0 ] || grep -q SERVER-STARTED "$tmp/out"; then
+        echo "  FAIL: $what: nbdkit started (exit $rc), expected an error"
+        failures=$((failures + 1))
+    elif ! grep -Eq -- "$re" "$tmp/out"; then
+        echo "  FAIL: $what: exit $rc but no message matching /$re/:"
+        sed 's/^/    | /' "$tmp/out"
+        failures=$((failures + 1))
+    elif [ "$lines" -ne 1 ]; then
+        echo "  FAIL: $what: $lines error lines, expected one:"
+        sed 's/^/    | /' "$tmp/out"
+        failures=$((failures + 1))
+    else
+        echo "  ok: $what: $(grep 'error' "$tmp/out")"
+    fi
+}
+
+say "a good configuration starts"
+expect_ok "one device" "$good"
+expect_ok "two devices with options" \
+    "$good,priority=-3,maxactive=4" "$tmp/new,create=1M,priority=7" size=64M
+rm -f "$tmp/new"
+
+say "bad configurations fail with one clear line"
+expect_error "missing file" \
+    "swap: $tmp/missing: No such file or directory" \
+    "$tmp/missing"
+expect_error "missing file among good ones" \
+    "swap: $tmp/missing: No such file or directory" \
+    "$good" "$tmp/missing,priority=1"
+expect_error "priority not a number" \
+    "priority: abc: not a number" \
+    "$good,priority=abc"
+expect_error "priority with trailing junk" \
+    "priority: 5x: not a number" \
+    "$good,priority=5x"
+expect_error "priority empty" \
+    "priority: : not a number" \
+    "$good,priority="
+expect_error "priority out of range (high)" \
+    "priority: 1000001: out of range" \
+    "$good,priority=1000001"
+expect_error "priority out of range (low)" \
+    "priority: -1000001: out of range" \
+    "$good,priority=-1000001"
+expect_error "priority overflowing 64 bits" \
+    "priority: 99999999999999999999: out of range" \
+    "$good,priority=99999999999999999999"
+expect_error "maxactive out of range" \
+    "maxactive: 0: out of range" \
+    "$good,maxactive=0"
+expect_error "unknown device option" \
+    "unknown option colour" \
+    "$good,colour=blue"
+expect_error "device option without a value" \
+    "option priority has no value" \
+    "$good,priority"
+expect_error "unknown parameter" \
+    "unknown parameter 'colour'" \
+    "$good" colour=blue
+expect_error "size too small" \
+    "size: 4095: too small" \
+    "$good" size=4095
+expect_error "size zero" \
+    "size: 0: too small" \
+    "$good" size=0
+expect_error "size not a size" \
+    "size: lots: not a size" \
+    "$good" size=lots
+expect_error "parallel not a boolean" \
+    "parallel: maybe: not a boolean" \
+    "$good" parallel=maybe
+expect_error "duplicate device (same path)" \
+    "swap: $good: already in the pool as $good" \
+    "$good" "$good"
+expect_error "duplicate device (symlink)" \
+    "swap: $tmp/link: already in the pool as $good" \
+    "$good" "$tmp/link,priority=2"
+expect_error "duplicate device (./ spelling)" \
+    "swap: \./good: already in the pool as $good" \
+    "$good" "./good"
+expect_error "duplicate device (hard link)" \
+    "swap: $tmp/hard: already in the pool as $good" \
+    "$good" "$tmp/hard"
+expect_error "no device at all" \
+    "at least one swap device is needed" \
+    size=1M
+expect_error "no arguments at all" \
+    "at least one swap device is needed"
+expect_error "file too small (one page)" \
+    "swap: $small: file is 4096 bytes; a swap file needs at least 8192" \
+    "$small"
+expect_error "file empty" \
+    "swap: $empty: file is 0 bytes" \
+    "$empty"
+expect_error "create=0" \
+    "create=0 makes no device" \
+    "$tmp/zero,create=0"
+expect_error "a directory" \
+    "swap: $tmp/dir: not a regular file or block device" \
+    "$tmp/dir"
+
+# A failed start must not have left a server behind nor created files.
+[ ! -e "$tmp/zero" ] || fail "create=0 left $tmp/zero behind"
+
+if [ $failures -ne 0 ]; then
+    fail "$failures configuration checks failed"
+fi
+say "PASS"

@@ -1,0 +1,325 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* Unit tests of the drum (server/drum.c): range allocation and
+ * drum_getsdp at every edge.  The drum only reads a device's npages
+ * and sets its drumoffset, so the devices here are bare structs.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "drum.h"
+
+#define NDEVS 8
+
+static struct swapdev d[NDEVS];
+
+static struct drum *
+new_drum (void)
+{
+  struct drum *drum = drum_create ();
+
+  cr_assert_not_null (drum);
+  return drum;
+}
+
+/* Give d[i] npages and claim its range. */
+static void
+claim (struct drum *drum, size_t i, uint64_t npages)
+{
+  d[i].npages = npages;
+  cr_assert_eq (drum_claim (drum, &d[i]), 0, "claiming d[%zu]", i);
+}
+
+static void
+release (struct drum *drum, size_t i)
+{
+  cr_assert_eq (drum_release (drum, &d[i]), 0, "releasing d[%zu]", i);
+}
+
+/* Assert that slot belongs to want (NULL: to no device). */
+static void
+expect_owner (const struct drum *drum, drum_slot_t slot,
+              const struct swapdev *want)
+{
+  const struct swapdev *got = drum_getsdp (drum, slot);
+
+  cr_assert_eq (got, want, "slot %" PRIu64 " belongs to %s%td, expected "
+                "%s%td", slot, got ? "d" : "none ", got ? got - d : 0,
+                want ? "d" : "none ", want ? want - d : 0);
+}
+
+/* Assert that exactly [drumoffset, drumoffset + npages) of d[i] maps
+ * to d[i]: both edges inside, and the slots just outside not to it.
+ */
+static void
+expect_range (const struct drum *drum, size_t i)
+{
+  drum_slot_t first = d[i].drumoffset, last = first + d[i].npages - 1;
+
+  expect_owner (drum, first, &d[i]);
+  expect_owner (drum, last, &d[i]);
+  cr_assert_neq (drum_getsdp (drum, first - 1), &d[i]);
+  cr_assert_neq (drum_getsdp (drum, last + 1), &d[i]);
+}
+
+/* Each test starts with fresh devices. */
+static void
+clear_devices (void)
+{
+  memset (d, 0, sizeof d);
+}
+
+TestSuite (drum, .init = clear_devices);
+
+Test (drum, an_empty_drum_has_no_device_for_any_slot)
+{
+  struct drum *drum = new_drum ();
+
+  expect_owner (drum, 0, NULL);
+  expect_owner (drum, 1, NULL);
+  expect_owner (drum, UINT64_MAX, NULL);
+  drum_destroy (drum);
+}
+
+Test (drum, destroy_accepts_null)
+{
+  drum_destroy (NULL);
+}
+
+Test (drum, slot_0_is_never_valid)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 1);
+  claim (drum, 1, 100);
+  cr_assert_gt (d[0].drumoffset, 0);
+  expect_owner (drum, 0, NULL);
+  drum_destroy (drum);
+}
+
+Test (drum, the_first_device_starts_at_slot_1)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  cr_assert_eq (d[0].drumoffset, 1);
+  expect_owner (drum, 1, &d[0]);
+  expect_owner (drum, 10, &d[0]);
+  expect_owner (drum, 11, NULL);
+  drum_destroy (drum);
+}
+
+Test (drum, devices_claimed_in_turn_get_adjacent_ranges)
+{
+  struct drum *drum = new_drum ();
+  static const uint64_t sizes[] = { 10, 1, 7, 4096 };
+  size_t i;
+
+  for (i = 0; i < 4; i++)
+    claim (drum, i, sizes[i]);
+  for (i = 1; i < 4; i++)
+    cr_assert_eq (d[i].drumoffset, d[i - 1].drumoffset + d[i - 1].npages);
+  drum_destroy (drum);
+}
+
+Test (drum, getsdp_finds_the_first_and_last_slot_of_every_device)
+{
+  struct drum *drum = new_drum ();
+  static const uint64_t sizes[] = { 10, 1, 7, 4096, 2, 3 };
+  size_t i;
+
+  for (i = 0; i < 6; i++)
+    claim (drum, i, sizes[i]);
+  for (i = 0; i < 6; i++)
+    expect_range (drum, i);
+  drum_destroy (drum);
+}
+
+Test (drum, the_slot_one_past_the_last_device_has_no_owner)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  claim (drum, 1, 20);
+  expect_owner (drum, d[1].drumoffset + 20, NULL);
+  expect_owner (drum, UINT64_MAX, NULL);
+  drum_destroy (drum);
+}
+
+Test (drum, adjacent_ranges_meet_without_overlap)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 5);
+  claim (drum, 1, 5);
+  /* Slots 1..5 are d[0], 6..10 are d[1]. */
+  expect_owner (drum, 5, &d[0]);
+  expect_owner (drum, 6, &d[1]);
+  drum_destroy (drum);
+}
+
+Test (drum, a_released_range_leaves_a_gap_no_device_owns)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  claim (drum, 1, 20);
+  claim (drum, 2, 30);
+  release (drum, 1);
+  expect_owner (drum, 11, NULL);
+  expect_owner (drum, 30, NULL);
+  expect_range (drum, 0);
+  expect_range (drum, 2);
+  expect_owner (drum, 10, &d[0]);
+  expect_owner (drum, 31, &d[2]);
+  drum_destroy (drum);
+}
+
+Test (drum, releasing_the_first_device_leaves_slots_from_1_unowned)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  claim (drum, 1, 10);
+  release (drum, 0);
+  expect_owner (drum, 1, NULL);
+  expect_owner (drum, 10, NULL);
+  expect_range (drum, 1);
+  drum_destroy (drum);
+}
+
+Test (drum, releasing_the_only_device_empties_the_drum)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  release (drum, 0);
+  expect_owner (drum, 1, NULL);
+  expect_owner (drum, 5, NULL);
+  claim (drum, 1, 3);
+  cr_assert_eq (d[1].drumoffset, 1, "the range is reused from slot 1");
+  drum_destroy (drum);
+}
+
+Test (drum, a_new_device_takes_the_first_gap_that_fits)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);                  /* 1..10 */
+  claim (drum, 1, 20);                  /* 11..30 */
+  claim (drum, 2, 30);                  /* 31..60 */
+  claim (drum, 3, 40);                  /* 61..100 */
+  release (drum, 0);
+  release (drum, 2);
+  claim (drum, 4, 25);                  /* too big for 1..10 */
+  cr_assert_eq (d[4].drumoffset, 31);
+  claim (drum, 5, 10);                  /* fits 1..10 exactly */
+  cr_assert_eq (d[5].drumoffset, 1);
+  claim (drum, 6, 5);                   /* the 56..60 left over */
+  cr_assert_eq (d[6].drumoffset, 56);
+  for (size_t i = 3; i < 7; i++)
+    expect_range (drum, i);
+  expect_range (drum, 1);
+  drum_destroy (drum);
+}
+
+Test (drum, a_device_too_big_for_every_gap_goes_after_the_last_range)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  claim (drum, 1, 10);
+  claim (drum, 2, 10);
+  release (drum, 1);                    /* gap 11..20 */
+  claim (drum, 3, 11);
+  cr_assert_eq (d[3].drumoffset, 31);
+  expect_owner (drum, 11, NULL);
+  expect_range (drum, 3);
+  drum_destroy (drum);
+}
+
+Test (drum, a_reused_gap_is_split_exactly)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  claim (drum, 1, 10);
+  claim (drum, 2, 10);
+  release (drum, 1);                    /* gap 11..20 */
+  claim (drum, 3, 4);                   /* 11..14 */
+  cr_assert_eq (d[3].drumoffset, 11);
+  expect_owner (drum, 15, NULL);
+  expect_owner (drum, 20, NULL);
+  expect_owner (drum, 21, &d[2]);
+  claim (drum, 4, 6);                   /* 15..20: fills the rest */
+  cr_assert_eq (d[4].drumoffset, 15);
+  for (size_t i = 0; i < 5; i++)
+    if (i != 1)
+      expect_range (drum, i);
+  drum_destroy (drum);
+}
+
+Test (drum, getsdp_is_right_for_every_slot_of_many_devices)
+{
+  static struct swapdev many[64];
+  struct drum *drum = new_drum ();
+  size_t i;
+  drum_slot_t s;
+
+  for (i = 0; i < 64; i++) {
+    many[i].npages = 1 + (i * 37) % 13;
+    cr_assert_eq (drum_claim (drum, &many[i]), 0);
+  }
+  for (i = 0; i < 64; i += 3)           /* gaps of every size */
+    cr_assert_eq (drum_release (drum, &many[i]), 0);
+  for (i = 0; i < 64; i++)
+    for (s = many[i].drumoffset; s < many[i].drumoffset + many[i].npages;
+         s++)
+      cr_assert_eq (drum_getsdp (drum, s), i % 3 ? &many[i] : NULL,
+                    "slot %" PRIu64 " of many[%zu]", s, i);
+  drum_destroy (drum);
+}
+
+Test (drum, a_claim_past_the_drum_limit_fails_with_enospc_and_changes_nothing)
+{
+  struct drum *drum = new_drum ();
+
+  /* The drum has 2^62 slots, 1 .. 2^62 - 1 usable. */
+  claim (drum, 0, (UINT64_C (1) << 62) - 2);
+  d[1].npages = 2;
+  d[1].drumoffset = 12345;
+  errno = 0;
+  cr_assert_eq (drum_claim (drum, &d[1]), -1);
+  cr_assert_eq (errno, ENOSPC);
+  cr_assert_eq (d[1].drumoffset, 12345, "drumoffset untouched");
+  expect_owner (drum, (UINT64_C (1) << 62) - 1, NULL);
+  claim (drum, 2, 1);                   /* the last slot still fits */
+  cr_assert_eq (d[2].drumoffset, (UINT64_C (1) << 62) - 1);
+  expect_range (drum, 0);
+  expect_range (drum, 2);
+  drum_destroy (drum);
+}
+
+Test (drum, releasing_a_device_not_in_the_drum_changes_nothing)
+{
+  struct drum *drum = new_drum ();
+
+  claim (drum, 0, 10);
+  claim (drum, 1, 10);
+  d[2].npages = 10;
+  d[2].drumoffset = 21;
+  release (drum, 2);
+  expect_range (drum, 0);
+  expect_range (drum, 1);
+  drum_destroy (drum);
+}

@@ -1,0 +1,781 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* Unit tests of the export map (server/map.c): one behaviour per test. */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <criterion/criterion.h>
+
+#include "map.h"
+
+/* 1 TiB of 4 KiB pages. */
+#define TIB_PAGES (UINT64_C (1) << 28)
+
+/* The tree's geometry (server/map.c): a leaf holds 8 entries, an inner
+ * node of height 1 covers 16 leaves (128 pages), one of height 2
+ * covers 2048 pages.
+ */
+#define LEAF_PAGES 8
+#define H1_PAGES (LEAF_PAGES * 16)
+#define H2_PAGES (H1_PAGES * 16)
+
+/* Deterministic pseudo-random numbers (splitmix64), so that a failure
+ * can be replayed.
+ */
+static uint64_t
+next_random (uint64_t *state)
+{
+  uint64_t z = (*state += UINT64_C (0x9e3779b97f4a7c15));
+
+  z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static struct map *
+new_map (uint64_t npages)
+{
+  struct map *m = map_create (npages);
+
+  cr_assert_not_null (m, "map_create (%" PRIu64 ") failed", npages);
+  return m;
+}
+
+/* Set page to entry, asserting that it was unmapped. */
+static void
+set (struct map *m, export_page_t page, uint64_t entry)
+{
+  uint64_t expected = MAP_UNMAPPED;
+
+  cr_assert_eq (map_cas (m, page, &expected, entry), 1,
+                "setting page %" PRIu64, page);
+}
+
+/* ---- creation ---- */
+
+Test (map, a_zero_page_map_is_refused_with_einval)
+{
+  errno = 0;
+  cr_assert_null (map_create (0));
+  cr_assert_eq (errno, EINVAL);
+}
+
+Test (map, it_reports_the_page_count_it_was_created_with)
+{
+  struct map *m = new_map (1000003);
+
+  cr_assert_eq (map_npages (m), 1000003);
+  map_destroy (m);
+}
+
+Test (map, destroying_null_is_harmless)
+{
+  map_destroy (NULL);
+}
+
+/* ---- get, cas, clear ---- */
+
+Test (map, an_unwritten_page_reads_as_unmapped)
+{
+  struct map *m = new_map (TIB_PAGES);
+
+  cr_assert_eq (map_get (m, 0), MAP_UNMAPPED);
+  cr_assert_eq (map_get (m, TIB_PAGES / 2 + 17), MAP_UNMAPPED);
+  cr_assert_eq (map_get (m, TIB_PAGES - 1), MAP_UNMAPPED);
+  map_destroy (m);
+}
+
+Test (map, reading_never_allocates)
+{
+  struct map *m = new_map (TIB_PAGES);
+  size_t before = map_bytes (m);
+
+  map_get (m, 0);
+  map_get (m, TIB_PAGES - 1);
+  cr_assert_eq (map_bytes (m), before);
+  map_destroy (m);
+}
+
+Test (map, cas_from_unmapped_installs_the_entry)
+{
+  struct map *m = new_map (1000);
+  uint64_t expected = MAP_UNMAPPED;
+
+  cr_assert_eq (map_cas (m, 123, &expected, 42), 1);
+  cr_assert_eq (map_get (m, 123), 42);
+  cr_assert_eq (map_get (m, 122), MAP_UNMAPPED);
+  cr_assert_eq (map_get (m, 124), MAP_UNMAPPED);
+  map_destroy (m);
+}
+
+Test (map, cas_replaces_a_mapped_entry_it_expects)
+{
+  struct map *m = new_map (1000);
+  uint64_t expected = 42;
+
+  set (m, 7, 42);
+  cr_assert_eq (map_cas (m, 7, &expected, 43), 1);
+  cr_assert_eq (map_get (m, 7), 43);
+  map_destroy (m);
+}
+
+Test (map, cas_with_a_wrong_expected_fails_and_reports_the_current_entry)
+{
+  struct map *m = new_map (1000);
+  uint64_t expected = 41;
+
+  set (m, 7, 42);
+  cr_assert_eq (map_cas (m, 7, &expected, 99), 0);
+  cr_assert_eq (expected, 42);
+  cr_assert_eq (map_get (m, 7), 42);
+  map_destroy (m);
+}
+
+Test (map, cas_expecting_an_entry_on_a_missing_path_fails_without_allocating)
+{
+  struct map *m = new_map (TIB_PAGES);
+  size_t before = map_bytes (m);
+  uint64_t expected = 5;
+
+  cr_assert_eq (map_cas (m, 12345, &expected, 6), 0);
+  cr_assert_eq (expected, MAP_UNMAPPED);
+  cr_assert_eq (map_bytes (m), before);
+  map_destroy (m);
+}
+
+Test (map, cas_to_unmapped_on_a_missing_path_succeeds_without_allocating)
+{
+  struct map *m = new_map (TIB_PAGES);
+  size_t before = map_bytes (m);
+  uint64_t expected = MAP_UNMAPPED;
+
+  cr_assert_eq (map_cas (m, 12345, &expected, MAP_UNMAPPED), 1);
+  cr_assert_eq (map_bytes (m), before);
+  map_destroy (m);
+}
+
+Test (map, clear_returns_the_old_entry_and_unmaps_the_page)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 500, 77);
+  cr_assert_eq (map_clear (m, 500), 77);
+  cr_assert_eq (map_get (m, 500), MAP_UNMAPPED);
+  cr_assert_eq (map_clear (m, 500), MAP_UNMAPPED);
+  map_destroy (m);
+}
+
+Test (map, clearing_a_never_written_page_returns_zero_and_allocates_nothing)
+{
+  struct map *m = new_map (TIB_PAGES);
+  size_t before = map_bytes (m);
+
+  cr_assert_eq (map_clear (m, 0), MAP_UNMAPPED);
+  cr_assert_eq (map_clear (m, TIB_PAGES - 1), MAP_UNMAPPED);
+  cr_assert_eq (map_bytes (m), before);
+  map_destroy (m);
+}
+
+Test (map, a_page_can_be_rewritten_after_it_was_cleared)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 9, 1);
+  map_clear (m, 9);
+  set (m, 9, 2);
+  cr_assert_eq (map_get (m, 9), 2);
+  map_destroy (m);
+}
+
+Test (map, the_moving_and_lost_flags_round_trip)
+{
+  struct map *m = new_map (1000);
+  uint64_t moving = MAP_MOVING | (MAP_SLOT_MASK & UINT64_C (0x123456789));
+  uint64_t expected = moving;
+
+  set (m, 3, moving);
+  cr_assert_eq (map_get (m, 3), moving);
+  cr_assert_eq (map_get (m, 3) & MAP_SLOT_MASK, UINT64_C (0x123456789));
+  cr_assert_eq (map_cas (m, 3, &expected, MAP_LOST), 1);
+  cr_assert_eq (map_get (m, 3), MAP_LOST);
+  cr_assert_eq (map_get (m, 3) & MAP_SLOT_MASK, 0);
+  cr_assert_eq (map_clear (m, 3), MAP_LOST);
+  map_destroy (m);
+}
+
+Test (map, the_largest_slot_number_round_trips)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 999, MAP_SLOT_MASK);
+  cr_assert_eq (map_get (m, 999), MAP_SLOT_MASK);
+  map_destroy (m);
+}
+
+/* ---- odd sizes ---- */
+
+/* The last page of a map of npages is writable and readable, and its
+ * neighbour stays unmapped.
+ */
+static void
+check_last_page_usable (uint64_t npages)
+{
+  struct map *m = new_map (npages);
+
+  set (m, npages - 1, 1234);
+  cr_assert_eq (map_get (m, npages - 1), 1234);
+  if (npages > 1)
+    cr_assert_eq (map_get (m, npages - 2), MAP_UNMAPPED);
+  cr_assert_eq (map_find (m, 0, npages, true), npages - 1);
+  cr_assert_eq (map_clear (m, npages - 1), 1234);
+  map_destroy (m);
+}
+
+Test (map, a_one_page_map_works)
+{
+  check_last_page_usable (1);
+}
+
+Test (map, a_9_page_map_can_use_its_last_page)
+{
+  check_last_page_usable (LEAF_PAGES + 1);
+}
+
+Test (map, a_33_page_map_can_use_its_last_page)
+{
+  check_last_page_usable (33);
+}
+
+Test (map, a_129_page_map_can_use_its_last_page)
+{
+  check_last_page_usable (H1_PAGES + 1);
+}
+
+Test (map, a_1000003_page_map_can_use_its_last_page)
+{
+  check_last_page_usable (1000003);
+}
+
+Test (map, a_map_of_the_largest_page_count_can_use_its_last_page)
+{
+  check_last_page_usable (UINT64_MAX);
+}
+
+Test (map, finding_in_an_empty_map_of_the_largest_page_count_terminates)
+{
+  struct map *m = new_map (UINT64_MAX);
+
+  cr_assert_eq (map_find (m, 0, UINT64_MAX, true), UINT64_MAX);
+  cr_assert_eq (map_find (m, 5, UINT64_MAX, false), 5);
+  map_destroy (m);
+}
+
+Test (map, finding_past_the_top_subtree_of_the_largest_map_returns_end)
+{
+  struct map *m = new_map (UINT64_MAX);
+
+  set (m, 0, 1);
+  cr_assert_eq (map_find (m, 1, UINT64_MAX, true), UINT64_MAX);
+  map_destroy (m);
+}
+
+/* ---- find ---- */
+
+Test (map, find_mapped_in_an_empty_map_returns_end)
+{
+  struct map *m = new_map (TIB_PAGES);
+
+  cr_assert_eq (map_find (m, 0, TIB_PAGES, true), TIB_PAGES);
+  cr_assert_eq (map_find (m, 1000, 5000, true), 5000);
+  map_destroy (m);
+}
+
+Test (map, find_unmapped_in_an_empty_map_returns_from)
+{
+  struct map *m = new_map (TIB_PAGES);
+
+  cr_assert_eq (map_find (m, 0, TIB_PAGES, false), 0);
+  cr_assert_eq (map_find (m, 777, TIB_PAGES, false), 777);
+  map_destroy (m);
+}
+
+Test (map, find_with_from_equal_to_end_returns_end)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 10, 1);
+  cr_assert_eq (map_find (m, 10, 10, true), 10);
+  cr_assert_eq (map_find (m, 11, 11, false), 11);
+  cr_assert_eq (map_find (m, 1000, 1000, true), 1000);
+  map_destroy (m);
+}
+
+Test (map, find_mapped_returns_from_when_from_is_mapped)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 10, 1);
+  cr_assert_eq (map_find (m, 10, 1000, true), 10);
+  map_destroy (m);
+}
+
+Test (map, find_mapped_crosses_a_leaf_boundary)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 5, 1);
+  set (m, 64, 2);               /* ninth leaf */
+  cr_assert_eq (map_find (m, 6, 1000, true), 64);
+  map_destroy (m);
+}
+
+Test (map, find_mapped_crosses_inner_node_boundaries)
+{
+  struct map *m = new_map (TIB_PAGES);
+
+  set (m, 3, 1);
+  set (m, 512 * 16 + 9, 2);     /* past four H2_PAGES subtrees */
+  set (m, TIB_PAGES / 2 + 1, 3);        /* in the root's other half */
+  cr_assert_eq (map_find (m, 4, TIB_PAGES, true), 512 * 16 + 9);
+  cr_assert_eq (map_find (m, 512 * 16 + 10, TIB_PAGES, true),
+                TIB_PAGES / 2 + 1);
+  cr_assert_eq (map_find (m, TIB_PAGES / 2 + 2, TIB_PAGES, true),
+                TIB_PAGES);
+  map_destroy (m);
+}
+
+Test (map, find_mapped_stops_before_end)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 100, 1);
+  cr_assert_eq (map_find (m, 0, 100, true), 100);
+  cr_assert_eq (map_find (m, 0, 99, true), 99);
+  cr_assert_eq (map_find (m, 0, 101, true), 100);
+  map_destroy (m);
+}
+
+Test (map, find_mapped_sees_the_first_and_last_pages)
+{
+  struct map *m = new_map (1000003);
+
+  set (m, 0, 1);
+  set (m, 1000002, 2);
+  cr_assert_eq (map_find (m, 0, 1000003, true), 0);
+  cr_assert_eq (map_find (m, 1, 1000003, true), 1000002);
+  cr_assert_eq (map_find (m, 1000002, 1000003, true), 1000002);
+  map_destroy (m);
+}
+
+Test (map, find_unmapped_crosses_a_full_leaf)
+{
+  struct map *m = new_map (1000);
+  export_page_t p;
+
+  for (p = LEAF_PAGES; p < 2 * LEAF_PAGES; p++) /* the whole second leaf */
+    set (m, p, p);
+  set (m, 2 * LEAF_PAGES, 1);
+  cr_assert_eq (map_find (m, LEAF_PAGES, 1000, false), 2 * LEAF_PAGES + 1);
+  cr_assert_eq (map_find (m, LEAF_PAGES - 1, 1000, false), LEAF_PAGES - 1);
+  map_destroy (m);
+}
+
+Test (map, find_unmapped_stops_at_a_missing_subtree_after_full_ones)
+{
+  struct map *m = new_map (TIB_PAGES);
+  export_page_t p;
+
+  for (p = 0; p < 4 * H1_PAGES; p++)   /* four full inner nodes */
+    set (m, p, p + 1);
+  cr_assert_eq (map_find (m, 0, TIB_PAGES, false), 4 * H1_PAGES);
+  map_destroy (m);
+}
+
+Test (map, find_unmapped_sees_the_first_and_last_pages)
+{
+  struct map *m = new_map (33);
+  export_page_t p;
+
+  for (p = 1; p < 32; p++)
+    set (m, p, p);
+  cr_assert_eq (map_find (m, 0, 33, false), 0);
+  cr_assert_eq (map_find (m, 1, 33, false), 32);
+  set (m, 32, 1);
+  cr_assert_eq (map_find (m, 1, 33, false), 33);
+  map_destroy (m);
+}
+
+Test (map, find_skips_a_cleared_leaf_when_looking_for_mapped_pages)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 40, 1);
+  map_clear (m, 40);
+  set (m, 900, 2);
+  cr_assert_eq (map_find (m, 0, 1000, true), 900);
+  cr_assert_eq (map_find (m, 40, 1000, false), 40);
+  map_destroy (m);
+}
+
+Test (map, find_agrees_with_a_linear_scan)
+{
+  const uint64_t n = 20000;
+  struct map *m = new_map (n);
+  bool *ref = calloc (n, sizeof *ref);
+  uint64_t state = 1, from, end, i, want;
+  int k;
+
+  cr_assert_not_null (ref);
+  /* Clustered pages, so that full, partial and missing leaves mix. */
+  for (k = 0; k < 3000; k++) {
+    i = (next_random (&state) % 40) * 500 + next_random (&state) % 100;
+    if (!ref[i])
+      set (m, i, i + 1);
+    ref[i] = true;
+  }
+  for (k = 0; k < 2000; k++) {
+    from = next_random (&state) % (n + 1);
+    end = from + next_random (&state) % (n + 1 - from);
+    for (want = from; want < end && !ref[want]; want++)
+      ;
+    cr_assert_eq (map_find (m, from, end, true), want);
+    for (want = from; want < end && ref[want]; want++)
+      ;
+    cr_assert_eq (map_find (m, from, end, false), want);
+  }
+  free (ref);
+  map_destroy (m);
+}
+
+/* ---- foreach ---- */
+
+struct visits {
+  size_t n;
+  export_page_t page[16];
+  uint64_t entry[16];
+  size_t stop_after;            /* return 7 on this visit, if non-zero */
+};
+
+static int
+record_visit (export_page_t page, uint64_t entry, void *opaque)
+{
+  struct visits *v = opaque;
+
+  cr_assert_lt (v->n, 16);
+  v->page[v->n] = page;
+  v->entry[v->n] = entry;
+  v->n++;
+  return v->n == v->stop_after ? 7 : 0;
+}
+
+Test (map, foreach_on_an_empty_map_visits_nothing)
+{
+  struct map *m = new_map (TIB_PAGES);
+  struct visits v = { 0 };
+
+  cr_assert_eq (map_foreach (m, record_visit, &v), 0);
+  cr_assert_eq (v.n, 0);
+  map_destroy (m);
+}
+
+Test (map, foreach_visits_exactly_the_mapped_pages_in_order)
+{
+  static const export_page_t pages[] = {
+    0, 31, 32, 1000, 512 * 16, TIB_PAGES / 2, TIB_PAGES - 1,
+  };
+  const size_t n = sizeof pages / sizeof pages[0];
+  struct map *m = new_map (TIB_PAGES);
+  struct visits v = { 0 };
+  size_t i;
+
+  for (i = n; i-- > 0; )        /* written out of order on purpose */
+    set (m, pages[i], 100 + i);
+  set (m, 77, 1);
+  map_clear (m, 77);            /* cleared: must not be visited */
+  cr_assert_eq (map_foreach (m, record_visit, &v), 0);
+  cr_assert_eq (v.n, n);
+  for (i = 0; i < n; i++) {
+    cr_assert_eq (v.page[i], pages[i]);
+    cr_assert_eq (v.entry[i], 100 + i);
+  }
+  map_destroy (m);
+}
+
+Test (map, foreach_stops_when_the_callback_returns_non_zero)
+{
+  struct map *m = new_map (1000);
+  struct visits v = { .stop_after = 2 };
+
+  set (m, 1, 1);
+  set (m, 2, 2);
+  set (m, 3, 3);
+  cr_assert_eq (map_foreach (m, record_visit, &v), 7);
+  cr_assert_eq (v.n, 2);
+  cr_assert_eq (v.page[1], 2);
+  map_destroy (m);
+}
+
+Test (map, foreach_visits_the_last_page_of_an_odd_sized_map)
+{
+  struct map *m = new_map (1000003);
+  struct visits v = { 0 };
+
+  set (m, 1000002, 5);
+  cr_assert_eq (map_foreach (m, record_visit, &v), 0);
+  cr_assert_eq (v.n, 1);
+  cr_assert_eq (v.page[0], 1000002);
+  map_destroy (m);
+}
+
+/* ---- memory ---- */
+
+Test (map, an_empty_1_tib_map_holds_under_4_kib)
+{
+  struct map *m = new_map (TIB_PAGES);
+
+  cr_log_info ("empty 1 TiB map: %zu bytes", map_bytes (m));
+  cr_assert_lt (map_bytes (m), 4096);
+  map_destroy (m);
+}
+
+Test (map, a_1_tib_map_with_1000_scattered_pages_holds_under_1_mib)
+{
+  struct map *m = new_map (TIB_PAGES);
+  uint64_t state = 42, expected;
+  export_page_t page;
+  int i;
+
+  for (i = 0; i < 1000; i++) {
+    page = next_random (&state) % TIB_PAGES;
+    expected = map_get (m, page);
+    cr_assert_neq (map_cas (m, page, &expected, page + 1), -1);
+  }
+  cr_log_info ("1 TiB map, 1000 scattered pages: %zu bytes", map_bytes (m));
+  cr_assert_lt (map_bytes (m), 1024 * 1024);
+  state = 42;
+  for (i = 0; i < 1000; i++) {
+    page = next_random (&state) % TIB_PAGES;
+    cr_assert_eq (map_get (m, page), page + 1);
+  }
+  map_destroy (m);
+}
+
+Test (map, writing_a_whole_leaf_costs_one_leaf_more_than_one_page)
+{
+  struct map *m = new_map (TIB_PAGES);
+  size_t one;
+  export_page_t p;
+
+  set (m, 64, 1);
+  one = map_bytes (m);
+  for (p = 65; p < 64 + LEAF_PAGES; p++)
+    set (m, p, 1);
+  cr_assert_eq (map_bytes (m), one);
+  map_destroy (m);
+}
+
+/* ---- concurrency ---- */
+
+#define RACE_THREADS 8
+#define RACE_PAGES 10000
+
+struct racer {
+  struct map *m;
+  pthread_barrier_t *start;
+  unsigned id;
+  bool won[RACE_PAGES];
+  uint64_t seen[RACE_PAGES];    /* the entry a loser found */
+};
+
+/* Spread the pages over a 1 TiB map so that node installation races
+ * too, not only the entries.
+ */
+static export_page_t
+race_page (unsigned i)
+{
+  return (export_page_t) i * 26821 % TIB_PAGES;
+}
+
+static uint64_t
+racer_value (unsigned id, unsigned i)
+{
+  return ((uint64_t) (id + 1) << 32) | (i + 1);
+}
+
+static void *
+race (void *arg)
+{
+  struct racer *r = arg;
+  uint64_t expected;
+  unsigned i;
+
+  pthread_barrier_wait (r->start);
+  for (i = 0; i < RACE_PAGES; i++) {
+    expected = MAP_UNMAPPED;
+    switch (map_cas (r->m, race_page (i), &expected, racer_value (r->id, i))) {
+    case 1: r->won[i] = true; break;
+    case 0: r->seen[i] = expected; break;
+    default: abort ();
+    }
+  }
+  return NULL;
+}
+
+/* Start RACE_THREADS racers on m at once and wait for them all. */
+static void
+run_race (struct map *m, struct racer *r)
+{
+  pthread_t th[RACE_THREADS];
+  pthread_barrier_t start;
+  unsigned t;
+
+  pthread_barrier_init (&start, NULL, RACE_THREADS);
+  for (t = 0; t < RACE_THREADS; t++) {
+    r[t] = (struct racer) { .m = m, .start = &start, .id = t };
+    cr_assert_eq (pthread_create (&th[t], NULL, race, &r[t]), 0);
+  }
+  for (t = 0; t < RACE_THREADS; t++)
+    pthread_join (th[t], NULL);
+  pthread_barrier_destroy (&start);
+}
+
+Test (map, racing_cas_from_unmapped_has_exactly_one_winner_per_page)
+{
+  static struct racer r[RACE_THREADS];
+  struct map *m = new_map (TIB_PAGES);
+  unsigned t, i, winners, winner = 0;
+
+  run_race (m, r);
+  for (i = 0; i < RACE_PAGES; i++) {
+    for (winners = 0, t = 0; t < RACE_THREADS; t++)
+      if (r[t].won[i]) {
+        winners++;
+        winner = t;
+      }
+    cr_assert_eq (winners, 1, "page %u has %u winners", i, winners);
+    cr_assert_eq (map_get (m, race_page (i)), racer_value (winner, i));
+    for (t = 0; t < RACE_THREADS; t++)
+      if (t != winner)
+        cr_assert_eq (r[t].seen[i], racer_value (winner, i));
+  }
+  map_destroy (m);
+}
+
+/* Threads that lose the race to install a node free theirs: the map
+ * must end up the same size as one built by a single thread.
+ */
+Test (map, racing_writers_count_each_node_once)
+{
+  static struct racer r[RACE_THREADS];
+  struct map *m = new_map (TIB_PAGES);
+  struct map *alone = new_map (TIB_PAGES);
+  unsigned i;
+
+  run_race (m, r);
+  for (i = 0; i < RACE_PAGES; i++)
+    set (alone, race_page (i), 1);
+  cr_assert_eq (map_bytes (m), map_bytes (alone));
+  map_destroy (alone);
+  map_destroy (m);
+}
+
+#define TEAR_WRITERS 4
+#define TEAR_READERS 4
+#define TEAR_PAGES_EACH 256
+#define TEAR_ROUNDS 200
+
+struct tearer {
+  struct map *m;
+  unsigned id;
+  atomic_int *writers_left;
+  uint64_t bad;                 /* a torn entry a reader saw, or 0 */
+};
+
+/* An entry whose two halves must agree: a torn read would break that. */
+static uint64_t
+tear_value (uint32_t v)
+{
+  v &= 0x3fffffff;              /* keep clear of MAP_MOVING, MAP_LOST */
+  return ((uint64_t) v << 32) | v;
+}
+
+static export_page_t
+tear_page (unsigned writer, unsigned i)
+{
+  return (export_page_t) i * 4099 * TEAR_WRITERS + writer;
+}
+
+static void *
+tear_write (void *arg)
+{
+  struct tearer *w = arg;
+  uint64_t old, expected;
+  unsigned round, i;
+
+  for (round = 0; round < TEAR_ROUNDS; round++)
+    for (i = 0; i < TEAR_PAGES_EACH; i++) {
+      old = round == 0 ? MAP_UNMAPPED : tear_value (round * 7919 + i);
+      expected = old;
+      if (map_cas (w->m, tear_page (w->id, i), &expected,
+                   tear_value ((round + 1) * 7919 + i)) != 1)
+        abort ();               /* the pages are ours alone */
+    }
+  atomic_fetch_sub (w->writers_left, 1);
+  return NULL;
+}
+
+static void *
+tear_read (void *arg)
+{
+  struct tearer *rd = arg;
+  uint64_t state = rd->id, e;
+  export_page_t page;
+
+  while (atomic_load (rd->writers_left) > 0 && rd->bad == 0) {
+    page = tear_page (next_random (&state) % TEAR_WRITERS,
+                      next_random (&state) % TEAR_PAGES_EACH);
+    e = map_get (rd->m, page);
+    if (e != MAP_UNMAPPED && e != tear_value ((uint32_t) e))
+      rd->bad = e;
+  }
+  return NULL;
+}
+
+Test (map, concurrent_readers_never_see_a_torn_entry)
+{
+  struct tearer w[TEAR_WRITERS], rd[TEAR_READERS];
+  pthread_t wt[TEAR_WRITERS], rt[TEAR_READERS];
+  atomic_int writers_left = TEAR_WRITERS;
+  struct map *m = new_map (TIB_PAGES);
+  unsigned t;
+
+  for (t = 0; t < TEAR_READERS; t++) {
+    rd[t] = (struct tearer) { m, t + 1, &writers_left, 0 };
+    cr_assert_eq (pthread_create (&rt[t], NULL, tear_read, &rd[t]), 0);
+  }
+  for (t = 0; t < TEAR_WRITERS; t++) {
+    w[t] = (struct tearer) { m, t, &writers_left, 0 };
+    cr_assert_eq (pthread_create (&wt[t], NULL, tear_write, &w[t]), 0);
+  }
+  for (t = 0; t < TEAR_WRITERS; t++)
+    pthread_join (wt[t], NULL);
+  for (t = 0; t < TEAR_READERS; t++) {
+    pthread_join (rt[t], NULL);
+    cr_assert_eq (rd[t].bad, 0, "reader %u saw %#" PRIx64, t, rd[t].bad);
+  }
+  for (t = 0; t < TEAR_WRITERS; t++)
+    cr_assert_eq (map_get (m, tear_page (t, 5)),
+                  tear_value (TEAR_ROUNDS * 7919 + 5));
+  map_destroy (m);
+}

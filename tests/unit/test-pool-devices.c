@@ -1,0 +1,506 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* Unit tests of the swap pool's devices (server/pool.c) over
+ * in-memory devices: swap-on and its refusals, the stamp, FAILED
+ * devices, stats and flush.  Slot allocation is in test-pool.c.
+ */
+
+#include <config.h>
+
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "membackend.h"
+#include "pool-int.h"
+
+static void
+quiet (void)
+{
+  mb_log_capture (false);
+}
+
+TestSuite (pool_devices, .init = quiet);
+
+static struct pool *
+new_pool (void)
+{
+  struct pool *pool = pool_create ();
+
+  cr_assert_not_null (pool);
+  return pool;
+}
+
+/* Add a membackend device of npages pages at priority. */
+static struct swapdev *
+add_dev (struct pool *pool, const char *name, uint64_t npages, int priority,
+         struct membackend **mbp)
+{
+  struct swapdev *dev = mb_device (name, npages, 0, mbp);
+
+  cr_assert_not_null (dev);
+  cr_assert_eq (pool_swapon_dev (pool, dev, priority), 0,
+                "swap-on of %s failed", name);
+  return dev;
+}
+
+/* Allocate exactly want slots; return the first. */
+static drum_slot_t
+alloc_n (struct pool *pool, uint64_t want)
+{
+  drum_slot_t slot = DRUM_NO_SLOT;
+
+  cr_assert_eq (pool_alloc (pool, want, &slot), want,
+                "allocating %" PRIu64 " slots", want);
+  cr_assert_neq (slot, DRUM_NO_SLOT);
+  return slot;
+}
+
+/* Allocate one slot and assert which device it is on. */
+static drum_slot_t
+alloc_on (struct pool *pool, const struct swapdev *want)
+{
+  drum_slot_t slot = alloc_n (pool, 1);
+
+  cr_assert_eq (pool_getsdp (pool, slot), want,
+                "slot %" PRIu64 " is on %s, expected %s", slot,
+                pool_getsdp (pool, slot)->path, want->path);
+  return slot;
+}
+
+static void
+expect_enospc (struct pool *pool, uint64_t want)
+{
+  drum_slot_t slot = 42;
+
+  errno = 0;
+  cr_assert_eq (pool_alloc (pool, want, &slot), 0);
+  cr_assert_eq (errno, ENOSPC);
+  cr_assert_eq (slot, 42, "slot untouched on ENOSPC");
+}
+
+/* The stats of the device called path (asserted to exist). */
+static struct pool_devstat
+stat_of (struct pool *pool, const char *path)
+{
+  struct pool_devstat *st, r = { 0 };
+  ssize_t n, i;
+
+  n = pool_stats (pool, &st);
+  cr_assert_geq (n, 0);
+  for (i = 0; i < n; i++)
+    if (strcmp (st[i].path, path) == 0) {
+      r = st[i];
+      r.path = NULL;            /* freed below */
+      pool_stats_free (st, n);
+      return r;
+    }
+  pool_stats_free (st, n);
+  cr_assert_fail ("no device %s in the stats", path);
+  return r;
+}
+
+/* ---- swap-on ---- */
+
+Test (pool_devices, a_device_added_twice_is_refused_with_ebusy_and_no_change)
+{
+  struct pool *pool = new_pool ();
+  struct swapdev *a, *again;
+  drum_slot_t slot;
+
+  a = mb_device_ident ("/dev/a", "mem:same", 10, 0, NULL);
+  cr_assert_eq (pool_swapon_dev (pool, a, 0), 0);
+  slot = alloc_n (pool, 3);
+  again = mb_device_ident ("/dev/a-alias", "mem:same", 50, 0, NULL);
+  errno = 0;
+  cr_assert_eq (pool_swapon_dev (pool, again, -5), -1);
+  cr_assert_eq (errno, EBUSY);
+  cr_assert_str_eq (mb_log_last (),
+                    "swap: /dev/a-alias: already in the pool as /dev/a");
+  cr_assert_eq (pool_ndevices (pool), 1);
+  cr_assert_eq (pool_npages (pool), 10);
+  cr_assert_eq (stat_of (pool, "/dev/a").inuse, 3);
+  cr_assert_eq (alloc_on (pool, a), slot + 3);
+  pool_destroy (pool);
+}
+
+Test (pool_devices, a_failed_stamp_write_refuses_the_device_changing_nothing)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *mb;
+  struct swapdev *a = add_dev (pool, "a", 10, 0, NULL), *b, *c;
+
+  b = mb_device ("b", 10, 0, &mb);
+  cr_assert_not_null (b);
+  mb_fail_stamp_write (mb, true);
+  errno = 0;
+  cr_assert_eq (pool_swapon_dev (pool, b, -1), -1);
+  cr_assert_eq (errno, EIO);
+  cr_assert (mb_log_has ("swap: b: writing the stamp: "),
+             "got: %s", mb_log_last ());
+  cr_assert_eq (pool_ndevices (pool), 1);
+  cr_assert_eq (pool_npages (pool), 10);
+  alloc_on (pool, a);
+  /* b's drum range was given back: the next device gets it. */
+  c = add_dev (pool, "c", 10, 0, NULL);
+  cr_assert_eq (c->drumoffset, a->drumoffset + 10);
+  pool_destroy (pool);
+}
+
+Test (pool_devices, swap_on_writes_the_stamp_to_the_first_page)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *ma, *mb;
+  struct swapdev *a = add_dev (pool, "a", 10, 0, &ma);
+  struct swapdev *b = add_dev (pool, "b", 20, 0, &mb);
+  struct swapdev_stamp sa, sb;
+  size_t i;
+
+  memcpy (&sa, mb_stamp (ma), sizeof sa);
+  memcpy (&sb, mb_stamp (mb), sizeof sb);
+  cr_assert_eq (memcmp (sa.magic, SWAPDEV_MAGIC, 8), 0);
+  cr_assert_eq (le32toh (sa.version), SWAPDEV_STAMP_VERSION);
+  cr_assert_eq (le32toh (sa.page_size), 4096);
+  cr_assert_eq (le64toh (sa.npages), 10);
+  cr_assert_eq (le64toh (sb.npages), 20);
+  cr_assert_eq (memcmp (sa.pool_id, sb.pool_id, 16), 0, "one pool id");
+  cr_assert_neq (le64toh (sa.device_id), le64toh (sb.device_id));
+  for (i = sizeof sa; i < SD_PAGE_SIZE; i++)
+    cr_assert_eq (mb_stamp (ma)[i], 0, "the rest of the page is zeros");
+  cr_assert_eq (swapdev_check_stamp (a), 1);
+  cr_assert_eq (swapdev_check_stamp (b), 1);
+  pool_destroy (pool);
+}
+
+Test (pool_devices, a_backend_smaller_than_two_pages_is_refused)
+{
+  static const struct swapdev_ops none = { .kind_name = "none" };
+
+  cr_assert_null (swapdev_new ("tiny", "tiny", &none, NULL, 8191, 0));
+  cr_assert (mb_log_has ("swap: tiny: size 8191 bytes: need 2 to "),
+             "got: %s", mb_log_last ());
+}
+
+Test (pool_devices, npages_and_ndevices_count_every_device)
+{
+  struct pool *pool = new_pool ();
+
+  cr_assert_eq (pool_npages (pool), 0);
+  cr_assert_eq (pool_ndevices (pool), 0);
+  add_dev (pool, "a", 10, 0, NULL);
+  add_dev (pool, "b", 32, 3, NULL);
+  cr_assert_eq (pool_npages (pool), 42);
+  cr_assert_eq (pool_ndevices (pool), 2);
+  pool_destroy (pool);
+}
+
+Test (pool_devices, destroy_accepts_null)
+{
+  pool_destroy (NULL);
+}
+
+/* ---- FAILED ---- */
+
+/* One failing write to page 0 of dev, then the pool's verdict. */
+static void
+fail_once (struct pool *pool, struct swapdev *dev)
+{
+  char page[SD_PAGE_SIZE] = { 0 };
+
+  cr_assert_eq (swapdev_write (dev, page, 0, 0, sizeof page, false), -1);
+  cr_assert_eq (errno, EIO);
+  pool_note_error (pool, dev);
+}
+
+Test (pool_devices, a_device_that_keeps_failing_is_marked_failed_and_skipped)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *mb;
+  struct swapdev *a = add_dev (pool, "a", 100, 0, &mb);
+  struct swapdev *b = add_dev (pool, "b", 100, 0, NULL);
+  int i;
+
+  mb_fail_all_writes (mb, true);
+  for (i = 0; i < SWAPDEV_FAIL_AFTER - 1; i++)
+    fail_once (pool, a);
+  cr_assert_not (stat_of (pool, "a").flags & SWF_FAILED);
+  fail_once (pool, a);
+  cr_assert (stat_of (pool, "a").flags & SWF_FAILED);
+  cr_assert_eq (stat_of (pool, "a").write_errors, SWAPDEV_FAIL_AFTER);
+  cr_assert_str_eq (mb_log_last (), "swap: a: 8 I/O errors in a row: "
+                    "marked FAILED, no new pages go there");
+  fail_once (pool, a);
+  cr_assert_eq (mb_log_errors (), 1, "FAILED is reported once");
+  for (i = 0; i < 20; i++)
+    alloc_on (pool, b);
+  pool_destroy (pool);
+}
+
+Test (pool_devices, a_pool_whose_only_room_is_on_failed_devices_gives_eio)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *mb;
+  struct swapdev *a = add_dev (pool, "a", 100, 0, &mb);
+  drum_slot_t slot;
+  int i;
+
+  mb_fail_all_writes (mb, true);
+  for (i = 0; i < SWAPDEV_FAIL_AFTER; i++)
+    fail_once (pool, a);
+  errno = 0;
+  cr_assert_eq (pool_alloc (pool, 1, &slot), 0);
+  cr_assert_eq (errno, EIO, "broken devices are not a full pool");
+  pool_destroy (pool);
+}
+
+Test (pool_devices, a_success_between_errors_keeps_a_device_in_service)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *mb;
+  struct swapdev *a = add_dev (pool, "a", 100, 0, &mb);
+  char page[SD_PAGE_SIZE] = { 0 };
+  int i;
+
+  mb_fail_all_writes (mb, true);
+  for (i = 0; i < SWAPDEV_FAIL_AFTER - 1; i++)
+    fail_once (pool, a);
+  mb_fail_all_writes (mb, false);
+  cr_assert_eq (swapdev_write (a, page, 1, 0, sizeof page, false), 0);
+  mb_fail_all_writes (mb, true);
+  for (i = 0; i < SWAPDEV_FAIL_AFTER - 1; i++)
+    fail_once (pool, a);
+  cr_assert_not (stat_of (pool, "a").flags & SWF_FAILED);
+  alloc_on (pool, a);
+  pool_destroy (pool);
+}
+
+/* ---- stats ---- */
+
+Test (pool_devices, devstat_reports_every_field_of_a_device)
+{
+  struct pool *pool = new_pool ();
+  struct swapdev *a = mb_device ("/mem/a", 50, 3, NULL);
+  char page[SD_PAGE_SIZE] = { 1 };
+  struct pool_devstat *st;
+  drum_slot_t slot;
+
+  cr_assert_eq (pool_swapon_dev (pool, a, -7), 0);
+  slot = alloc_n (pool, 5);
+  pool_markbad (pool, slot);
+  cr_assert_eq (swapdev_write (a, page, 1, 0, sizeof page, false), 0);
+  cr_assert_eq (swapdev_write (a, page, 2, 512, 1024, true), 0);
+  cr_assert_eq (swapdev_read (a, page, 1, 0, sizeof page), 0);
+  cr_assert_eq (pool_stats (pool, &st), 1);
+  cr_assert_str_eq (st[0].path, "/mem/a");
+  cr_assert_str_eq (st[0].kind, MB_KIND);
+  cr_assert_eq (st[0].drumoffset, 1);
+  cr_assert_eq (st[0].npages, 50);
+  cr_assert_eq (st[0].inuse, 4);
+  cr_assert_eq (st[0].bad, 1);
+  cr_assert_eq (st[0].avail, 45);
+  cr_assert_eq (st[0].priority, -7);
+  cr_assert_eq (st[0].maxactive, 3);
+  cr_assert_eq (st[0].peak_active, 1);
+  cr_assert_eq (st[0].flags, SWF_INUSE | SWF_ENABLE);
+  cr_assert_eq (st[0].nwrites, 2, "the stamp is not a data write");
+  cr_assert_eq (st[0].bytes_written, 4096 + 1024);
+  cr_assert_eq (st[0].nreads, 1);
+  cr_assert_eq (st[0].bytes_read, 4096);
+  cr_assert_eq (st[0].read_errors + st[0].write_errors, 0);
+  pool_stats_free (st, 1);
+  pool_destroy (pool);
+}
+
+Test (pool_devices, stats_list_devices_in_priority_order)
+{
+  struct pool *pool = new_pool ();
+  static const char *const want[] = { "w", "x", "y", "z" };
+  struct pool_devstat *st;
+  ssize_t n, i;
+
+  add_dev (pool, "z", 4, 5, NULL);
+  add_dev (pool, "x", 4, 0, NULL);
+  add_dev (pool, "w", 4, -3, NULL);
+  add_dev (pool, "y", 4, 0, NULL);
+  n = pool_stats (pool, &st);
+  cr_assert_eq (n, 4);
+  for (i = 0; i < n; i++)
+    cr_assert_str_eq (st[i].path, want[i]);
+  pool_stats_free (st, n);
+  pool_destroy (pool);
+}
+
+Test (pool_devices, stats_of_an_empty_pool_are_an_empty_list)
+{
+  struct pool *pool = new_pool ();
+  struct pool_devstat *st = NULL;
+
+  cr_assert_eq (pool_stats (pool, &st), 0);
+  cr_assert_not_null (st);
+  pool_stats_free (st, 0);
+  pool_stats_free (NULL, 0);
+  pool_destroy (pool);
+}
+
+/* ---- flush ---- */
+
+Test (pool_devices, flush_reaches_only_devices_written_since_the_last_flush)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *ma, *mb;
+  struct swapdev *a = add_dev (pool, "a", 10, 0, &ma);
+  char page[SD_PAGE_SIZE] = { 0 };
+
+  add_dev (pool, "b", 10, 0, &mb);
+  cr_assert_eq (pool_flush (pool), 0);
+  cr_assert_eq (mb_flushes (ma) + mb_flushes (mb), 0, "nothing written");
+  cr_assert_eq (swapdev_write (a, page, 0, 0, sizeof page, false), 0);
+  cr_assert_eq (pool_flush (pool), 0);
+  cr_assert_eq (mb_flushes (ma), 1);
+  cr_assert_eq (mb_flushes (mb), 0);
+  cr_assert_eq (pool_flush (pool), 0);
+  cr_assert_eq (mb_flushes (ma), 1, "clean since the last flush");
+  pool_destroy (pool);
+}
+
+Test (pool_devices, a_failed_flush_gives_eio_and_is_retried_next_time)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *ma;
+  struct swapdev *a = add_dev (pool, "a", 10, 0, &ma);
+  char page[SD_PAGE_SIZE] = { 0 };
+
+  cr_assert_eq (swapdev_write (a, page, 0, 0, sizeof page, false), 0);
+  mb_fail_flush (ma, true);
+  errno = 0;
+  cr_assert_eq (pool_flush (pool), -1);
+  cr_assert_eq (errno, EIO);
+  cr_assert (mb_log_has ("flush: a: "), "got: %s", mb_log_last ());
+  mb_fail_flush (ma, false);
+  cr_assert_eq (pool_flush (pool), 0);
+  cr_assert_eq (mb_flushes (ma), 2);
+  pool_destroy (pool);
+}
+
+
+/* ---- threads ---- */
+
+#define ADDERS 8
+
+struct adder {
+  struct pool *pool;
+  pthread_barrier_t *start;
+  unsigned id;
+  int r, err;                           /* results, read after join */
+};
+
+/* Add one more device under the ident every adder shares.  The slow
+ * stamp write keeps the winner's FAKE placeholder in the pool while
+ * the others try.
+ */
+static void *
+add_same (void *arg)
+{
+  struct adder *a = arg;
+  struct membackend *mb;
+  struct swapdev *dev;
+  char name[32];
+
+  snprintf (name, sizeof name, "alias%u", a->id);
+  dev = mb_device_ident (name, "mem:contended", 16, 0, &mb);
+  if (dev == NULL) {
+    a->r = -2;
+    return NULL;
+  }
+  mb_set_delay (mb, 20000);
+  pthread_barrier_wait (a->start);
+  a->r = pool_swapon_dev (a->pool, dev, 0);
+  a->err = errno;
+  return NULL;
+}
+
+Test (pool_devices, concurrent_adds_of_one_device_admit_exactly_one)
+{
+  struct adder a[ADDERS];
+  pthread_t th[ADDERS];
+  pthread_barrier_t start;
+  struct pool *pool = new_pool ();
+  unsigned t, won = 0;
+
+  pthread_barrier_init (&start, NULL, ADDERS);
+  for (t = 0; t < ADDERS; t++) {
+    a[t] = (struct adder) { .pool = pool, .start = &start, .id = t };
+    cr_assert_eq (pthread_create (&th[t], NULL, add_same, &a[t]), 0);
+  }
+  for (t = 0; t < ADDERS; t++) {
+    pthread_join (th[t], NULL);
+    if (a[t].r == 0)
+      won++;
+    else {
+      cr_assert_eq (a[t].r, -1);
+      cr_assert_eq (a[t].err, EBUSY, "adder %u: %s", t, strerror (a[t].err));
+    }
+  }
+  cr_assert_eq (won, 1);
+  cr_assert_eq (pool_ndevices (pool), 1);
+  cr_assert_eq (pool_npages (pool), 16);
+  alloc_n (pool, 16);
+  pthread_barrier_destroy (&start);
+  pool_destroy (pool);
+}
+
+struct slow_add {
+  struct pool *pool;
+  struct swapdev *dev;
+  int r;
+};
+
+static void *
+slow_add (void *arg)
+{
+  struct slow_add *sa = arg;
+
+  sa->r = pool_swapon_dev (sa->pool, sa->dev, 0);
+  return NULL;
+}
+
+Test (pool_devices, a_device_being_added_is_listed_fake_and_takes_no_pages)
+{
+  struct pool *pool = new_pool ();
+  struct membackend *mb;
+  struct slow_add sa = { .pool = pool };
+  struct pool_devstat st;
+  pthread_t th;
+
+  /* The swap-on stops in its stamp write until released, while the
+   * device is a FAKE placeholder in the pool.
+   */
+  sa.dev = mb_device ("slow", 16, 0, &mb);
+  cr_assert_not_null (sa.dev);
+  mb_hold (mb, true);
+  cr_assert_eq (pthread_create (&th, NULL, slow_add, &sa), 0);
+  while (pool_ndevices (pool) == 0)
+    sched_yield ();
+  st = stat_of (pool, "slow");
+  cr_assert_eq (st.flags, SWF_FAKE);
+  cr_assert_eq (pool_npages (pool), 0, "a FAKE device has no pages yet");
+  expect_enospc (pool, 1);
+  mb_hold (mb, false);
+  pthread_join (th, NULL);
+  cr_assert_eq (sa.r, 0);
+  cr_assert_eq (stat_of (pool, "slow").flags, SWF_INUSE | SWF_ENABLE);
+  alloc_n (pool, 16);
+  pool_destroy (pool);
+}
