@@ -7,51 +7,36 @@
  * entry.
  *
  * Layout.  A leaf holds 8 entries (64 bytes).  An inner node has a
- * fanout of 16 and comes in two sizes, as in an adaptive radix tree
- * (ART): an N4 holds up to 4 children with their one-byte keys (40
- * bytes), an N16 holds 16 direct child pointers (128 bytes).  Scattered
- * pages leave most inner nodes with one or two children, so the N4 is
- * what keeps an isolated page cheap (a leaf and a few N4s); a dense
- * region pays about 8 bytes per page in leaves plus 1/8 of an N16.
- *
+ * fanout of 16 in one of two sizes, as in an adaptive radix tree: an
+ * N4 holds up to 4 children and their one-byte keys (40 bytes), an N16
+ * holds 16 direct child pointers (128 bytes).  Scattered pages leave
+ * most inner nodes with one or two children, and N4s keep those cheap.
  * A subtree of height h (leaves have height 0) covers 2^(3 + 4h)
- * pages.  The height of the root is fixed at map_create, the smallest
- * that covers npages, so a page's path always has the same length and
- * a child's height follows from its parent's.  A child reference is a
- * uintptr_t: 0 for none, else the node's address, with REF_N16 set in
- * the low bit if the node is an N16.  The kind lives in the reference
- * rather than in a header byte so that an N16 is exactly its 128 bytes
- * of pointers; and a reader gets address and kind in one atomic load.
+ * pages; the root's height is fixed at map_create, the smallest that
+ * covers npages.  A child reference is a uintptr_t: 0 for none, else
+ * the node's address, with REF_N16 set if the node is an N16.  The kind
+ * lives in the reference, not in a header byte, so that an N16 is just
+ * its 128 bytes and a reader gets address and kind in one atomic load.
+ * Nodes are bump-allocated from zeroed chunks owned by the map (no
+ * malloc header per node) and all freed by map_destroy.
  *
- * Memory.  Nodes are bump-allocated from chunks of zeroed memory owned
- * by the map, with no per-node malloc header, and are all freed at
- * once by map_destroy.  The first chunk is small and later ones grow
- * to CHUNK_MAX, so a small map stays small and a big one makes few
- * calls to calloc.
- *
- * Concurrency.  Entries are read and written lock-free (map_get,
- * map_cas, map_clear) with atomic operations on the leaf.  Changes to
- * the shape of the tree (a new leaf or inner node, an N4 growing into
- * an N16) are rare, as they happen only on the first write into an
- * 8-page region, and are made under the map's mutex.  Readers never
- * take it: they load every child reference with acquire, and writers
- * publish with release, in an order that never shows a reader a half
- * made node:
- *   - a new node is zeroed (from calloc) before its reference is
- *     stored in its parent;
- *   - an N4 gets a new child by storing the child reference at index
- *     count, then its key, then count + 1 (release), so a reader that
- *     sees the count sees the key and the reference; keys and
- *     references below count never change, except that a reference is
- *     replaced when its N4 child grows (below);
- *   - an N4 that needs a 5th child is copied into a fresh N16 with the
- *     new child, and the N16 is published by storing its reference in
- *     the parent (release).  The old N4 is retired, not freed: a
- *     reader may still be walking it, and it stays in the arena until
- *     map_destroy.
- * Because a node only ever gains children, a reader that walks a
- * retired node sees the tree as it was an instant before, which is a
- * valid answer for a lookup concurrent with the write that changed it.
+ * Concurrency.  Entries are read and written lock-free with atomic
+ * operations on the leaf.  Changes to the shape of the tree (a new
+ * node, an N4 growing into an N16) happen only on the first write into
+ * an 8-page region; they are made under the map's mutex, after looking
+ * again at the path under it.  Readers never take the mutex: they load
+ * child references and N4 counts with acquire, and writers publish
+ * with release, in an order that never shows a reader half a change:
+ *   - a node is zeroed before its reference is stored in its parent;
+ *   - an N4 gains a child by storing its reference at index count,
+ *     then its key, then count + 1, so whoever sees the count sees the
+ *     key and the reference.  Keys are appended, not sorted;
+ *   - an N4 that needs a 5th child is copied into a new N16 with the
+ *     new child, published by storing its reference in the parent.
+ *     The N4 is retired, not freed: a reader may still be in it.
+ * A node only ever gains children, so a reader walking a retired node
+ * sees the tree as it was an instant earlier: a valid answer for a
+ * lookup that overlaps the write that changed it.
  */
 
 #include <config.h>
@@ -87,8 +72,8 @@
  */
 #define REF_N16 ((uintptr_t) 1)
 
-/* Arena chunks: the first is CHUNK_MIN bytes, each next one twice the
- * last up to CHUNK_MAX.  Allocations are rounded up to ARENA_ALIGN.
+/* Arena chunks: the first is CHUNK_MIN bytes, so that a small map
+ * stays small, each next one twice the last up to CHUNK_MAX.
  */
 #define CHUNK_MIN 4096
 #define CHUNK_MAX 65536
@@ -111,21 +96,21 @@ struct n16 {
   _Atomic uintptr_t child[INNER_SLOTS];
 };
 
-_Static_assert (sizeof (struct leaf) == 64, "a leaf is its 8 entries");
-_Static_assert (sizeof (struct n4) == 40, "an N4 is 40 bytes");
-_Static_assert (sizeof (struct n16) == 128, "an N16 is its 16 pointers");
-_Static_assert (_Alignof (struct n4) <= ARENA_ALIGN
-                && _Alignof (struct n16) <= ARENA_ALIGN
-                && _Alignof (struct leaf) <= ARENA_ALIGN,
-                "the arena must align every node");
-
 /* A chunk of the arena; nodes follow the header. */
 struct chunk {
   struct chunk *next;           /* the previously allocated chunk */
 };
 
-_Static_assert (sizeof (struct chunk) % ARENA_ALIGN == 0,
-                "nodes after the chunk header must stay aligned");
+/* The sizes are multiples of ARENA_ALIGN, so each node leaves the next
+ * one aligned (calloc aligns the chunk for anything).
+ */
+_Static_assert (sizeof (struct leaf) == 64 && sizeof (struct n4) == 40
+                && sizeof (struct n16) == 128, "nodes must stay tight");
+_Static_assert (_Alignof (struct n4) <= ARENA_ALIGN
+                && _Alignof (struct n16) <= ARENA_ALIGN
+                && _Alignof (struct leaf) <= ARENA_ALIGN
+                && sizeof (struct chunk) % ARENA_ALIGN == 0,
+                "the arena must align every node");
 
 struct map {
   uint64_t npages;              /* pages of the export, >= 1 */
@@ -168,9 +153,9 @@ arena_grow (struct map *m)
   return 0;
 }
 
-/* Allocate size (<= CHUNK_MIN - chunk header) zeroed bytes, aligned to
- * ARENA_ALIGN.  The tail of a chunk too small for the request is left
- * unused.  => lock held.
+/* Allocate size zeroed bytes (a node size: a multiple of ARENA_ALIGN
+ * that fits in a CHUNK_MIN chunk).  The tail of a chunk too small for
+ * the request is left unused.  => lock held.
  * => returns NULL with errno ENOMEM.
  */
 static void *
@@ -178,7 +163,6 @@ arena_alloc (struct map *m, size_t size)
 {
   void *p;
 
-  size = (size + ARENA_ALIGN - 1) & ~(size_t) (ARENA_ALIGN - 1);
   if (size > m->left && arena_grow (m) == -1)
     return NULL;
   p = m->cursor;
@@ -193,9 +177,8 @@ arena_alloc (struct map *m, size_t size)
 static uintptr_t
 new_node (struct map *m, unsigned height)
 {
-  size_t size = height == 0 ? sizeof (struct leaf) : sizeof (struct n4);
-
-  return (uintptr_t) arena_alloc (m, size);
+  return (uintptr_t) arena_alloc (m, height == 0 ? sizeof (struct leaf)
+                                                 : sizeof (struct n4));
 }
 
 /* ---- geometry ---- */
@@ -219,7 +202,8 @@ child_index (export_page_t page, unsigned height)
 }
 
 /* The first page of child key of the node of this height (>= 1) that
- * covers page.
+ * covers page.  below, the mask of the node's pages, wraps to all ones
+ * when the node spans 64 bits or more.
  */
 static export_page_t
 child_start (export_page_t page, unsigned height, unsigned key)
@@ -227,8 +211,6 @@ child_start (export_page_t page, unsigned height, unsigned key)
   unsigned shift = span_shift (height - 1);
   uint64_t below = ((uint64_t) INNER_SLOTS << shift) - 1;
 
-  if (shift + INNER_SHIFT >= 64)
-    below = UINT64_MAX;
   return (page & ~below) | ((uint64_t) key << shift);
 }
 
@@ -267,33 +249,38 @@ subtree_next (export_page_t page, unsigned height, export_page_t end)
 
 /* ---- lock-free reading ---- */
 
-static struct n4 *
-as_n4 (uintptr_t ref)
-{
-  return (struct n4 *) ref;
-}
-
 static struct n16 *
 as_n16 (uintptr_t ref)
 {
   return (struct n16 *) (ref & ~REF_N16);
 }
 
+/* The slot of the inner node ref that holds (or, in an N16, would
+ * hold) the child at key; NULL if ref is an N4 without that key.
+ * Lock-free.
+ */
+static _Atomic uintptr_t *
+ref_slot (uintptr_t ref, unsigned key)
+{
+  struct n4 *n4 = (struct n4 *) ref;
+  unsigned i, count;
+
+  if (ref & REF_N16)
+    return &as_n16 (ref)->child[key];
+  count = atomic_load_explicit (&n4->count, memory_order_acquire);
+  for (i = 0; i < count; i++)
+    if (n4->key[i] == key)
+      return &n4->child[i];
+  return NULL;
+}
+
 /* The child at key of the inner node ref, or 0.  Lock-free. */
 static uintptr_t
 child_of (uintptr_t ref, unsigned key)
 {
-  struct n4 *n4 = as_n4 (ref);
-  unsigned i, count;
+  _Atomic uintptr_t *slot = ref_slot (ref, key);
 
-  if (ref & REF_N16)
-    return atomic_load_explicit (&as_n16 (ref)->child[key],
-                                 memory_order_acquire);
-  count = atomic_load_explicit (&n4->count, memory_order_acquire);
-  for (i = 0; i < count; i++)
-    if (n4->key[i] == key)
-      return atomic_load_explicit (&n4->child[i], memory_order_acquire);
-  return 0;
+  return slot ? atomic_load_explicit (slot, memory_order_acquire) : 0;
 }
 
 /* The child of the inner node ref with the smallest key >= key, with
@@ -303,7 +290,7 @@ child_of (uintptr_t ref, unsigned key)
 static uintptr_t
 next_child (uintptr_t ref, unsigned key, unsigned *found)
 {
-  struct n4 *n4 = as_n4 (ref);
+  struct n4 *n4 = (struct n4 *) ref;
   unsigned i, count, best = N4_SLOTS;
   uintptr_t child;
 
@@ -328,22 +315,17 @@ next_child (uintptr_t ref, unsigned key, unsigned *found)
   return atomic_load_explicit (&n4->child[best], memory_order_acquire);
 }
 
-/* Walk from the root towards page without allocating.
- * => returns the leaf covering page;
- * => returns NULL if a node on the way is missing, with *height set to
- *    the height of the missing subtree (0 for a missing leaf), so that
- *    the caller can skip all of its pages in one step.
- * Lock-free.
+/* Walk from the root to the leaf covering page, or NULL if a node on
+ * the way is missing.  Never allocates.  Lock-free.
  */
 static struct leaf *
-lookup (const struct map *m, export_page_t page, unsigned *height)
+lookup (const struct map *m, export_page_t page)
 {
   uintptr_t ref = atomic_load_explicit (&m->root, memory_order_acquire);
   unsigned h;
 
   for (h = m->height; ref != 0 && h > 0; h--)
     ref = child_of (ref, child_index (page, h));
-  *height = h;
   return (struct leaf *) ref;
 }
 
@@ -381,28 +363,6 @@ seek_leaf (const struct map *m, export_page_t *page, export_page_t end)
 
 /* ---- changing the shape (lock held) ---- */
 
-/* The slot in the inner node ref that holds the child at key, or NULL
- * if there is no such child.  => lock held.
- */
-static _Atomic uintptr_t *
-child_slot (uintptr_t ref, unsigned key)
-{
-  struct n4 *n4 = as_n4 (ref);
-  unsigned i, count;
-
-  if (ref & REF_N16) {
-    if (atomic_load_explicit (&as_n16 (ref)->child[key],
-                              memory_order_relaxed) == 0)
-      return NULL;
-    return &as_n16 (ref)->child[key];
-  }
-  count = atomic_load_explicit (&n4->count, memory_order_relaxed);
-  for (i = 0; i < count; i++)
-    if (n4->key[i] == key)
-      return &n4->child[i];
-  return NULL;
-}
-
 /* Replace the full N4 in *slot by an N16 holding its children and
  * child at key, and publish that in *slot.  The N4 is retired in the
  * arena, where readers may still walk it.  => lock held.
@@ -412,7 +372,8 @@ static int
 grow_n4 (struct map *m, _Atomic uintptr_t *slot, unsigned key,
          uintptr_t child)
 {
-  struct n4 *n4 = as_n4 (atomic_load_explicit (slot, memory_order_relaxed));
+  struct n4 *n4 = (struct n4 *) atomic_load_explicit (slot,
+                                                      memory_order_relaxed);
   struct n16 *n16 = arena_alloc (m, sizeof *n16);
   unsigned i;
 
@@ -438,7 +399,7 @@ add_child (struct map *m, _Atomic uintptr_t *slot, unsigned height,
 {
   uintptr_t ref = atomic_load_explicit (slot, memory_order_relaxed);
   uintptr_t child = new_node (m, height - 1);
-  struct n4 *n4 = as_n4 (ref);
+  struct n4 *n4 = (struct n4 *) ref;
   unsigned count;
 
   if (child == 0)
@@ -453,21 +414,22 @@ add_child (struct map *m, _Atomic uintptr_t *slot, unsigned height,
     return grow_n4 (m, slot, key, child);
   /* Reference, then key, then count: see the comment at the top. */
   atomic_store_explicit (&n4->child[count], child, memory_order_release);
-  n4->key[count] = key;
-  atomic_store_explicit (&n4->count, count + 1, memory_order_release);
+  n4->key[count] = (uint8_t) key;
+  atomic_store_explicit (&n4->count, (uint8_t) (count + 1),
+                         memory_order_release);
   return 0;
 }
 
 /* Make sure every node on the path to page exists.  Each step looks
  * again under the lock, since another thread may have built part of
- * the path since our lock-free lookup.  => lock held.
+ * the path since the caller's lock-free lookup.  => lock held.
  * => returns the leaf covering page, or NULL with errno ENOMEM (nodes
  *    built before the failure stay: they are empty, which is harmless).
  */
 static struct leaf *
 build_path (struct map *m, export_page_t page)
 {
-  _Atomic uintptr_t *slot = &m->root, *next;
+  _Atomic uintptr_t *slot = &m->root;
   uintptr_t root = atomic_load_explicit (slot, memory_order_relaxed);
   unsigned h, key;
 
@@ -479,28 +441,13 @@ build_path (struct map *m, export_page_t page)
   }
   for (h = m->height; h > 0; h--) {
     key = child_index (page, h);
-    next = child_slot (atomic_load_explicit (slot, memory_order_relaxed), key);
-    if (next == NULL) {
-      if (add_child (m, slot, h, key) == -1)
-        return NULL;
-      next = child_slot (atomic_load_explicit (slot, memory_order_relaxed),
-                         key);
-    }
-    slot = next;
+    if (child_of (atomic_load_explicit (slot, memory_order_relaxed), key) == 0
+        && add_child (m, slot, h, key) == -1)
+      return NULL;
+    /* add_child may have replaced the node in *slot: load it again. */
+    slot = ref_slot (atomic_load_explicit (slot, memory_order_relaxed), key);
   }
   return (struct leaf *) atomic_load_explicit (slot, memory_order_relaxed);
-}
-
-/* build_path under the lock. */
-static struct leaf *
-lookup_alloc (struct map *m, export_page_t page)
-{
-  struct leaf *leaf;
-
-  pthread_mutex_lock (&m->lock);
-  leaf = build_path (m, page);
-  pthread_mutex_unlock (&m->lock);
-  return leaf;
 }
 
 /* ---- the API ---- */
@@ -558,11 +505,10 @@ map_npages (const struct map *m)
 uint64_t
 map_get (const struct map *m, export_page_t page)
 {
-  unsigned h;
   struct leaf *leaf;
 
   assert (page < m->npages);
-  leaf = lookup (m, page, &h);
+  leaf = lookup (m, page);
   if (leaf == NULL)
     return MAP_UNMAPPED;
   return atomic_load_explicit (&leaf->entry[page & LEAF_MASK],
@@ -577,12 +523,11 @@ int
 map_cas (struct map *m, export_page_t page,
          uint64_t *expected, uint64_t desired)
 {
-  unsigned h;
   struct leaf *leaf;
   _Atomic uint64_t *entry;
 
   assert (page < m->npages);
-  leaf = lookup (m, page, &h);
+  leaf = lookup (m, page);
   if (leaf == NULL) {
     if (*expected != MAP_UNMAPPED) {
       *expected = MAP_UNMAPPED;
@@ -590,7 +535,9 @@ map_cas (struct map *m, export_page_t page,
     }
     if (desired == MAP_UNMAPPED)
       return 1;
-    leaf = lookup_alloc (m, page);
+    pthread_mutex_lock (&m->lock);
+    leaf = build_path (m, page);
+    pthread_mutex_unlock (&m->lock);
     if (leaf == NULL)
       return -1;
   }
@@ -603,11 +550,10 @@ map_cas (struct map *m, export_page_t page,
 uint64_t
 map_clear (struct map *m, export_page_t page)
 {
-  unsigned h;
   struct leaf *leaf;
 
   assert (page < m->npages);
-  leaf = lookup (m, page, &h);
+  leaf = lookup (m, page);
   if (leaf == NULL)
     return MAP_UNMAPPED;
   return atomic_exchange_explicit (&leaf->entry[page & LEAF_MASK],
@@ -624,21 +570,17 @@ static bool
 leaf_scan (const struct leaf *leaf, export_page_t *page,
            export_page_t end, bool mapped)
 {
-  export_page_t p = *page;
-  bool found = false;
   uint64_t e;
 
-  do {
-    e = atomic_load_explicit (&leaf->entry[p & LEAF_MASK],
+  for (;;) {
+    e = atomic_load_explicit (&leaf->entry[*page & LEAF_MASK],
                               memory_order_acquire);
-    if ((e != MAP_UNMAPPED) == mapped) {
-      found = true;
-      break;
-    }
-    p++;
-  } while (p < end && (p & LEAF_MASK) != 0);
-  *page = p;
-  return found;
+    if ((e != MAP_UNMAPPED) == mapped)
+      return true;
+    ++*page;
+    if (*page >= end || (*page & LEAF_MASK) == 0)
+      return false;
+  }
 }
 
 /* Each step either answers, or moves past missing subtrees (found by

@@ -1,16 +1,21 @@
 /* swapdrum: the export map, export page -> drum slot.
  *
- * A lazy radix tree: a node is allocated only when an entry below it
- * is first set, so an export costs memory in proportion to the pages
- * written, not to its size (8 bytes per mapped page in full leaves,
- * plus the inner nodes above them; an empty map is its header, a few
- * dozen bytes, however large the export).
+ * A lazy adaptive radix tree: a node is allocated only when an entry
+ * below it is first set, so an export costs memory in proportion to
+ * the pages written, not to its size.  A written region costs about
+ * 8 bytes a page (8-entry leaves plus the nodes above them, under 9.5
+ * bytes a page in all); an isolated page costs a 64-byte leaf and the
+ * small inner nodes above it, about 130 bytes; an empty map is its
+ * header, about a hundred bytes, however large the export.  Nodes come
+ * from chunks owned by the map and are freed all at once by
+ * map_destroy.
  *
  * Entries are uint64_t words read and written with atomic operations:
- * map_get, map_cas and map_clear are lock-free and may be called from
- * any number of threads at once without any lock.  Nodes are installed
- * with compare-and-swap and are never freed before map_destroy, so a
- * reader never sees a node disappear under it.
+ * map_get, map_cas and map_clear never take a lock and may be called
+ * from any number of threads at once.  The first write into an 8-page
+ * region adds nodes to the tree under a map-wide mutex, held briefly;
+ * readers never wait for it.  No node is freed before map_destroy, so
+ * a reader never sees a node disappear under it.
  *
  * An entry is MAP_UNMAPPED (0: the page was never written or was
  * trimmed, and reads as zeros), or a drum slot in the low bits
@@ -59,8 +64,11 @@ extern uint64_t map_get (const struct map *m, export_page_t page);
  * => returns 1 if it was replaced;
  * => returns 0 if not, with *expected set to the current entry;
  * => returns -1 with errno ENOMEM if a node was needed and could not
- *    be allocated (nothing changed).
- * Setting an entry to MAP_UNMAPPED never allocates.
+ *    be allocated (the entry is unchanged; empty nodes made before the
+ *    failure may stay).
+ * Lock-free, except that when the page's leaf does not exist yet and
+ * desired is not MAP_UNMAPPED, the nodes are added under the map's
+ * mutex.  Setting an entry to MAP_UNMAPPED never allocates.
  */
 extern int map_cas (struct map *m, export_page_t page,
                     uint64_t *expected, uint64_t desired);
@@ -74,22 +82,28 @@ extern uint64_t map_clear (struct map *m, export_page_t page);
  * if `mapped`, or unmapped (== 0) if !`mapped`; end if there is none
  * (also when from >= end).  end must be <= npages.
  * Skips whole missing subtrees, so a scan of an empty region costs
- * O(log npages) per missing subtree, not per page.  The answer may be
- * stale by the time it returns if other threads change the map.
+ * O(log npages) per missing subtree, not per page.  Lock-free.  The
+ * answer may be stale by the time it returns if other threads change
+ * the map.
  */
 extern export_page_t map_find (const struct map *m, export_page_t from,
                                export_page_t end, bool mapped);
 
 /* Call fn (page, entry, opaque) for every mapped entry in page order.
  * If fn returns non-zero, stop and return that value; else return 0.
- * Entries changed concurrently may or may not be visited.
+ * Entries changed concurrently may or may not be visited.  No lock is
+ * held while fn runs, so fn may call map_get, map_cas and map_clear.
  */
 extern int map_foreach (const struct map *m,
                         int (*fn) (export_page_t page, uint64_t entry,
                                    void *opaque),
                         void *opaque);
 
-/* Bytes of memory held by the map's nodes and header. */
+/* Bytes of memory held by the map: its header and every chunk its
+ * nodes are allocated from (whole chunks, used or not, including the
+ * nodes an inner node's growth left behind).  Counts only what map.c
+ * asked for, not the allocator's own overhead per chunk.
+ */
 extern size_t map_bytes (const struct map *m);
 
 #endif /* SWAPDRUM_MAP_H */

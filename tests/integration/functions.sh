@@ -32,16 +32,17 @@ export LC_ALL=C
 # SANITIZE=1 (.ci/run's second pass): the plugin is built with ASan and
 # UBSan but Debian's nbdkit is not, so the runtimes are preloaded into
 # nbdkit.  Leaks are left to the engine's unit tests (nbdkit exits
-# without freeing everything).
+# without freeing everything).  NBDKIT is the command line that starts
+# nbdkit; through env, so that `$NBDKIT ... &` leaves $! = nbdkit's pid.
 if [ "${SANITIZE-}" = 1 ]; then
     _san_preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-    nbdkit ()
-    {
-        LD_PRELOAD="$_san_preload" \
-        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-            command nbdkit "$@"
-    }
+    NBDKIT=(env "LD_PRELOAD=$_san_preload"
+            "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+            nbdkit)
+else
+    NBDKIT=(env nbdkit)
 fi
+nbdkit () { "${NBDKIT[@]}" "$@"; }
 
 # ---------------------------------------------------------------------
 # Cleanup hooks: cleanup_fn CMD ARGS... runs CMD ARGS at exit (in the
@@ -137,7 +138,7 @@ start_nbdkit ()
         shift
     done
     rm -f "$pidfile"
-    nbdkit -U "$sock" -P "$pidfile" -f "${opts[@]}" "$PLUGIN" "$@" \
+    "${NBDKIT[@]}" -U "$sock" -P "$pidfile" -f "${opts[@]}" "$PLUGIN" "$@" \
         >"$pidfile.log" 2>&1 &
     NBDKIT_PID=$!
     cleanup_fn stop_nbdkit "$NBDKIT_PID"

@@ -41,13 +41,23 @@ expect_ok ()
     fi
 }
 
+# Under SANITIZE=1, nbdkit 1.32.5 with the ASan runtime preloaded
+# deadlocks in exit(1) after a start-up error (in libp11-kit's
+# destructor, on glibc's setlocale lock; nbdkit's own file plugin does
+# the same), after it has printed its error.  Those runs are cut short:
+# the test still sees a non-zero exit and the one error line.
+failing_nbdkit=("${NBDKIT[@]}")
+if [ "${SANITIZE-}" = 1 ]; then
+    failing_nbdkit=(timeout -s KILL 3 "${NBDKIT[@]}")
+fi
+
 # expect_error DESCRIPTION REGEXP PLUGIN-ARGS...
 # nbdkit must exit non-zero with exactly one error line, matching REGEXP.
 expect_error ()
 {
     local what=$1 re=$2 rc=0 lines
     shift 2
-    nbdkit -U - "$PLUGIN" "$@" --run 'echo SERVER-STARTED' \
+    "${failing_nbdkit[@]}" -U - "$PLUGIN" "$@" --run 'echo SERVER-STARTED' \
         >"$tmp/out" 2>&1 || rc=$?
     lines=$(grep -c 'error' "$tmp/out" || true)
     if [ $rc -eq 0 ] || grep -q SERVER-STARTED "$tmp/out"; then

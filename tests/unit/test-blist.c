@@ -48,6 +48,29 @@ free_ok (struct blist *bl, dev_page_t start, uint64_t n)
                 "free (%" PRIu64 ", %" PRIu64 ") failed", start, n);
 }
 
+/* Assert that freeing [start, start + n) fails with EINVAL (and so,
+ * by blist_free's contract, changes nothing).
+ */
+static void
+expect_free_fails (struct blist *bl, dev_page_t start, uint64_t n)
+{
+  errno = 0;
+  cr_assert_eq (blist_free (bl, start, n), -1,
+                "free (%" PRIu64 ", %" PRIu64 ") worked", start, n);
+  cr_assert_eq (errno, EINVAL, "free (%" PRIu64 ", %" PRIu64 ")", start, n);
+}
+
+/* Assert that reserving [start, start + n) fails with EINVAL. */
+static void
+expect_reserve_fails (struct blist *bl, dev_page_t start, uint64_t n)
+{
+  errno = 0;
+  cr_assert_eq (blist_reserve (bl, start, n), -1,
+                "reserve (%" PRIu64 ", %" PRIu64 ") worked", start, n);
+  cr_assert_eq (errno, EINVAL, "reserve (%" PRIu64 ", %" PRIu64 ")",
+                start, n);
+}
+
 /* Allocate want pages without lessok; check the count and the start. */
 static void
 alloc_expect (struct blist *bl, uint64_t want, dev_page_t expect)
@@ -57,6 +80,22 @@ alloc_expect (struct blist *bl, uint64_t want, dev_page_t expect)
   cr_assert_eq (blist_alloc (bl, want, false, &start), want,
                 "alloc (%" PRIu64 ") failed", want);
   cr_assert_eq (start, expect, "alloc (%" PRIu64 ") at %" PRIu64
+                ", expected %" PRIu64, want, start, expect);
+}
+
+/* Allocate want pages with lessok; check that got pages came, starting
+ * at expect.
+ */
+static void
+alloc_lessok_expect (struct blist *bl, uint64_t want, uint64_t got,
+                     dev_page_t expect)
+{
+  dev_page_t start = UINT64_MAX;
+
+  cr_assert_eq (blist_alloc (bl, want, true, &start), got,
+                "lessok alloc (%" PRIu64 ") did not give %" PRIu64,
+                want, got);
+  cr_assert_eq (start, expect, "lessok alloc (%" PRIu64 ") at %" PRIu64
                 ", expected %" PRIu64, want, start, expect);
 }
 
@@ -87,6 +126,24 @@ drain_one_by_one (struct blist *bl)
   cr_assert_eq (count, npages);
   cr_assert_eq (blist_avail (bl), 0);
   cr_assert_eq (blist_largest_run (bl), 0);
+}
+
+/* Allocate runs of up to want pages with lessok until none is left;
+ * check that each starts where the last ended, and that together they
+ * cover all npages pages of the blist, from page 0.
+ */
+static void
+drain_in_runs (struct blist *bl, uint64_t want, uint64_t npages)
+{
+  uint64_t total = 0, got;
+  dev_page_t start;
+
+  while ((got = blist_alloc (bl, want, true, &start)) > 0) {
+    cr_assert_eq (start, total);
+    total += got;
+  }
+  cr_assert_eq (total, npages);
+  cr_assert_eq (blist_avail (bl), 0);
 }
 
 /* Creation and queries. */
@@ -228,15 +285,9 @@ Test (blist, a_run_of_zero_pages_is_refused)
 Test (blist, allocating_until_exhausted_returns_zero_and_avail_is_zero)
 {
   struct blist *bl = blist_create (5000);
-  uint64_t total = 0, got;
   dev_page_t start;
 
-  while ((got = blist_alloc (bl, 300, true, &start)) > 0) {
-    cr_assert_eq (start, total);
-    total += got;
-  }
-  cr_assert_eq (total, 5000);
-  cr_assert_eq (blist_avail (bl), 0);
+  drain_in_runs (bl, 300, 5000);
   cr_assert_eq (blist_largest_run (bl), 0);
   cr_assert_eq (blist_alloc (bl, 1, false, &start), 0);
   cr_assert_eq (blist_alloc (bl, 1, true, &start), 0);
@@ -256,20 +307,15 @@ Test (blist, single_pages_run_out_after_exactly_npages)
 Test (blist, lessok_takes_the_lowest_of_the_longest_shorter_runs)
 {
   struct blist *bl = full_blist (8 * LEAF);
-  dev_page_t start;
 
   free_ok (bl, 5, 3);
   free_ok (bl, 100, 40);
   free_ok (bl, LEAF - 20, 40);          /* as long, but higher */
   free_ok (bl, 3000, 39);
-  cr_assert_eq (blist_alloc (bl, 41, true, &start), 40);
-  cr_assert_eq (start, 100);
-  cr_assert_eq (blist_alloc (bl, 41, true, &start), 40);
-  cr_assert_eq (start, LEAF - 20);
-  cr_assert_eq (blist_alloc (bl, 41, true, &start), 39);
-  cr_assert_eq (start, 3000);
-  cr_assert_eq (blist_alloc (bl, 41, true, &start), 3);
-  cr_assert_eq (start, 5);
+  alloc_lessok_expect (bl, 41, 40, 100);
+  alloc_lessok_expect (bl, 41, 40, LEAF - 20);
+  alloc_lessok_expect (bl, 41, 39, 3000);
+  alloc_lessok_expect (bl, 41, 3, 5);
   cr_assert_eq (blist_avail (bl), 0);
   blist_destroy (bl);
 }
@@ -277,12 +323,10 @@ Test (blist, lessok_takes_the_lowest_of_the_longest_shorter_runs)
 Test (blist, lessok_still_takes_a_full_run_when_one_exists)
 {
   struct blist *bl = full_blist (4 * LEAF);
-  dev_page_t start;
 
   free_ok (bl, 10, 100);
   free_ok (bl, 1000, 20);
-  cr_assert_eq (blist_alloc (bl, 20, true, &start), 20);
-  cr_assert_eq (start, 10, "first fit, not best fit");
+  alloc_lessok_expect (bl, 20, 20, 10);  /* first fit, not best fit */
   blist_destroy (bl);
 }
 
@@ -308,8 +352,7 @@ Test (blist, a_request_beyond_32_bits_is_served_by_lessok_only)
   dev_page_t start;
 
   cr_assert_eq (blist_alloc (bl, UINT64_MAX, false, &start), 0);
-  cr_assert_eq (blist_alloc (bl, (uint64_t) 1 << 32, true, &start), 1000);
-  cr_assert_eq (start, 0);
+  alloc_lessok_expect (bl, (uint64_t) 1 << 32, 1000, 0);
   blist_destroy (bl);
 }
 
@@ -362,9 +405,7 @@ Test (blist, a_double_free_fails_and_changes_nothing)
 
   alloc_expect (bl, 100, 0);
   free_ok (bl, 10, 5);
-  errno = 0;
-  cr_assert_eq (blist_free (bl, 10, 5), -1);
-  cr_assert_eq (errno, EINVAL);
+  expect_free_fails (bl, 10, 5);
   cr_assert_eq (blist_avail (bl), 905);
   expect_range (bl, 0, 10, false);
   expect_range (bl, 15, 85, false);
@@ -377,9 +418,7 @@ Test (blist, freeing_a_partly_free_range_fails_and_changes_nothing)
 
   alloc_expect (bl, 2 * LEAF, 0);
   /* Only the last page of the range is free: none may be freed. */
-  errno = 0;
-  cr_assert_eq (blist_free (bl, 100, 2 * LEAF - 99), -1);
-  cr_assert_eq (errno, EINVAL);
+  expect_free_fails (bl, 100, 2 * LEAF - 99);
   cr_assert_eq (blist_avail (bl), 2 * LEAF);
   expect_range (bl, 0, 2 * LEAF, false);
   cr_assert_eq (blist_largest_run (bl), 2 * LEAF);
@@ -390,18 +429,10 @@ Test (blist, freeing_out_of_bounds_fails_and_changes_nothing)
 {
   struct blist *bl = full_blist (1000);
 
-  errno = 0;
-  cr_assert_eq (blist_free (bl, 1000, 1), -1);
-  cr_assert_eq (errno, EINVAL);
-  errno = 0;
-  cr_assert_eq (blist_free (bl, 990, 11), -1);
-  cr_assert_eq (errno, EINVAL);
-  errno = 0;
-  cr_assert_eq (blist_free (bl, 10, UINT64_MAX), -1, "start + n wraps");
-  cr_assert_eq (errno, EINVAL);
-  errno = 0;
-  cr_assert_eq (blist_free (bl, UINT64_MAX, 2), -1);
-  cr_assert_eq (errno, EINVAL);
+  expect_free_fails (bl, 1000, 1);
+  expect_free_fails (bl, 990, 11);
+  expect_free_fails (bl, 10, UINT64_MAX); /* start + n wraps */
+  expect_free_fails (bl, UINT64_MAX, 2);
   cr_assert_eq (blist_avail (bl), 0);
   blist_destroy (bl);
 }
@@ -410,9 +441,7 @@ Test (blist, freeing_zero_pages_fails)
 {
   struct blist *bl = full_blist (1000);
 
-  errno = 0;
-  cr_assert_eq (blist_free (bl, 10, 0), -1);
-  cr_assert_eq (errno, EINVAL);
+  expect_free_fails (bl, 10, 0);
   cr_assert_eq (blist_avail (bl), 0);
   blist_destroy (bl);
 }
@@ -435,9 +464,7 @@ Test (blist, reserving_an_allocated_page_fails_and_changes_nothing)
   struct blist *bl = blist_create (1000);
 
   alloc_expect (bl, 1, 0);
-  errno = 0;
-  cr_assert_eq (blist_reserve (bl, 0, 10), -1);
-  cr_assert_eq (errno, EINVAL);
+  expect_reserve_fails (bl, 0, 10);
   cr_assert_eq (blist_avail (bl), 999);
   expect_range (bl, 1, 999, true);
   blist_destroy (bl);
@@ -447,15 +474,9 @@ Test (blist, reserving_out_of_bounds_or_nothing_fails)
 {
   struct blist *bl = blist_create (1000);
 
-  errno = 0;
-  cr_assert_eq (blist_reserve (bl, 999, 2), -1);
-  cr_assert_eq (errno, EINVAL);
-  errno = 0;
-  cr_assert_eq (blist_reserve (bl, 5, 0), -1);
-  cr_assert_eq (errno, EINVAL);
-  errno = 0;
-  cr_assert_eq (blist_reserve (bl, 2, UINT64_MAX), -1);
-  cr_assert_eq (errno, EINVAL);
+  expect_reserve_fails (bl, 999, 2);
+  expect_reserve_fails (bl, 5, 0);
+  expect_reserve_fails (bl, 2, UINT64_MAX);
   cr_assert_eq (blist_avail (bl), 1000);
   blist_destroy (bl);
 }
@@ -469,11 +490,10 @@ Test (blist, a_one_page_blist_hands_out_its_page_once)
 
   cr_assert_eq (blist_largest_run (bl), 1);
   cr_assert_eq (blist_alloc (bl, 2, false, &start), 0);
-  cr_assert_eq (blist_alloc (bl, 2, true, &start), 1);
-  cr_assert_eq (start, 0);
+  alloc_lessok_expect (bl, 2, 1, 0);
   cr_assert_eq (blist_alloc (bl, 1, true, &start), 0);
   free_ok (bl, 0, 1);
-  cr_assert_eq (blist_free (bl, 0, 1), -1);
+  expect_free_fails (bl, 0, 1);
   drain_one_by_one (bl);
   blist_destroy (bl);
 }
@@ -489,10 +509,9 @@ check_no_padding (uint64_t npages)
 
   cr_assert_eq (blist_largest_run (bl), npages);
   cr_assert_eq (blist_alloc (bl, npages + 1, false, &start), 0);
-  cr_assert_eq (blist_alloc (bl, 2 * npages, true, &start), npages);
-  cr_assert_eq (start, 0);
+  alloc_lessok_expect (bl, 2 * npages, npages, 0);
   cr_assert_eq (blist_alloc (bl, 1, true, &start), 0);
-  cr_assert_eq (blist_reserve (bl, npages, 1), -1);
+  expect_reserve_fails (bl, npages, 1);
   free_ok (bl, 0, npages);
   drain_one_by_one (bl);
   blist_destroy (bl);
@@ -511,18 +530,11 @@ Test (blist, a_513_page_blist_never_hands_out_padding)
 Test (blist, a_1000003_page_blist_never_hands_out_padding)
 {
   struct blist *bl = blist_create (1000003);
-  uint64_t total = 0, got;
   dev_page_t start;
 
-  while ((got = blist_alloc (bl, 4093, true, &start)) > 0) {
-    cr_assert_eq (start, total);
-    total += got;
-  }
-  cr_assert_eq (total, 1000003);
-  cr_assert_eq (blist_avail (bl), 0);
+  drain_in_runs (bl, 4093, 1000003);
   free_ok (bl, 1000002, 1);
-  cr_assert_eq (blist_alloc (bl, 5, true, &start), 1);
-  cr_assert_eq (start, 1000002);
+  alloc_lessok_expect (bl, 5, 1, 1000002);
   cr_assert_eq (blist_alloc (bl, 1, true, &start), 0);
   blist_destroy (bl);
 }
@@ -695,9 +707,9 @@ step_reserve (struct run_state *st)
   if (len == 0)
     return;
   n = rnd_range (&st->rng, 1, len);
-  cr_assert_eq (blist_free (st->bl, pos, n), -1, "double free");
+  expect_free_fails (st->bl, pos, n);    /* a double free */
   if (pos > 0 && !st->m.free[pos - 1])
-    cr_assert_eq (blist_reserve (st->bl, pos - 1, n), -1);
+    expect_reserve_fails (st->bl, pos - 1, n);
   cr_assert_eq (blist_reserve (st->bl, pos, n), 0);
   for (uint64_t p = pos; p < pos + n; p++)
     st->m.free[p] = false;

@@ -72,6 +72,26 @@ expect_range (const struct drum *drum, size_t i)
   cr_assert_neq (drum_getsdp (drum, last + 1), &d[i]);
 }
 
+/* Assert that [first, last] is a gap: its edge slots have no owner. */
+static void
+expect_gap (const struct drum *drum, drum_slot_t first, drum_slot_t last)
+{
+  expect_owner (drum, first, NULL);
+  expect_owner (drum, last, NULL);
+}
+
+/* d[0], d[1] and d[2] of 10 pages each (slots 1..30), then d[1]
+ * released: a gap at 11..20 between two devices.
+ */
+static void
+gap_in_the_middle (struct drum *drum)
+{
+  claim (drum, 0, 10);
+  claim (drum, 1, 10);
+  claim (drum, 2, 10);
+  release (drum, 1);
+}
+
 /* Each test starts with fresh devices. */
 static void
 clear_devices (void)
@@ -176,8 +196,7 @@ Test (drum, a_released_range_leaves_a_gap_no_device_owns)
   claim (drum, 1, 20);
   claim (drum, 2, 30);
   release (drum, 1);
-  expect_owner (drum, 11, NULL);
-  expect_owner (drum, 30, NULL);
+  expect_gap (drum, 11, 30);
   expect_range (drum, 0);
   expect_range (drum, 2);
   expect_owner (drum, 10, &d[0]);
@@ -192,8 +211,7 @@ Test (drum, releasing_the_first_device_leaves_slots_from_1_unowned)
   claim (drum, 0, 10);
   claim (drum, 1, 10);
   release (drum, 0);
-  expect_owner (drum, 1, NULL);
-  expect_owner (drum, 10, NULL);
+  expect_gap (drum, 1, 10);
   expect_range (drum, 1);
   drum_destroy (drum);
 }
@@ -204,8 +222,7 @@ Test (drum, releasing_the_only_device_empties_the_drum)
 
   claim (drum, 0, 10);
   release (drum, 0);
-  expect_owner (drum, 1, NULL);
-  expect_owner (drum, 5, NULL);
+  expect_gap (drum, 1, 5);
   claim (drum, 1, 3);
   cr_assert_eq (d[1].drumoffset, 1, "the range is reused from slot 1");
   drum_destroy (drum);
@@ -237,10 +254,7 @@ Test (drum, a_device_too_big_for_every_gap_goes_after_the_last_range)
 {
   struct drum *drum = new_drum ();
 
-  claim (drum, 0, 10);
-  claim (drum, 1, 10);
-  claim (drum, 2, 10);
-  release (drum, 1);                    /* gap 11..20 */
+  gap_in_the_middle (drum);             /* gap 11..20 */
   claim (drum, 3, 11);
   cr_assert_eq (d[3].drumoffset, 31);
   expect_owner (drum, 11, NULL);
@@ -252,14 +266,10 @@ Test (drum, a_reused_gap_is_split_exactly)
 {
   struct drum *drum = new_drum ();
 
-  claim (drum, 0, 10);
-  claim (drum, 1, 10);
-  claim (drum, 2, 10);
-  release (drum, 1);                    /* gap 11..20 */
+  gap_in_the_middle (drum);             /* gap 11..20 */
   claim (drum, 3, 4);                   /* 11..14 */
   cr_assert_eq (d[3].drumoffset, 11);
-  expect_owner (drum, 15, NULL);
-  expect_owner (drum, 20, NULL);
+  expect_gap (drum, 15, 20);
   expect_owner (drum, 21, &d[2]);
   claim (drum, 4, 6);                   /* 15..20: fills the rest */
   cr_assert_eq (d[4].drumoffset, 15);

@@ -21,20 +21,12 @@
 
 #include <criterion/criterion.h>
 
+#include "fixture.h"
 #include "membackend.h"
 #include "pool-int.h"
 #include "swapdrum/export.h"
 
-#define PAGE 4096
-#define MIB (UINT64_C (1) << 20)
-
-static void
-quiet (void)
-{
-  mb_log_capture (false);
-}
-
-TestSuite (export_errors, .init = quiet);
+TestSuite (export_errors, .init = fx_quiet);
 
 /* Bytes that tell pages apart: page p of a write with tag t. */
 static void
@@ -46,98 +38,37 @@ fill_pattern (unsigned char *buf, uint64_t npages, unsigned tag)
     buf[i] = (unsigned char) (tag * 31 + i / PAGE * 7 + i % 251 + 1);
 }
 
-static struct pool *
-new_pool (void)
-{
-  struct pool *pool = pool_create ();
-
-  cr_assert_not_null (pool);
-  return pool;
-}
-
-static struct swapdev *
-add_dev (struct pool *pool, const char *name, uint64_t npages, int priority,
-         struct membackend **mbp)
-{
-  struct swapdev *dev = mb_device (name, npages, 0, mbp);
-
-  cr_assert_not_null (dev);
-  cr_assert_eq (pool_swapon_dev (pool, dev, priority), 0);
-  return dev;
-}
-
-static struct export *
-new_export (struct pool *pool, uint64_t size)
-{
-  struct export *exp = export_create (pool, "test", size);
-
-  cr_assert_not_null (exp);
-  return exp;
-}
-
+/* Fill npages pages of buf with the pattern of tag and write them at
+ * offset: buf then holds what the export must read there.
+ */
 static void
-pwrite_ok (struct export *exp, const void *buf, uint64_t count,
-           uint64_t offset)
+write_pattern (struct export *exp, unsigned char *buf, uint64_t npages,
+               unsigned tag, uint64_t offset)
 {
-  cr_assert_eq (export_pwrite (exp, buf, count, offset, false), 0,
-                "write %" PRIu64 "@%" PRIu64 ": %m", count, offset);
-}
-
-static void
-expect_data (struct export *exp, uint64_t offset, uint64_t count,
-             const unsigned char *want)
-{
-  unsigned char *got = malloc (count);
-
-  cr_assert_not_null (got);
-  cr_assert_eq (export_pread (exp, got, count, offset), 0,
-                "read %" PRIu64 "@%" PRIu64 ": %m", count, offset);
-  cr_assert_eq (memcmp (got, want, count), 0,
-                "%" PRIu64 "@%" PRIu64 " reads back different data",
-                count, offset);
-  free (got);
-}
-
-/* The stats of dev. */
-static struct pool_devstat
-stat_of (struct pool *pool, const struct swapdev *dev)
-{
-  struct pool_devstat *st, r = { 0 };
-  ssize_t n, i;
-
-  n = pool_stats (pool, &st);
-  for (i = 0; i < n; i++)
-    if (strcmp (st[i].path, dev->path) == 0) {
-      r = st[i];
-      r.path = NULL;
-    }
-  pool_stats_free (st, n);
-  cr_assert_not_null (r.kind, "no device %s in the stats", dev->path);
-  return r;
+  fill_pattern (buf, npages, tag);
+  fx_pwrite_ok (exp, buf, npages * PAGE, offset);
 }
 
 /* ---- write errors ---- */
 
 Test (export_errors, a_failed_write_of_new_pages_lands_on_other_slots)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
   struct membackend *ma;
-  struct swapdev *a, *b;
   struct pool_devstat sa, sb;
   struct export *exp;
   dev_page_t p;
 
-  a = add_dev (pool, "a", 64, 0, &ma);
-  b = add_dev (pool, "b", 64, 0, NULL);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  fx_add_dev (pool, "b", 64, 0, NULL);
   for (p = 0; p < 4; p++)
     mb_fail_write_page (ma, p, true);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 8, 1);
-  pwrite_ok (exp, data, sizeof data, 0);
-  expect_data (exp, 0, sizeof data, data);
-  sa = stat_of (pool, a);
-  sb = stat_of (pool, b);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 8, 1, 0);
+  fx_expect_data (exp, 0, sizeof data, data);
+  sa = fx_stat_of (pool, "a");
+  sb = fx_stat_of (pool, "b");
   cr_assert_gt (sa.bad, 0, "a failing page is marked bad");
   cr_assert_leq (sa.bad, 4, "only failing pages are marked bad");
   cr_assert_gt (sa.write_errors, 0);
@@ -151,52 +82,47 @@ Test (export_errors, a_failed_write_of_new_pages_lands_on_other_slots)
 
 Test (export_errors, a_failed_overwrite_moves_the_page_and_marks_the_slot_bad)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   unsigned char data[PAGE], piece[512];
   struct membackend *ma;
-  struct swapdev *a;
   struct pool_devstat sa;
   struct export *exp;
 
-  a = add_dev (pool, "a", 64, 0, &ma);
-  add_dev (pool, "b", 64, 5, NULL);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 1, 2);
-  pwrite_ok (exp, data, PAGE, 3 * PAGE);                /* a's page 0 */
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  fx_add_dev (pool, "b", 64, 5, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 1, 2, 3 * PAGE);            /* a's page 0 */
   mb_fail_write_page (ma, 0, true);
   memset (piece, 0xee, sizeof piece);
-  pwrite_ok (exp, piece, sizeof piece, 3 * PAGE + 1024);
+  fx_pwrite_ok (exp, piece, sizeof piece, 3 * PAGE + 1024);
   memcpy (data + 1024, piece, sizeof piece);
-  expect_data (exp, 3 * PAGE, PAGE, data);
-  sa = stat_of (pool, a);
+  fx_expect_data (exp, 3 * PAGE, PAGE, data);
+  sa = fx_stat_of (pool, "a");
   cr_assert_eq (sa.bad, 1);
   cr_assert_eq (sa.inuse, 1, "the page moved to another slot of a");
   cr_assert_eq (memcmp (mb_page (ma, 1), data, PAGE), 0,
                 "the new slot holds the old page with the piece over it");
   export_destroy (exp);
-  cr_assert_eq (stat_of (pool, a).inuse, 0, "the bad slot stays bad");
-  cr_assert_eq (stat_of (pool, a).bad, 1);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 0, "the bad slot stays bad");
+  cr_assert_eq (fx_stat_of (pool, "a").bad, 1);
   pool_destroy (pool);
 }
 
 Test (export_errors, a_failed_overwrite_of_a_run_moves_only_the_failing_page)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE];
   struct membackend *ma;
-  struct swapdev *a;
   struct export *exp;
 
-  a = add_dev (pool, "a", 64, 0, &ma);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 4, 3);
-  pwrite_ok (exp, data, sizeof data, 0);                /* a's 0..3 */
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 4, 3, 0);                   /* a's 0..3 */
   mb_fail_write_page (ma, 2, true);
-  fill_pattern (data, 4, 4);
-  pwrite_ok (exp, data, sizeof data, 0);
-  expect_data (exp, 0, sizeof data, data);
-  cr_assert_eq (stat_of (pool, a).bad, 1);
-  cr_assert_eq (stat_of (pool, a).inuse, 4);
+  write_pattern (exp, data, 4, 4, 0);
+  fx_expect_data (exp, 0, sizeof data, data);
+  cr_assert_eq (fx_stat_of (pool, "a").bad, 1);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 4);
   cr_assert_eq (memcmp (mb_page (ma, 0), data, 2 * PAGE), 0);
   cr_assert_eq (memcmp (mb_page (ma, 3), data + 3 * PAGE, PAGE), 0);
   cr_assert_eq (memcmp (mb_page (ma, 4), data + 2 * PAGE, PAGE), 0);
@@ -206,26 +132,25 @@ Test (export_errors, a_failed_overwrite_of_a_run_moves_only_the_failing_page)
 
 Test (export_errors, a_device_failing_all_writes_is_failed_writes_go_elsewhere)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[32 * PAGE];
   struct membackend *ma;
-  struct swapdev *a, *b;
   struct pool_devstat sa;
   struct export *exp;
   int i;
 
-  a = add_dev (pool, "a", 64, 0, &ma);
-  b = add_dev (pool, "b", 64, 0, NULL);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  fx_add_dev (pool, "b", 64, 0, NULL);
   mb_fail_all_writes (ma, true);
-  exp = new_export (pool, MIB);
+  exp = fx_new_export (pool, MIB);
   fill_pattern (data, 32, 5);
   for (i = 0; i < 4; i++)
-    pwrite_ok (exp, data + i * 8 * PAGE, 8 * PAGE, i * 8 * PAGE);
-  expect_data (exp, 0, sizeof data, data);
-  sa = stat_of (pool, a);
+    fx_pwrite_ok (exp, data + i * 8 * PAGE, 8 * PAGE, i * 8 * PAGE);
+  fx_expect_data (exp, 0, sizeof data, data);
+  sa = fx_stat_of (pool, "a");
   cr_assert (sa.flags & SWF_FAILED, "a is FAILED");
   cr_assert_eq (sa.inuse, 0, "nothing lives on a");
-  cr_assert_eq (stat_of (pool, b).inuse, 32);
+  cr_assert_eq (fx_stat_of (pool, "b").inuse, 32);
   cr_assert (mb_log_has ("swap: a: 8 I/O errors in a row: marked FAILED"),
              "got: %s", mb_log_last ());
   cr_assert_eq (mb_log_errors (), 1, "only the FAILED report");
@@ -235,44 +160,39 @@ Test (export_errors, a_device_failing_all_writes_is_failed_writes_go_elsewhere)
 
 Test (export_errors, a_write_no_device_can_take_fails_and_leaks_no_slot)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[2 * PAGE];
   struct membackend *ma, *mb;
-  struct swapdev *a, *b;
   struct export *exp;
 
-  a = add_dev (pool, "a", 64, 0, &ma);
-  b = add_dev (pool, "b", 64, 0, &mb);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  fx_add_dev (pool, "b", 64, 0, &mb);
   mb_fail_all_writes (ma, true);
   mb_fail_all_writes (mb, true);
-  exp = new_export (pool, MIB);
+  exp = fx_new_export (pool, MIB);
   fill_pattern (data, 2, 6);
   errno = 0;
   cr_assert_eq (export_pwrite (exp, data, sizeof data, 0, false), -1);
   cr_assert (errno == EIO || errno == ENOSPC, "errno %d", errno);
-  memset (data, 0, sizeof data);
-  expect_data (exp, 0, sizeof data, data);
-  cr_assert_eq (stat_of (pool, a).inuse + stat_of (pool, b).inuse, 0);
+  fx_expect_zeros (exp, 0, sizeof data);
+  cr_assert_eq (fx_pool_inuse (pool), 0);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export_errors, partly_overwriting_an_unreadable_failing_page_gives_eio)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   unsigned char data[PAGE];
   struct membackend *ma;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, &ma);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 1, 7);
-  pwrite_ok (exp, data, PAGE, 0);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 1, 7, 0);
   mb_fail_write_page (ma, 0, true);
   mb_fail_read_page (ma, 0, true);
-  errno = 0;
-  cr_assert_eq (export_pwrite (exp, data, 100, 50, false), -1);
-  cr_assert_eq (errno, EIO);
+  fx_pwrite_fails (exp, data, 100, 50, EIO);
   cr_assert (mb_log_has ("write: export page 0: a page 0: cannot read the "
                          "rest of the page: "), "got: %s", mb_log_last ());
   export_destroy (exp);
@@ -283,45 +203,38 @@ Test (export_errors, partly_overwriting_an_unreadable_failing_page_gives_eio)
 
 Test (export_errors, a_failed_read_gives_eio_and_other_pages_still_read)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE], got[4 * PAGE];
   struct membackend *ma;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, &ma);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 4, 8);
-  pwrite_ok (exp, data, sizeof data, 10 * PAGE);        /* a's 0..3 */
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 4, 8, 10 * PAGE);           /* a's 0..3 */
   mb_fail_read_page (ma, 2, true);
-  errno = 0;
-  cr_assert_eq (export_pread (exp, got, PAGE, 12 * PAGE), -1);
-  cr_assert_eq (errno, EIO);
+  fx_pread_fails (exp, got, PAGE, 12 * PAGE, EIO);
   cr_assert_str_eq (mb_log_last (),
                     "read: export page 12: a page 2: Input/output error");
-  errno = 0;
-  cr_assert_eq (export_pread (exp, got, 512, 12 * PAGE + 1024), -1);
-  cr_assert_eq (errno, EIO, "a piece of the page fails too");
-  expect_data (exp, 10 * PAGE, 2 * PAGE, data);
-  expect_data (exp, 13 * PAGE, PAGE, data + 3 * PAGE);
+  /* A piece of the page fails too. */
+  fx_pread_fails (exp, got, 512, 12 * PAGE + 1024, EIO);
+  fx_expect_data (exp, 10 * PAGE, 2 * PAGE, data);
+  fx_expect_data (exp, 13 * PAGE, PAGE, data + 3 * PAGE);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export_errors, a_long_read_across_a_failing_page_fails_whole)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE], got[4 * PAGE];
   struct membackend *ma;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, &ma);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 4, 9);
-  pwrite_ok (exp, data, sizeof data, 0);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 4, 9, 0);
   mb_fail_read_page (ma, 3, true);
-  errno = 0;
-  cr_assert_eq (export_pread (exp, got, sizeof got, 0), -1);
-  cr_assert_eq (errno, EIO);
+  fx_pread_fails (exp, got, sizeof got, 0, EIO);
   export_destroy (exp);
   pool_destroy (pool);
 }
@@ -330,83 +243,76 @@ Test (export_errors, a_long_read_across_a_failing_page_fails_whole)
 
 Test (export_errors, a_full_pool_gives_enospc_and_keeps_the_data_it_has)
 {
-  struct pool *pool = new_pool ();
-  static unsigned char old[10 * PAGE], big[40 * PAGE], got[40 * PAGE];
+  struct pool *pool = fx_new_pool ();
+  static unsigned char old[10 * PAGE], big[40 * PAGE];
   struct export *exp;
 
-  add_dev (pool, "a", 16, 0, NULL);
-  add_dev (pool, "b", 16, 0, NULL);
-  exp = new_export (pool, MIB);
-  fill_pattern (old, 10, 10);
-  pwrite_ok (exp, old, sizeof old, 0);
+  fx_add_dev (pool, "a", 16, 0, NULL);
+  fx_add_dev (pool, "b", 16, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, old, 10, 10, 0);
   fill_pattern (big, 40, 11);
-  errno = 0;
-  cr_assert_eq (export_pwrite (exp, big, sizeof big, 10 * PAGE, false), -1);
-  cr_assert_eq (errno, ENOSPC);
+  fx_pwrite_fails (exp, big, sizeof big, 10 * PAGE, ENOSPC);
   cr_assert (mb_log_has ("the pool is full"), "got: %s", mb_log_last ());
-  expect_data (exp, 0, sizeof old, old);
+  fx_expect_data (exp, 0, sizeof old, old);
   /* The 22 pages that fitted hold their new data; the rest read as
    * zeros.
    */
-  expect_data (exp, 10 * PAGE, 22 * PAGE, big);
-  memset (got, 0, sizeof got);
-  expect_data (exp, 32 * PAGE, 18 * PAGE, got);
+  fx_expect_data (exp, 10 * PAGE, 22 * PAGE, big);
+  fx_expect_zeros (exp, 32 * PAGE, 18 * PAGE);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export_errors, a_partial_write_to_a_new_page_of_a_full_pool_gives_enospc)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
   struct export *exp;
 
-  add_dev (pool, "a", 8, 0, NULL);
-  exp = new_export (pool, MIB);
-  pwrite_ok (exp, data, sizeof data, 0);
-  errno = 0;
-  cr_assert_eq (export_pwrite (exp, data, 1, 100 * PAGE + 7, false), -1);
-  cr_assert_eq (errno, ENOSPC);
+  fx_add_dev (pool, "a", 8, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  fx_pwrite_ok (exp, data, sizeof data, 0);
+  fx_pwrite_fails (exp, data, 1, 100 * PAGE + 7, ENOSPC);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export_errors, overwrites_still_work_when_the_pool_is_full)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
   struct export *exp;
 
-  add_dev (pool, "a", 8, 0, NULL);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 8, 12);
-  pwrite_ok (exp, data, sizeof data, 0);
+  fx_add_dev (pool, "a", 8, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 8, 12, 0);
   fill_pattern (data, 8, 13);
-  pwrite_ok (exp, data + 1000, 5 * PAGE, 1000);
-  pwrite_ok (exp, data, 1000, 0);
-  pwrite_ok (exp, data + 5 * PAGE + 1000, 3 * PAGE - 1000, 5 * PAGE + 1000);
-  expect_data (exp, 0, sizeof data, data);
+  fx_pwrite_ok (exp, data + 1000, 5 * PAGE, 1000);
+  fx_pwrite_ok (exp, data, 1000, 0);
+  fx_pwrite_ok (exp, data + 5 * PAGE + 1000, 3 * PAGE - 1000,
+                5 * PAGE + 1000);
+  fx_expect_data (exp, 0, sizeof data, data);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export_errors, trimming_a_full_pool_makes_room_again)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE], more[2 * PAGE];
   struct export *exp;
 
-  add_dev (pool, "a", 8, 0, NULL);
-  exp = new_export (pool, MIB);
-  fill_pattern (data, 8, 14);
-  pwrite_ok (exp, data, sizeof data, 0);
+  fx_add_dev (pool, "a", 8, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_pattern (exp, data, 8, 14, 0);
   fill_pattern (more, 2, 15);
-  cr_assert_eq (export_pwrite (exp, more, sizeof more, 50 * PAGE, false), -1);
+  fx_pwrite_fails (exp, more, sizeof more, 50 * PAGE, ENOSPC);
   cr_assert_eq (export_trim (exp, 2 * PAGE, 3 * PAGE), 0);
-  pwrite_ok (exp, more, sizeof more, 50 * PAGE);
-  expect_data (exp, 50 * PAGE, sizeof more, more);
-  expect_data (exp, 0, 3 * PAGE, data);
-  expect_data (exp, 5 * PAGE, 3 * PAGE, data + 5 * PAGE);
+  fx_pwrite_ok (exp, more, sizeof more, 50 * PAGE);
+  fx_expect_data (exp, 50 * PAGE, sizeof more, more);
+  fx_expect_data (exp, 0, 3 * PAGE, data);
+  fx_expect_data (exp, 5 * PAGE, 3 * PAGE, data + 5 * PAGE);
   export_destroy (exp);
   pool_destroy (pool);
 }

@@ -20,12 +20,10 @@
 
 #include <criterion/criterion.h>
 
+#include "fixture.h"
 #include "membackend.h"
 #include "pool-int.h"
 #include "swapdrum/export.h"
-
-#define PAGE 4096
-#define MIB (UINT64_C (1) << 20)
 
 /* The model: a 4 MiB export over two devices of 2 MiB of data pages
  * each, so the pool can hold every page and never fills.
@@ -35,36 +33,7 @@
 #define MODEL_OPS 4000
 #define MODEL_MAX_LEN (64 * 1024)
 
-static void
-quiet (void)
-{
-  mb_log_capture (false);
-}
-
-TestSuite (export_model, .init = quiet);
-
-/* Deterministic pseudo-random numbers (splitmix64), so that a failure
- * can be replayed from the seed in its message.
- */
-static uint64_t
-next_random (uint64_t *state)
-{
-  uint64_t z = (*state += UINT64_C (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static void
-fill_random (void *buf, size_t len, uint64_t *state)
-{
-  unsigned char *p = buf;
-  size_t i;
-
-  for (i = 0; i < len; i++)
-    p[i] = next_random (state) | 1;     /* never 0: tells data from holes */
-}
+TestSuite (export_model, .init = fx_quiet);
 
 /* Everything a model run works on. */
 struct model {
@@ -79,16 +48,10 @@ struct model {
 static void
 model_open (struct model *m, uint64_t seed)
 {
-  struct swapdev *dev;
-
-  m->pool = pool_create ();
-  cr_assert_not_null (m->pool);
-  dev = mb_device ("a", MODEL_DEV_PAGES, 0, NULL);
-  cr_assert_eq (pool_swapon_dev (m->pool, dev, 0), 0);
-  dev = mb_device ("b", MODEL_DEV_PAGES, 0, NULL);
-  cr_assert_eq (pool_swapon_dev (m->pool, dev, 0), 0);
-  m->exp = export_create (m->pool, "model", MODEL_SIZE);
-  cr_assert_not_null (m->exp);
+  m->pool = fx_new_pool ();
+  fx_add_dev (m->pool, "a", MODEL_DEV_PAGES, 0, NULL);
+  fx_add_dev (m->pool, "b", MODEL_DEV_PAGES, 0, NULL);
+  m->exp = fx_new_export (m->pool, MODEL_SIZE);
   m->mem = calloc (1, MODEL_SIZE);
   m->buf = malloc (MODEL_MAX_LEN);
   cr_assert (m->mem && m->buf);
@@ -110,13 +73,13 @@ model_close (struct model *m)
 static void
 random_range (struct model *m, uint64_t *count, uint64_t *offset)
 {
-  uint64_t r = next_random (&m->state);
+  uint64_t r = fx_next_random (&m->state);
   uint64_t unit = (r % 3 == 0) ? 512 : (r % 3 == 1) ? PAGE : 1;
   uint64_t units = MODEL_SIZE / unit;
   uint64_t max = MODEL_MAX_LEN / unit;
 
-  *offset = next_random (&m->state) % units;
-  *count = 1 + next_random (&m->state) % max;
+  *offset = fx_next_random (&m->state) % units;
+  *count = 1 + fx_next_random (&m->state) % max;
   if (*offset + *count > units)
     *count = units - *offset;
   *offset *= unit;
@@ -155,13 +118,13 @@ model_trim (struct model *m, uint64_t count, uint64_t offset)
 static void
 model_step (struct model *m, bool zero_and_trim)
 {
-  uint64_t count, offset, kind = next_random (&m->state) % 100;
+  uint64_t count, offset, kind = fx_next_random (&m->state) % 100;
 
   random_range (m, &count, &offset);
   if (!zero_and_trim)
     kind %= 70;
   if (kind < 40) {
-    fill_random (m->buf, count, &m->state);
+    fx_fill_random (m->buf, count, &m->state);
     cr_assert_eq (export_pwrite (m->exp, m->buf, count, offset, kind & 1),
                   0, "seed %" PRIu64 " op %u: write: %m", m->seed, m->op);
     memcpy (m->mem + offset, m->buf, count);
@@ -179,35 +142,21 @@ model_step (struct model *m, bool zero_and_trim)
   }
 }
 
-static int
-count_data (void *opaque, uint64_t offset, uint64_t length, bool hole)
-{
-  if (!hole)
-    *(uint64_t *) opaque += length;
-  return 0;
-}
-
 /* The whole export reads as the model, and the pool holds exactly one
  * slot per page that holds data: no slot leaked, none shared.
  */
 static void
 model_check_all (struct model *m)
 {
-  struct pool_devstat *st;
-  uint64_t inuse = 0, data = 0, off;
-  ssize_t n, i;
+  uint64_t inuse, mapped, off;
 
   for (off = 0; off < MODEL_SIZE; off += MODEL_MAX_LEN)
     model_check (m, MODEL_MAX_LEN, off);
-  cr_assert_eq (export_extents (m->exp, MODEL_SIZE, 0, count_data, &data),
-                0);
-  n = pool_stats (m->pool, &st);
-  for (i = 0; i < n; i++)
-    inuse += st[i].inuse;
-  pool_stats_free (st, n);
-  cr_assert_eq (inuse, data / PAGE, "seed %" PRIu64 " op %u: %" PRIu64
+  inuse = fx_pool_inuse (m->pool);
+  mapped = fx_mapped_pages (m->exp);
+  cr_assert_eq (inuse, mapped, "seed %" PRIu64 " op %u: %" PRIu64
                 " slots in use for %" PRIu64 " pages of data",
-                m->seed, m->op, inuse, data / PAGE);
+                m->seed, m->op, inuse, mapped);
 }
 
 static void
@@ -243,31 +192,26 @@ Test (export_model, a_second_seed_of_everything_matches_the_model_too)
 
 Test (export_model, a_terabyte_export_with_1000_scattered_pages_maps_lazily)
 {
-  struct pool *pool = pool_create ();
+  struct pool *pool = fx_new_pool ();
   uint64_t size = MIB * MIB, seed = 11, page = 0;
-  unsigned char data[PAGE], back[PAGE];
+  unsigned char data[PAGE];
   struct export *exp;
-  struct pool_devstat *st;
   int i;
 
-  cr_assert_not_null (pool);
-  cr_assert_eq (pool_swapon_dev (pool, mb_device ("a", 1024, 0, NULL), 0),
-                0);
-  exp = export_create (pool, "huge", size);
-  cr_assert_not_null (exp);
+  fx_add_dev (pool, "a", 1024, 0, NULL);
+  exp = fx_new_export (pool, size);
   cr_assert_lt (export_map_bytes (exp), 4096, "an empty map is small");
   memset (data, 0x5a, sizeof data);
   for (i = 0; i < 1000; i++) {
-    page = next_random (&seed) % (size / PAGE);
+    page = fx_next_random (&seed) % (size / PAGE);
     cr_assert_eq (export_pwrite (exp, data, PAGE, page * PAGE, false), 0);
   }
   cr_assert_lt (export_map_bytes (exp), MIB, "map of 1000 pages: %zu bytes",
                 export_map_bytes (exp));
-  cr_assert_eq (export_pread (exp, back, PAGE, page * PAGE), 0);
-  cr_assert_eq (memcmp (back, data, PAGE), 0);
-  cr_assert_eq (pool_stats (pool, &st), 1);
-  cr_assert_geq (st[0].inuse, 990, "1000 pages, barring collisions");
-  pool_stats_free (st, 1);
+  fx_expect_data (exp, page * PAGE, PAGE, data);
+  cr_assert_eq (pool_ndevices (pool), 1);
+  cr_assert_geq (fx_stat_of (pool, "a").inuse, 990,
+                 "1000 pages, barring collisions");
   export_destroy (exp);
   pool_destroy (pool);
 }

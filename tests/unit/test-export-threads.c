@@ -28,122 +28,88 @@
 
 #include <criterion/criterion.h>
 
+#include "fixture.h"
 #include "membackend.h"
 #include "pool-int.h"
 #include "swapdrum/export.h"
 
-#define PAGE 4096
-#define MIB (UINT64_C (1) << 20)
 #define NDEVS 2
 
-static void
-quiet (void)
-{
-  mb_log_capture (false);
-}
+TestSuite (export_threads, .init = fx_quiet);
 
-TestSuite (export_threads, .init = quiet);
-
-/* A pool of NDEVS equal devices and one export over it. */
-struct fixture {
+/* The test rig: a pool of NDEVS equal devices and one export over
+ * it.
+ */
+struct rig {
   struct pool *pool;
   struct membackend *mb[NDEVS];
   struct export *exp;
 };
 
 static void
-fixture_open (struct fixture *fx, uint64_t dev_pages, unsigned maxactive,
-              uint64_t size)
+rig_open (struct rig *rig, uint64_t dev_pages, unsigned maxactive,
+          uint64_t size)
 {
   static const char *const names[NDEVS] = { "a", "b" };
-  struct swapdev *dev;
   int i;
 
-  fx->pool = pool_create ();
-  cr_assert_not_null (fx->pool);
-  for (i = 0; i < NDEVS; i++) {
-    dev = mb_device (names[i], dev_pages, maxactive, &fx->mb[i]);
-    cr_assert_not_null (dev);
-    cr_assert_eq (pool_swapon_dev (fx->pool, dev, 0), 0);
-  }
-  fx->exp = export_create (fx->pool, "test", size);
-  cr_assert_not_null (fx->exp);
+  rig->pool = fx_new_pool ();
+  for (i = 0; i < NDEVS; i++)
+    fx_swapon (rig->pool,
+               mb_device (names[i], dev_pages, maxactive, &rig->mb[i]), 0);
+  rig->exp = fx_new_export (rig->pool, size);
 }
 
 static void
-fixture_close (struct fixture *fx)
+rig_close (struct rig *rig)
 {
-  export_destroy (fx->exp);
-  pool_destroy (fx->pool);
+  export_destroy (rig->exp);
+  pool_destroy (rig->pool);
 }
 
 static void
-hold_all (struct fixture *fx, bool hold)
+hold_all (struct rig *rig, bool hold)
 {
   int i;
 
   for (i = 0; i < NDEVS; i++)
-    mb_hold (fx->mb[i], hold);
+    mb_hold (rig->mb[i], hold);
 }
 
 static unsigned
-inflight (struct fixture *fx)
+inflight (struct rig *rig)
 {
   unsigned n = 0;
   int i;
 
   for (i = 0; i < NDEVS; i++)
-    n += mb_inflight (fx->mb[i]);
+    n += mb_inflight (rig->mb[i]);
   return n;
 }
 
 /* Wait (up to 30 s) until n I/Os are in flight. */
 static void
-wait_inflight (struct fixture *fx, unsigned n)
+wait_inflight (struct rig *rig, unsigned n)
 {
   time_t give_up = time (NULL) + 30;
 
-  while (inflight (fx) < n) {
+  while (inflight (rig) < n) {
     cr_assert_lt (time (NULL), give_up, "only %u of %u I/Os arrived",
-                  inflight (fx), n);
+                  inflight (rig), n);
     sched_yield ();
   }
 }
 
-static uint64_t
-pool_inuse (struct pool *pool)
-{
-  struct pool_devstat *st;
-  ssize_t n, i;
-  uint64_t inuse = 0;
-
-  n = pool_stats (pool, &st);
-  cr_assert_geq (n, 0);
-  for (i = 0; i < n; i++)
-    inuse += st[i].inuse;
-  pool_stats_free (st, n);
-  return inuse;
-}
-
-static int
-count_data (void *opaque, uint64_t offset, uint64_t length, bool hole)
-{
-  if (!hole)
-    *(uint64_t *) opaque += length;
-  return 0;
-}
-
 /* Every page holding data has exactly one slot: none leaked. */
 static void
-expect_no_leak (struct fixture *fx)
+expect_no_leak (struct rig *rig)
 {
-  uint64_t data = 0;
+  uint64_t inuse = fx_pool_inuse (rig->pool);
+  uint64_t mapped = fx_mapped_pages (rig->exp);
 
-  cr_assert_eq (export_extents (fx->exp, export_size (fx->exp), 0,
-                                count_data, &data), 0);
-  cr_assert_eq (pool_inuse (fx->pool), data / PAGE,
+  cr_assert_eq (inuse, mapped,
                 "%" PRIu64 " slots in use for %" PRIu64 " mapped pages",
-                pool_inuse (fx->pool), data / PAGE);
+                inuse, mapped);
 }
 
 /* A racer: a thread that runs `rounds` requests in step with the test
@@ -168,7 +134,7 @@ racer_write (struct racer *r, const void *buf, uint64_t count,
  * `arrive` I/Os are in flight, then let everything go.
  */
 static void
-run_rounds (struct fixture *fx, struct racer *r, unsigned nthreads,
+run_rounds (struct rig *rig, struct racer *r, unsigned nthreads,
             unsigned rounds, unsigned arrive, void *(*fn) (void *))
 {
   pthread_t th[16];
@@ -178,15 +144,15 @@ run_rounds (struct fixture *fx, struct racer *r, unsigned nthreads,
   pthread_barrier_init (&start, NULL, nthreads + 1);
   pthread_barrier_init (&done, NULL, nthreads + 1);
   for (t = 0; t < nthreads; t++) {
-    r[t] = (struct racer) { .exp = fx->exp, .start = &start, .done = &done,
+    r[t] = (struct racer) { .exp = rig->exp, .start = &start, .done = &done,
                             .id = t, .rounds = rounds };
     cr_assert_eq (pthread_create (&th[t], NULL, fn, &r[t]), 0);
   }
   for (round = 0; round < rounds; round++) {
-    hold_all (fx, true);
+    hold_all (rig, true);
     pthread_barrier_wait (&start);
-    wait_inflight (fx, arrive);
-    hold_all (fx, false);
+    wait_inflight (rig, arrive);
+    hold_all (rig, false);
     pthread_barrier_wait (&done);
   }
   for (t = 0; t < nthreads; t++) {
@@ -221,30 +187,28 @@ sector_writer (void *arg)
 
 Test (export_threads, two_writers_to_different_sectors_of_a_new_page_both_land)
 {
-  struct fixture fx;
+  struct rig rig;
   struct racer r[2];
-  unsigned char page[PAGE], want[PAGE] = { 0 };
+  unsigned char want[PAGE] = { 0 };
   uint64_t p, writes = 0;
   int i;
 
-  fixture_open (&fx, 256, 0, MIB);
-  run_rounds (&fx, r, 2, SECTOR_PAGES, 2, sector_writer);
+  rig_open (&rig, 256, 0, MIB);
+  run_rounds (&rig, r, 2, SECTOR_PAGES, 2, sector_writer);
   memset (want, 0xa1, 512);
   memset (want + 7 * 512, 0xb2, 512);
-  for (p = 0; p < SECTOR_PAGES; p++) {
-    cr_assert_eq (export_pread (fx.exp, page, PAGE, p * PAGE), 0);
-    cr_assert_eq (memcmp (page, want, PAGE), 0, "page %" PRIu64, p);
-  }
-  cr_assert_eq (pool_inuse (fx.pool), SECTOR_PAGES, "the losers' slots "
+  for (p = 0; p < SECTOR_PAGES; p++)
+    fx_expect_data (rig.exp, p * PAGE, PAGE, want);
+  cr_assert_eq (fx_pool_inuse (rig.pool), SECTOR_PAGES, "the losers' slots "
                 "were freed");
   /* Per page: two fresh slots written at once, then the loser's
    * sector over the winner's slot.  (Minus one stamp per device.)
    */
   for (i = 0; i < NDEVS; i++)
-    writes += mb_writes (fx.mb[i]) - 1;
+    writes += mb_writes (rig.mb[i]) - 1;
   cr_assert_eq (writes, 3 * SECTOR_PAGES);
-  expect_no_leak (&fx);
-  fixture_close (&fx);
+  expect_no_leak (&rig);
+  rig_close (&rig);
 }
 
 /* ---- whole pages from eight threads ---- */
@@ -307,21 +271,21 @@ expect_one_version (struct export *exp, uint64_t p)
 
 Test (export_threads, racing_first_writes_leave_one_whole_version_and_no_leak)
 {
-  struct fixture fx;
+  struct rig rig;
   struct racer r[RACERS];
   unsigned rounds = 16;
   uint64_t p;
 
-  fixture_open (&fx, 256, 0, MIB);
+  rig_open (&rig, 256, 0, MIB);
   /* Every racer's request allocates its run and writes it in one I/O;
    * all RACERS are held there, so all of them race to map.
    */
-  run_rounds (&fx, r, RACERS, rounds, RACERS, group_writer);
+  run_rounds (&rig, r, RACERS, rounds, RACERS, group_writer);
   for (p = 0; p < rounds * GROUP; p++)
-    expect_one_version (fx.exp, p);
-  cr_assert_eq (pool_inuse (fx.pool), rounds * GROUP);
-  expect_no_leak (&fx);
-  fixture_close (&fx);
+    expect_one_version (rig.exp, p);
+  cr_assert_eq (fx_pool_inuse (rig.pool), rounds * GROUP);
+  expect_no_leak (&rig);
+  rig_close (&rig);
 }
 
 /* Free-running racers: each goes over all pages in its own order with
@@ -356,19 +320,19 @@ free_writer (void *arg)
 
 Test (export_threads, unsynchronized_writers_of_shared_pages_leave_whole_pages)
 {
-  struct fixture fx;
+  struct rig rig;
   struct racer r[RACERS];
   pthread_t th[RACERS];
   pthread_barrier_t start;
   unsigned t;
   uint64_t p, buf[PAGE / 8];
 
-  fixture_open (&fx, 256, 0, MIB);
+  rig_open (&rig, 256, 0, MIB);
   for (t = 0; t < NDEVS; t++)
-    mb_set_delay (fx.mb[t], 50);
+    mb_set_delay (rig.mb[t], 50);
   pthread_barrier_init (&start, NULL, RACERS);
   for (t = 0; t < RACERS; t++) {
-    r[t] = (struct racer) { .exp = fx.exp, .start = &start, .id = t };
+    r[t] = (struct racer) { .exp = rig.exp, .start = &start, .id = t };
     cr_assert_eq (pthread_create (&th[t], NULL, free_writer, &r[t]), 0);
   }
   for (t = 0; t < RACERS; t++) {
@@ -377,13 +341,13 @@ Test (export_threads, unsynchronized_writers_of_shared_pages_leave_whole_pages)
   }
   pthread_barrier_destroy (&start);
   for (p = 0; p < FREE_PAGES; p++) {
-    cr_assert_eq (export_pread (fx.exp, buf, PAGE, p * PAGE), 0);
+    cr_assert_eq (export_pread (rig.exp, buf, PAGE, p * PAGE), 0);
     for (t = 1; t < PAGE / 8; t++)
       cr_assert_eq (buf[t], buf[0], "page %" PRIu64 " mixes versions", p);
     cr_assert_eq (buf[0] >> 8, p, "page %" PRIu64 " holds another page", p);
   }
-  cr_assert_eq (pool_inuse (fx.pool), FREE_PAGES);
-  fixture_close (&fx);
+  cr_assert_eq (fx_pool_inuse (rig.pool), FREE_PAGES);
+  rig_close (&rig);
 }
 
 /* ---- the maxactive gate ---- */
@@ -405,26 +369,26 @@ gate_writer (void *arg)
 
 Test (export_threads, maxactive_limits_the_ios_in_flight_on_a_device)
 {
-  struct fixture fx;
+  struct rig rig;
   struct racer r[GATE_THREADS];
   struct pool_devstat *st;
   ssize_t n, i;
 
-  fixture_open (&fx, 256, 2, MIB);
+  rig_open (&rig, 256, 2, MIB);
   /* Eight writes, four per device by round robin; with maxactive 2
    * only two per device may reach the backend, so hold until four
    * are in flight, look, and check no more ever got through.
    */
-  run_rounds (&fx, r, GATE_THREADS, 1, 4, gate_writer);
+  run_rounds (&rig, r, GATE_THREADS, 1, 4, gate_writer);
   for (i = 0; i < NDEVS; i++)
-    cr_assert_eq (mb_peak_inflight (fx.mb[i]), 2, "device %zd", i);
-  n = pool_stats (fx.pool, &st);
+    cr_assert_eq (mb_peak_inflight (rig.mb[i]), 2, "device %zd", i);
+  n = pool_stats (rig.pool, &st);
   for (i = 0; i < n; i++) {
     cr_assert_eq (st[i].maxactive, 2);
     cr_assert_eq (st[i].peak_active, 2);
   }
   pool_stats_free (st, n);
-  fixture_close (&fx);
+  rig_close (&rig);
 }
 
 /* ---- trims racing with writes to neighbouring pages ---- */
@@ -498,19 +462,18 @@ neighbour (void *arg)
 
 Test (export_threads, trims_and_writes_of_neighbouring_pages_never_mix_data)
 {
-  struct fixture fx;
+  struct rig rig;
   struct neighbour nb[NB_THREADS];
   pthread_t th[NB_THREADS];
   pthread_barrier_t start;
-  unsigned char *model = calloc (NB_PAGES, PAGE), got[PAGE];
+  unsigned char *model = calloc (NB_PAGES, PAGE);
   unsigned t;
-  uint64_t p;
 
   cr_assert_not_null (model);
-  fixture_open (&fx, NB_PAGES / 2, 0, NB_PAGES * PAGE);
+  rig_open (&rig, NB_PAGES / 2, 0, NB_PAGES * PAGE);
   pthread_barrier_init (&start, NULL, NB_THREADS);
   for (t = 0; t < NB_THREADS; t++) {
-    nb[t] = (struct neighbour) { .exp = fx.exp, .start = &start, .id = t,
+    nb[t] = (struct neighbour) { .exp = rig.exp, .start = &start, .id = t,
                                  .model = model };
     cr_assert_eq (pthread_create (&th[t], NULL, neighbour, &nb[t]), 0);
   }
@@ -521,12 +484,8 @@ Test (export_threads, trims_and_writes_of_neighbouring_pages_never_mix_data)
                   " differs from its model", t, nb[t].bad_page - 1);
   }
   pthread_barrier_destroy (&start);
-  for (p = 0; p < NB_PAGES; p++) {
-    cr_assert_eq (export_pread (fx.exp, got, PAGE, p * PAGE), 0);
-    cr_assert_eq (memcmp (got, model + p * PAGE, PAGE), 0, "page %" PRIu64,
-                  p);
-  }
-  expect_no_leak (&fx);
-  fixture_close (&fx);
+  fx_expect_data (rig.exp, 0, NB_PAGES * PAGE, model);
+  expect_no_leak (&rig);
+  rig_close (&rig);
   free (model);
 }

@@ -22,139 +22,12 @@
 
 #include <criterion/criterion.h>
 
+#include "fixture.h"
 #include "membackend.h"
 #include "pool-int.h"
 #include "swapdrum/export.h"
 
-#define PAGE 4096
-#define MIB (UINT64_C (1) << 20)
-
-static void
-quiet (void)
-{
-  mb_log_capture (false);
-}
-
-TestSuite (export, .init = quiet);
-
-/* Deterministic pseudo-random numbers (splitmix64), so that a failure
- * can be replayed from the seed in its message.
- */
-static uint64_t
-next_random (uint64_t *state)
-{
-  uint64_t z = (*state += UINT64_C (0x9e3779b97f4a7c15));
-
-  z = (z ^ (z >> 30)) * UINT64_C (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C (0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static void
-fill_random (void *buf, size_t len, uint64_t *state)
-{
-  unsigned char *p = buf;
-  size_t i;
-
-  for (i = 0; i < len; i++)
-    p[i] = next_random (state) | 1;     /* never 0: tells data from holes */
-}
-
-static struct pool *
-new_pool (void)
-{
-  struct pool *pool = pool_create ();
-
-  cr_assert_not_null (pool);
-  return pool;
-}
-
-static struct swapdev *
-add_dev (struct pool *pool, const char *name, uint64_t npages, int priority,
-         struct membackend **mbp)
-{
-  struct swapdev *dev = mb_device (name, npages, 0, mbp);
-
-  cr_assert_not_null (dev);
-  cr_assert_eq (pool_swapon_dev (pool, dev, priority), 0);
-  return dev;
-}
-
-static struct export *
-new_export (struct pool *pool, uint64_t size)
-{
-  struct export *exp = export_create (pool, "test", size);
-
-  cr_assert_not_null (exp);
-  return exp;
-}
-
-static void
-pwrite_ok (struct export *exp, const void *buf, uint64_t count,
-           uint64_t offset)
-{
-  cr_assert_eq (export_pwrite (exp, buf, count, offset, false), 0,
-                "write %" PRIu64 "@%" PRIu64 ": %m", count, offset);
-}
-
-/* Assert that [offset, offset + count) reads as want. */
-static void
-expect_data (struct export *exp, uint64_t offset, uint64_t count,
-             const unsigned char *want)
-{
-  unsigned char *got = malloc (count);
-  uint64_t i;
-
-  cr_assert_not_null (got);
-  cr_assert_eq (export_pread (exp, got, count, offset), 0,
-                "read %" PRIu64 "@%" PRIu64 ": %m", count, offset);
-  for (i = 0; i < count && got[i] == want[i]; i++)
-    ;
-  cr_assert_eq (i, count, "byte %" PRIu64 " differs: %#x, expected %#x",
-                offset + i, got[i], want[i]);
-  free (got);
-}
-
-static void
-expect_zeros (struct export *exp, uint64_t offset, uint64_t count)
-{
-  unsigned char *zeros = calloc (1, count);
-
-  cr_assert_not_null (zeros);
-  expect_data (exp, offset, count, zeros);
-  free (zeros);
-}
-
-/* Pages in use on all devices of the pool. */
-static uint64_t
-pool_inuse (struct pool *pool)
-{
-  struct pool_devstat *st;
-  ssize_t n, i;
-  uint64_t inuse = 0;
-
-  n = pool_stats (pool, &st);
-  cr_assert_geq (n, 0);
-  for (i = 0; i < n; i++)
-    inuse += st[i].inuse;
-  pool_stats_free (st, n);
-  return inuse;
-}
-
-static uint64_t
-dev_inuse (struct pool *pool, const struct swapdev *dev)
-{
-  struct pool_devstat *st;
-  ssize_t n, i;
-  uint64_t inuse = UINT64_MAX;
-
-  n = pool_stats (pool, &st);
-  for (i = 0; i < n; i++)
-    if (strcmp (st[i].path, dev->path) == 0)
-      inuse = st[i].inuse;
-  pool_stats_free (st, n);
-  return inuse;
-}
+TestSuite (export, .init = fx_quiet);
 
 /* Extents as a list, for the tests to look at. */
 struct extent {
@@ -177,33 +50,12 @@ add_extent (void *opaque, uint64_t offset, uint64_t length, bool hole)
   return l->stop_after && l->n == l->stop_after;
 }
 
-/* Pages of the export that hold data, counted by extents. */
-static uint64_t
-mapped_pages (struct export *exp)
-{
-  struct extent_list *l = calloc (1, sizeof *l);
-  uint64_t size = export_size (exp), data = 0, pos = 0, chunk;
-  size_t i;
-
-  /* In chunks, so that the list never overflows. */
-  for (; pos < size; pos += chunk) {
-    chunk = size - pos < 16 * PAGE ? size - pos : 16 * PAGE;
-    l->n = 0;
-    cr_assert_eq (export_extents (exp, chunk, pos, add_extent, l), 0);
-    for (i = 0; i < l->n; i++)
-      if (!l->e[i].hole)
-        data += l->e[i].length;
-  }
-  free (l);
-  return data / PAGE;
-}
-
 /* ---- creation ---- */
 
 Test (export, create_rounds_the_size_down_to_whole_pages)
 {
-  struct pool *pool = new_pool ();
-  struct export *exp = new_export (pool, 3 * PAGE + 1000);
+  struct pool *pool = fx_new_pool ();
+  struct export *exp = fx_new_export (pool, 3 * PAGE + 1000);
 
   cr_assert_eq (export_size (exp), 3 * PAGE);
   cr_assert_str_eq (export_name (exp), "test");
@@ -213,7 +65,7 @@ Test (export, create_rounds_the_size_down_to_whole_pages)
 
 Test (export, an_export_smaller_than_a_page_is_refused)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
 
   cr_assert_null (export_create (pool, "tiny", PAGE - 1));
   cr_assert_str_eq (mb_log_last (),
@@ -224,101 +76,107 @@ Test (export, an_export_smaller_than_a_page_is_refused)
 
 /* ---- reads and writes ---- */
 
+/* Fill count bytes of buf with random data from *seed and write them
+ * at offset: buf then holds what the export must read there.
+ */
+static void
+write_random (struct export *exp, unsigned char *buf, uint64_t count,
+              uint64_t offset, uint64_t *seed)
+{
+  fx_fill_random (buf, count, seed);
+  fx_pwrite_ok (exp, buf, count, offset);
+}
+
 Test (export, an_unwritten_export_reads_as_zeros_without_device_io)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
   struct export *exp;
   uint64_t reads;
 
-  add_dev (pool, "a", 64, 0, &mb);
-  exp = new_export (pool, MIB);
+  fx_add_dev (pool, "a", 64, 0, &mb);
+  exp = fx_new_export (pool, MIB);
   reads = mb_reads (mb);
-  expect_zeros (exp, 0, MIB);
-  expect_zeros (exp, 513, 3 * PAGE + 7);
-  expect_zeros (exp, MIB - 1, 1);
+  fx_expect_zeros (exp, 0, MIB);
+  fx_expect_zeros (exp, 513, 3 * PAGE + 7);
+  fx_expect_zeros (exp, MIB - 1, 1);
   cr_assert_eq (mb_reads (mb), reads);
-  cr_assert_eq (pool_inuse (pool), 0);
+  cr_assert_eq (fx_pool_inuse (pool), 0);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export, a_whole_page_write_lands_on_the_preferred_device)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   unsigned char data[PAGE];
   uint64_t seed = 1;
   struct export *exp;
 
-  add_dev (pool, "b", 64, 1, NULL);
-  add_dev (pool, "a", 64, 0, &ma);
-  exp = new_export (pool, MIB);
-  fill_random (data, PAGE, &seed);
-  pwrite_ok (exp, data, PAGE, 5 * PAGE);
-  expect_data (exp, 5 * PAGE, PAGE, data);
+  fx_add_dev (pool, "b", 64, 1, NULL);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, PAGE, 5 * PAGE, &seed);
+  fx_expect_data (exp, 5 * PAGE, PAGE, data);
   cr_assert_eq (memcmp (mb_page (ma, 0), data, PAGE), 0,
                 "first fit on the preferred device: its page 0");
-  expect_zeros (exp, 4 * PAGE, PAGE);
-  expect_zeros (exp, 6 * PAGE, PAGE);
-  cr_assert_eq (pool_inuse (pool), 1);
+  fx_expect_zeros (exp, 4 * PAGE, PAGE);
+  fx_expect_zeros (exp, 6 * PAGE, PAGE);
+  cr_assert_eq (fx_pool_inuse (pool), 1);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export, a_partial_write_to_a_new_page_keeps_zeros_around_it)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   unsigned char data[512], page[PAGE] = { 0 };
   uint64_t seed = 2;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, NULL);
-  exp = new_export (pool, MIB);
-  fill_random (data, sizeof data, &seed);
-  pwrite_ok (exp, data, sizeof data, 7 * PAGE + 1024);
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, sizeof data, 7 * PAGE + 1024, &seed);
   memcpy (page + 1024, data, sizeof data);
-  expect_data (exp, 7 * PAGE, PAGE, page);
-  cr_assert_eq (pool_inuse (pool), 1);
+  fx_expect_data (exp, 7 * PAGE, PAGE, page);
+  cr_assert_eq (fx_pool_inuse (pool), 1);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export, a_write_straddling_pages_at_an_odd_offset_reads_back)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   unsigned char data[PAGE + 13], want[4 * PAGE] = { 0 };
   uint64_t seed = 3;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, NULL);
-  exp = new_export (pool, MIB);
-  fill_random (data, sizeof data, &seed);
-  pwrite_ok (exp, data, sizeof data, 3 * PAGE - 7);
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, sizeof data, 3 * PAGE - 7, &seed);
   memcpy (want + PAGE - 7, data, sizeof data);
-  expect_data (exp, 2 * PAGE, 4 * PAGE, want);
-  cr_assert_eq (pool_inuse (pool), 3, "pages 2, 3 and 4");
+  fx_expect_data (exp, 2 * PAGE, 4 * PAGE, want);
+  cr_assert_eq (fx_pool_inuse (pool), 3, "pages 2, 3 and 4");
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export, an_overwrite_keeps_its_slot)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   unsigned char data[PAGE], piece[100];
   uint64_t seed = 4;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, &ma);
-  exp = new_export (pool, MIB);
-  fill_random (data, PAGE, &seed);
-  pwrite_ok (exp, data, PAGE, 0);
-  fill_random (piece, sizeof piece, &seed);
-  pwrite_ok (exp, piece, sizeof piece, 333);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, PAGE, 0, &seed);
+  write_random (exp, piece, sizeof piece, 333, &seed);
   memcpy (data + 333, piece, sizeof piece);
-  expect_data (exp, 0, PAGE, data);
-  cr_assert_eq (pool_inuse (pool), 1);
+  fx_expect_data (exp, 0, PAGE, data);
+  cr_assert_eq (fx_pool_inuse (pool), 1);
   cr_assert_eq (memcmp (mb_page (ma, 0), data, PAGE), 0);
   export_destroy (exp);
   pool_destroy (pool);
@@ -326,20 +184,19 @@ Test (export, an_overwrite_keeps_its_slot)
 
 Test (export, a_multi_page_write_to_new_pages_is_one_device_write)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   static unsigned char data[16 * PAGE];
   uint64_t seed = 5, writes;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, &ma);
-  exp = new_export (pool, MIB);
-  fill_random (data, sizeof data, &seed);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  exp = fx_new_export (pool, MIB);
   writes = mb_writes (ma);
-  pwrite_ok (exp, data, sizeof data, 8 * PAGE);
+  write_random (exp, data, sizeof data, 8 * PAGE, &seed);
   cr_assert_eq (mb_writes (ma) - writes, 1, "one run, one I/O");
   cr_assert_eq (memcmp (mb_page (ma, 0), data, sizeof data), 0);
-  expect_data (exp, 8 * PAGE, sizeof data, data);
+  fx_expect_data (exp, 8 * PAGE, sizeof data, data);
   cr_assert_eq (mb_reads (ma), 1, "read back as one run too");
   export_destroy (exp);
   pool_destroy (pool);
@@ -347,124 +204,113 @@ Test (export, a_multi_page_write_to_new_pages_is_one_device_write)
 
 Test (export, a_write_larger_than_any_device_run_is_split_across_devices)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[24 * PAGE];
   uint64_t seed = 6;
   struct export *exp;
-  struct swapdev *a, *b;
 
-  a = add_dev (pool, "a", 16, 0, NULL);
-  b = add_dev (pool, "b", 16, 0, NULL);
-  exp = new_export (pool, MIB);
-  fill_random (data, sizeof data, &seed);
-  pwrite_ok (exp, data, sizeof data, 0);
-  expect_data (exp, 0, sizeof data, data);
-  cr_assert_eq (dev_inuse (pool, a), 16);
-  cr_assert_eq (dev_inuse (pool, b), 8);
+  fx_add_dev (pool, "a", 16, 0, NULL);
+  fx_add_dev (pool, "b", 16, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, sizeof data, 0, &seed);
+  fx_expect_data (exp, 0, sizeof data, data);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 16);
+  cr_assert_eq (fx_stat_of (pool, "b").inuse, 8);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 /* ---- zero and trim ---- */
 
-/* Write pages [0, n) with random data into data (n * PAGE bytes). */
-static void
-write_pages (struct export *exp, unsigned char *data, uint64_t n,
-             uint64_t seed)
-{
-  fill_random (data, n * PAGE, &seed);
-  pwrite_ok (exp, data, n * PAGE, 0);
-}
-
 Test (export, zero_unmaps_whole_pages_and_zeros_partial_ones)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE];
+  uint64_t seed = 7;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, NULL);
-  exp = new_export (pool, MIB);
-  write_pages (exp, data, 4, 7);
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, sizeof data, 0, &seed);
   cr_assert_eq (export_zero (exp, 2 * PAGE + 100 - 2048, 2048, false), 0);
   memset (data + 2048, 0, 2 * PAGE + 100 - 2048);
-  expect_data (exp, 0, 4 * PAGE, data);
-  cr_assert_eq (pool_inuse (pool), 3, "page 1 is unmapped");
+  fx_expect_data (exp, 0, 4 * PAGE, data);
+  cr_assert_eq (fx_pool_inuse (pool), 3, "page 1 is unmapped");
   cr_assert_eq (export_zero (exp, 2 * PAGE - 1, PAGE + 1, false), 0);
   memset (data + PAGE + 1, 0, 2 * PAGE - 1);
-  expect_data (exp, 0, 4 * PAGE, data);
-  cr_assert_eq (pool_inuse (pool), 2, "pages 0 and 3 hold data");
-  cr_assert_eq (mapped_pages (exp), 2);
+  fx_expect_data (exp, 0, 4 * PAGE, data);
+  cr_assert_eq (fx_pool_inuse (pool), 2, "pages 0 and 3 hold data");
+  cr_assert_eq (fx_mapped_pages (exp), 2);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export, zeroing_unwritten_pages_allocates_nothing)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, NULL);
-  exp = new_export (pool, MIB);
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  exp = fx_new_export (pool, MIB);
   cr_assert_eq (export_zero (exp, 10, 100, false), 0);
   cr_assert_eq (export_zero (exp, 100, 3 * PAGE + 5, false), 0);
   cr_assert_eq (export_zero (exp, 20, 5 * PAGE - 10, false), 0);
   cr_assert_eq (export_zero (exp, 0, 0, false), 0);
-  cr_assert_eq (pool_inuse (pool), 0);
-  expect_zeros (exp, 0, 8 * PAGE);
+  cr_assert_eq (fx_pool_inuse (pool), 0);
+  fx_expect_zeros (exp, 0, 8 * PAGE);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export, trim_unmaps_whole_pages_and_leaves_partial_ones_alone)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE];
+  uint64_t seed = 8;
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, NULL);
-  exp = new_export (pool, MIB);
-  write_pages (exp, data, 4, 8);
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, sizeof data, 0, &seed);
   cr_assert_eq (export_trim (exp, 2 * PAGE + 150, PAGE - 100), 0);
   memset (data + PAGE, 0, 2 * PAGE);
-  expect_data (exp, 0, 4 * PAGE, data);
-  cr_assert_eq (pool_inuse (pool), 2, "pages 1 and 2 are unmapped");
+  fx_expect_data (exp, 0, 4 * PAGE, data);
+  cr_assert_eq (fx_pool_inuse (pool), 2, "pages 1 and 2 are unmapped");
   cr_assert_eq (export_trim (exp, 100, PAGE - 100), 0, "inside one page");
   cr_assert_eq (export_trim (exp, 2, 4 * PAGE - 1), 0, "across an edge");
   cr_assert_eq (export_trim (exp, 0, 0), 0);
-  cr_assert_eq (pool_inuse (pool), 2);
-  expect_data (exp, 0, 4 * PAGE, data);
+  cr_assert_eq (fx_pool_inuse (pool), 2);
+  fx_expect_data (exp, 0, 4 * PAGE, data);
   export_destroy (exp);
   pool_destroy (pool);
 }
 
 Test (export, after_a_trim_new_writes_land_on_the_preferred_device_again)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   static unsigned char data[12 * PAGE], more[4 * PAGE];
   uint64_t seed = 9;
-  struct swapdev *a, *b;
   struct export *exp;
 
-  a = add_dev (pool, "a", 8, 0, &ma);
-  b = add_dev (pool, "b", 64, 1, NULL);
-  exp = new_export (pool, MIB);
-  write_pages (exp, data, 12, 10);
-  cr_assert_eq (dev_inuse (pool, a), 8);
-  cr_assert_eq (dev_inuse (pool, b), 4);
+  fx_add_dev (pool, "a", 8, 0, &ma);
+  fx_add_dev (pool, "b", 64, 1, NULL);
+  exp = fx_new_export (pool, MIB);
+  write_random (exp, data, sizeof data, 0, &seed);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 8);
+  cr_assert_eq (fx_stat_of (pool, "b").inuse, 4);
   cr_assert_eq (export_trim (exp, 2 * PAGE, 4 * PAGE), 0);
   cr_assert_eq (export_zero (exp, 4 * PAGE, 4 * PAGE, false), 0);
-  cr_assert_eq (dev_inuse (pool, a), 4);
-  fill_random (more, sizeof more, &seed);
-  pwrite_ok (exp, more, sizeof more, 100 * PAGE);
-  cr_assert_eq (dev_inuse (pool, a), 8);
-  cr_assert_eq (dev_inuse (pool, b), 4);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 4);
+  write_random (exp, more, sizeof more, 100 * PAGE, &seed);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 8);
+  cr_assert_eq (fx_stat_of (pool, "b").inuse, 4);
   cr_assert_eq (memcmp (mb_page (ma, 4), more, sizeof more), 0,
                 "the freed pages of a are reused");
-  expect_data (exp, 100 * PAGE, sizeof more, more);
-  expect_data (exp, 0, 4 * PAGE, data);
-  expect_zeros (exp, 4 * PAGE, 4 * PAGE);
-  expect_data (exp, 8 * PAGE, 4 * PAGE, data + 8 * PAGE);
+  fx_expect_data (exp, 100 * PAGE, sizeof more, more);
+  fx_expect_data (exp, 0, 4 * PAGE, data);
+  fx_expect_zeros (exp, 4 * PAGE, 4 * PAGE);
+  fx_expect_data (exp, 8 * PAGE, 4 * PAGE, data + 8 * PAGE);
   export_destroy (exp);
   pool_destroy (pool);
 }
@@ -485,15 +331,15 @@ expect_extent (const struct extent_list *l, size_t i, uint64_t offset,
 
 Test (export, extents_report_holes_and_data_from_the_requested_offset)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[2 * PAGE];
   struct extent_list l = { 0 };
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, NULL);
-  exp = new_export (pool, MIB);
-  pwrite_ok (exp, data, 2 * PAGE, 2 * PAGE);            /* pages 2, 3 */
-  pwrite_ok (exp, data, 1, 7 * PAGE + 4000);            /* page 7 */
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  fx_pwrite_ok (exp, data, 2 * PAGE, 2 * PAGE);         /* pages 2, 3 */
+  fx_pwrite_ok (exp, data, 1, 7 * PAGE + 4000);         /* page 7 */
   cr_assert_eq (export_extents (exp, 10 * PAGE - 1000 - 5, 1000,
                                 add_extent, &l), 0);
   cr_assert_eq (l.n, 5);
@@ -513,9 +359,9 @@ Test (export, extents_report_holes_and_data_from_the_requested_offset)
 
 Test (export, extents_of_an_unwritten_export_are_one_hole)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct extent_list l = { 0 };
-  struct export *exp = new_export (pool, 1024 * MIB);
+  struct export *exp = fx_new_export (pool, 1024 * MIB);
 
   cr_assert_eq (export_extents (exp, 1024 * MIB - 3, 3, add_extent, &l),
                 0);
@@ -527,15 +373,15 @@ Test (export, extents_of_an_unwritten_export_are_one_hole)
 
 Test (export, extents_stop_when_the_callback_says_so)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[PAGE];
   struct extent_list l = { .stop_after = 2 };
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, NULL);
-  exp = new_export (pool, MIB);
-  pwrite_ok (exp, data, PAGE, PAGE);
-  pwrite_ok (exp, data, PAGE, 3 * PAGE);
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  fx_pwrite_ok (exp, data, PAGE, PAGE);
+  fx_pwrite_ok (exp, data, PAGE, 3 * PAGE);
   cr_assert_eq (export_extents (exp, 8 * PAGE, 0, add_extent, &l), 1);
   cr_assert_eq (l.n, 2);
   export_destroy (exp);
@@ -546,38 +392,38 @@ Test (export, extents_stop_when_the_callback_says_so)
 
 Test (export, destroy_gives_every_slot_back_to_the_pool)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
   struct export *exp, *other;
 
-  add_dev (pool, "a", 32, 0, NULL);
-  add_dev (pool, "b", 32, 0, NULL);
-  exp = new_export (pool, MIB);
-  other = new_export (pool, MIB);
-  pwrite_ok (exp, data, sizeof data, 0);
-  pwrite_ok (exp, data, 100, 50 * PAGE + 7);
-  pwrite_ok (other, data, sizeof data, 0);
-  cr_assert_eq (pool_inuse (pool), 17);
+  fx_add_dev (pool, "a", 32, 0, NULL);
+  fx_add_dev (pool, "b", 32, 0, NULL);
+  exp = fx_new_export (pool, MIB);
+  other = fx_new_export (pool, MIB);
+  fx_pwrite_ok (exp, data, sizeof data, 0);
+  fx_pwrite_ok (exp, data, 100, 50 * PAGE + 7);
+  fx_pwrite_ok (other, data, sizeof data, 0);
+  cr_assert_eq (fx_pool_inuse (pool), 17);
   export_destroy (exp);
-  cr_assert_eq (pool_inuse (pool), 8, "the other export keeps its pages");
-  expect_data (other, 0, sizeof data, data);
+  cr_assert_eq (fx_pool_inuse (pool), 8, "the other export keeps its pages");
+  fx_expect_data (other, 0, sizeof data, data);
   export_destroy (other);
-  cr_assert_eq (pool_inuse (pool), 0);
+  cr_assert_eq (fx_pool_inuse (pool), 0);
   cr_assert_eq (mb_log_errors (), 0, "got: %s", mb_log_last ());
   pool_destroy (pool);
 }
 
 Test (export, flush_reaches_the_devices_written)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma, *mb;
   static unsigned char data[PAGE];
   struct export *exp;
 
-  add_dev (pool, "a", 64, 0, &ma);
-  add_dev (pool, "b", 64, 1, &mb);
-  exp = new_export (pool, MIB);
-  pwrite_ok (exp, data, PAGE, 0);
+  fx_add_dev (pool, "a", 64, 0, &ma);
+  fx_add_dev (pool, "b", 64, 1, &mb);
+  exp = fx_new_export (pool, MIB);
+  fx_pwrite_ok (exp, data, PAGE, 0);
   cr_assert_eq (export_flush (exp), 0);
   cr_assert_eq (mb_flushes (ma), 1);
   cr_assert_eq (mb_flushes (mb), 0);

@@ -23,148 +23,75 @@
 
 #include <criterion/criterion.h>
 
+#include "fixture.h"
 #include "membackend.h"
 #include "pool-int.h"
 
-static void
-quiet (void)
-{
-  mb_log_capture (false);
-}
-
-TestSuite (pool_devices, .init = quiet);
-
-static struct pool *
-new_pool (void)
-{
-  struct pool *pool = pool_create ();
-
-  cr_assert_not_null (pool);
-  return pool;
-}
-
-/* Add a membackend device of npages pages at priority. */
-static struct swapdev *
-add_dev (struct pool *pool, const char *name, uint64_t npages, int priority,
-         struct membackend **mbp)
-{
-  struct swapdev *dev = mb_device (name, npages, 0, mbp);
-
-  cr_assert_not_null (dev);
-  cr_assert_eq (pool_swapon_dev (pool, dev, priority), 0,
-                "swap-on of %s failed", name);
-  return dev;
-}
-
-/* Allocate exactly want slots; return the first. */
-static drum_slot_t
-alloc_n (struct pool *pool, uint64_t want)
-{
-  drum_slot_t slot = DRUM_NO_SLOT;
-
-  cr_assert_eq (pool_alloc (pool, want, &slot), want,
-                "allocating %" PRIu64 " slots", want);
-  cr_assert_neq (slot, DRUM_NO_SLOT);
-  return slot;
-}
-
-/* Allocate one slot and assert which device it is on. */
-static drum_slot_t
-alloc_on (struct pool *pool, const struct swapdev *want)
-{
-  drum_slot_t slot = alloc_n (pool, 1);
-
-  cr_assert_eq (pool_getsdp (pool, slot), want,
-                "slot %" PRIu64 " is on %s, expected %s", slot,
-                pool_getsdp (pool, slot)->path, want->path);
-  return slot;
-}
-
-static void
-expect_enospc (struct pool *pool, uint64_t want)
-{
-  drum_slot_t slot = 42;
-
-  errno = 0;
-  cr_assert_eq (pool_alloc (pool, want, &slot), 0);
-  cr_assert_eq (errno, ENOSPC);
-  cr_assert_eq (slot, 42, "slot untouched on ENOSPC");
-}
-
-/* The stats of the device called path (asserted to exist). */
-static struct pool_devstat
-stat_of (struct pool *pool, const char *path)
-{
-  struct pool_devstat *st, r = { 0 };
-  ssize_t n, i;
-
-  n = pool_stats (pool, &st);
-  cr_assert_geq (n, 0);
-  for (i = 0; i < n; i++)
-    if (strcmp (st[i].path, path) == 0) {
-      r = st[i];
-      r.path = NULL;            /* freed below */
-      pool_stats_free (st, n);
-      return r;
-    }
-  pool_stats_free (st, n);
-  cr_assert_fail ("no device %s in the stats", path);
-  return r;
-}
+TestSuite (pool_devices, .init = fx_quiet);
 
 /* ---- swap-on ---- */
 
+/* Assert that the pool refuses dev at priority with errno err.  The
+ * pool frees a device it refuses.
+ */
+static void
+expect_swapon_fails (struct pool *pool, struct swapdev *dev, int priority,
+                     int err)
+{
+  cr_assert_not_null (dev);
+  errno = 0;
+  cr_assert_eq (pool_swapon_dev (pool, dev, priority), -1);
+  cr_assert_eq (errno, err, "swap-on: %s, expected %s", strerror (errno),
+                strerror (err));
+}
+
 Test (pool_devices, a_device_added_twice_is_refused_with_ebusy_and_no_change)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct swapdev *a, *again;
   drum_slot_t slot;
 
-  a = mb_device_ident ("/dev/a", "mem:same", 10, 0, NULL);
-  cr_assert_eq (pool_swapon_dev (pool, a, 0), 0);
-  slot = alloc_n (pool, 3);
+  a = fx_swapon (pool, mb_device_ident ("/dev/a", "mem:same", 10, 0, NULL),
+                 0);
+  slot = fx_alloc_n (pool, 3);
   again = mb_device_ident ("/dev/a-alias", "mem:same", 50, 0, NULL);
-  errno = 0;
-  cr_assert_eq (pool_swapon_dev (pool, again, -5), -1);
-  cr_assert_eq (errno, EBUSY);
+  expect_swapon_fails (pool, again, -5, EBUSY);
   cr_assert_str_eq (mb_log_last (),
                     "swap: /dev/a-alias: already in the pool as /dev/a");
   cr_assert_eq (pool_ndevices (pool), 1);
   cr_assert_eq (pool_npages (pool), 10);
-  cr_assert_eq (stat_of (pool, "/dev/a").inuse, 3);
-  cr_assert_eq (alloc_on (pool, a), slot + 3);
+  cr_assert_eq (fx_stat_of (pool, "/dev/a").inuse, 3);
+  cr_assert_eq (fx_alloc_on (pool, a), slot + 3);
   pool_destroy (pool);
 }
 
 Test (pool_devices, a_failed_stamp_write_refuses_the_device_changing_nothing)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
-  struct swapdev *a = add_dev (pool, "a", 10, 0, NULL), *b, *c;
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL), *b, *c;
 
   b = mb_device ("b", 10, 0, &mb);
   cr_assert_not_null (b);
   mb_fail_stamp_write (mb, true);
-  errno = 0;
-  cr_assert_eq (pool_swapon_dev (pool, b, -1), -1);
-  cr_assert_eq (errno, EIO);
+  expect_swapon_fails (pool, b, -1, EIO);
   cr_assert (mb_log_has ("swap: b: writing the stamp: "),
              "got: %s", mb_log_last ());
   cr_assert_eq (pool_ndevices (pool), 1);
   cr_assert_eq (pool_npages (pool), 10);
-  alloc_on (pool, a);
+  fx_alloc_on (pool, a);
   /* b's drum range was given back: the next device gets it. */
-  c = add_dev (pool, "c", 10, 0, NULL);
+  c = fx_add_dev (pool, "c", 10, 0, NULL);
   cr_assert_eq (c->drumoffset, a->drumoffset + 10);
   pool_destroy (pool);
 }
 
 Test (pool_devices, swap_on_writes_the_stamp_to_the_first_page)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma, *mb;
-  struct swapdev *a = add_dev (pool, "a", 10, 0, &ma);
-  struct swapdev *b = add_dev (pool, "b", 20, 0, &mb);
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
+  struct swapdev *b = fx_add_dev (pool, "b", 20, 0, &mb);
   struct swapdev_stamp sa, sb;
   size_t i;
 
@@ -195,12 +122,12 @@ Test (pool_devices, a_backend_smaller_than_two_pages_is_refused)
 
 Test (pool_devices, npages_and_ndevices_count_every_device)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
 
   cr_assert_eq (pool_npages (pool), 0);
   cr_assert_eq (pool_ndevices (pool), 0);
-  add_dev (pool, "a", 10, 0, NULL);
-  add_dev (pool, "b", 32, 3, NULL);
+  fx_add_dev (pool, "a", 10, 0, NULL);
+  fx_add_dev (pool, "b", 32, 3, NULL);
   cr_assert_eq (pool_npages (pool), 42);
   cr_assert_eq (pool_ndevices (pool), 2);
   pool_destroy (pool);
@@ -213,52 +140,64 @@ Test (pool_devices, destroy_accepts_null)
 
 /* ---- FAILED ---- */
 
-/* One failing write to page 0 of dev, then the pool's verdict. */
+/* Write a page of zeros to data page p of dev: it must work. */
 static void
-fail_once (struct pool *pool, struct swapdev *dev)
+write_page_ok (struct swapdev *dev, dev_page_t p)
 {
   char page[SD_PAGE_SIZE] = { 0 };
 
-  cr_assert_eq (swapdev_write (dev, page, 0, 0, sizeof page, false), -1);
-  cr_assert_eq (errno, EIO);
-  pool_note_error (pool, dev);
+  cr_assert_eq (swapdev_write (dev, page, p, 0, sizeof page, false), 0,
+                "writing page %" PRIu64 " of %s", p, dev->path);
+}
+
+/* n failing writes in a row to page 0 of dev (whose backend fails
+ * them), each followed by the pool's verdict.
+ */
+static void
+fail_writes (struct pool *pool, struct swapdev *dev, int n)
+{
+  char page[SD_PAGE_SIZE] = { 0 };
+  int i;
+
+  for (i = 0; i < n; i++) {
+    cr_assert_eq (swapdev_write (dev, page, 0, 0, sizeof page, false), -1);
+    cr_assert_eq (errno, EIO);
+    pool_note_error (pool, dev);
+  }
 }
 
 Test (pool_devices, a_device_that_keeps_failing_is_marked_failed_and_skipped)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
-  struct swapdev *a = add_dev (pool, "a", 100, 0, &mb);
-  struct swapdev *b = add_dev (pool, "b", 100, 0, NULL);
+  struct swapdev *a = fx_add_dev (pool, "a", 100, 0, &mb);
+  struct swapdev *b = fx_add_dev (pool, "b", 100, 0, NULL);
   int i;
 
   mb_fail_all_writes (mb, true);
-  for (i = 0; i < SWAPDEV_FAIL_AFTER - 1; i++)
-    fail_once (pool, a);
-  cr_assert_not (stat_of (pool, "a").flags & SWF_FAILED);
-  fail_once (pool, a);
-  cr_assert (stat_of (pool, "a").flags & SWF_FAILED);
-  cr_assert_eq (stat_of (pool, "a").write_errors, SWAPDEV_FAIL_AFTER);
+  fail_writes (pool, a, SWAPDEV_FAIL_AFTER - 1);
+  cr_assert_not (fx_stat_of (pool, "a").flags & SWF_FAILED);
+  fail_writes (pool, a, 1);
+  cr_assert (fx_stat_of (pool, "a").flags & SWF_FAILED);
+  cr_assert_eq (fx_stat_of (pool, "a").write_errors, SWAPDEV_FAIL_AFTER);
   cr_assert_str_eq (mb_log_last (), "swap: a: 8 I/O errors in a row: "
                     "marked FAILED, no new pages go there");
-  fail_once (pool, a);
+  fail_writes (pool, a, 1);
   cr_assert_eq (mb_log_errors (), 1, "FAILED is reported once");
   for (i = 0; i < 20; i++)
-    alloc_on (pool, b);
+    fx_alloc_on (pool, b);
   pool_destroy (pool);
 }
 
 Test (pool_devices, a_pool_whose_only_room_is_on_failed_devices_gives_eio)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
-  struct swapdev *a = add_dev (pool, "a", 100, 0, &mb);
+  struct swapdev *a = fx_add_dev (pool, "a", 100, 0, &mb);
   drum_slot_t slot;
-  int i;
 
   mb_fail_all_writes (mb, true);
-  for (i = 0; i < SWAPDEV_FAIL_AFTER; i++)
-    fail_once (pool, a);
+  fail_writes (pool, a, SWAPDEV_FAIL_AFTER);
   errno = 0;
   cr_assert_eq (pool_alloc (pool, 1, &slot), 0);
   cr_assert_eq (errno, EIO, "broken devices are not a full pool");
@@ -267,22 +206,18 @@ Test (pool_devices, a_pool_whose_only_room_is_on_failed_devices_gives_eio)
 
 Test (pool_devices, a_success_between_errors_keeps_a_device_in_service)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
-  struct swapdev *a = add_dev (pool, "a", 100, 0, &mb);
-  char page[SD_PAGE_SIZE] = { 0 };
-  int i;
+  struct swapdev *a = fx_add_dev (pool, "a", 100, 0, &mb);
 
   mb_fail_all_writes (mb, true);
-  for (i = 0; i < SWAPDEV_FAIL_AFTER - 1; i++)
-    fail_once (pool, a);
+  fail_writes (pool, a, SWAPDEV_FAIL_AFTER - 1);
   mb_fail_all_writes (mb, false);
-  cr_assert_eq (swapdev_write (a, page, 1, 0, sizeof page, false), 0);
+  write_page_ok (a, 1);
   mb_fail_all_writes (mb, true);
-  for (i = 0; i < SWAPDEV_FAIL_AFTER - 1; i++)
-    fail_once (pool, a);
-  cr_assert_not (stat_of (pool, "a").flags & SWF_FAILED);
-  alloc_on (pool, a);
+  fail_writes (pool, a, SWAPDEV_FAIL_AFTER - 1);
+  cr_assert_not (fx_stat_of (pool, "a").flags & SWF_FAILED);
+  fx_alloc_on (pool, a);
   pool_destroy (pool);
 }
 
@@ -290,14 +225,14 @@ Test (pool_devices, a_success_between_errors_keeps_a_device_in_service)
 
 Test (pool_devices, devstat_reports_every_field_of_a_device)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *a = mb_device ("/mem/a", 50, 3, NULL);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *a = fx_swapon (pool, mb_device ("/mem/a", 50, 3, NULL),
+                                 -7);
   char page[SD_PAGE_SIZE] = { 1 };
   struct pool_devstat *st;
   drum_slot_t slot;
 
-  cr_assert_eq (pool_swapon_dev (pool, a, -7), 0);
-  slot = alloc_n (pool, 5);
+  slot = fx_alloc_n (pool, 5);
   pool_markbad (pool, slot);
   cr_assert_eq (swapdev_write (a, page, 1, 0, sizeof page, false), 0);
   cr_assert_eq (swapdev_write (a, page, 2, 512, 1024, true), 0);
@@ -325,15 +260,15 @@ Test (pool_devices, devstat_reports_every_field_of_a_device)
 
 Test (pool_devices, stats_list_devices_in_priority_order)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   static const char *const want[] = { "w", "x", "y", "z" };
   struct pool_devstat *st;
   ssize_t n, i;
 
-  add_dev (pool, "z", 4, 5, NULL);
-  add_dev (pool, "x", 4, 0, NULL);
-  add_dev (pool, "w", 4, -3, NULL);
-  add_dev (pool, "y", 4, 0, NULL);
+  fx_add_dev (pool, "z", 4, 5, NULL);
+  fx_add_dev (pool, "x", 4, 0, NULL);
+  fx_add_dev (pool, "w", 4, -3, NULL);
+  fx_add_dev (pool, "y", 4, 0, NULL);
   n = pool_stats (pool, &st);
   cr_assert_eq (n, 4);
   for (i = 0; i < n; i++)
@@ -344,7 +279,7 @@ Test (pool_devices, stats_list_devices_in_priority_order)
 
 Test (pool_devices, stats_of_an_empty_pool_are_an_empty_list)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct pool_devstat *st = NULL;
 
   cr_assert_eq (pool_stats (pool, &st), 0);
@@ -358,15 +293,14 @@ Test (pool_devices, stats_of_an_empty_pool_are_an_empty_list)
 
 Test (pool_devices, flush_reaches_only_devices_written_since_the_last_flush)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma, *mb;
-  struct swapdev *a = add_dev (pool, "a", 10, 0, &ma);
-  char page[SD_PAGE_SIZE] = { 0 };
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
 
-  add_dev (pool, "b", 10, 0, &mb);
+  fx_add_dev (pool, "b", 10, 0, &mb);
   cr_assert_eq (pool_flush (pool), 0);
   cr_assert_eq (mb_flushes (ma) + mb_flushes (mb), 0, "nothing written");
-  cr_assert_eq (swapdev_write (a, page, 0, 0, sizeof page, false), 0);
+  write_page_ok (a, 0);
   cr_assert_eq (pool_flush (pool), 0);
   cr_assert_eq (mb_flushes (ma), 1);
   cr_assert_eq (mb_flushes (mb), 0);
@@ -377,12 +311,11 @@ Test (pool_devices, flush_reaches_only_devices_written_since_the_last_flush)
 
 Test (pool_devices, a_failed_flush_gives_eio_and_is_retried_next_time)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
-  struct swapdev *a = add_dev (pool, "a", 10, 0, &ma);
-  char page[SD_PAGE_SIZE] = { 0 };
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
 
-  cr_assert_eq (swapdev_write (a, page, 0, 0, sizeof page, false), 0);
+  write_page_ok (a, 0);
   mb_fail_flush (ma, true);
   errno = 0;
   cr_assert_eq (pool_flush (pool), -1);
@@ -436,7 +369,7 @@ Test (pool_devices, concurrent_adds_of_one_device_admit_exactly_one)
   struct adder a[ADDERS];
   pthread_t th[ADDERS];
   pthread_barrier_t start;
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   unsigned t, won = 0;
 
   pthread_barrier_init (&start, NULL, ADDERS);
@@ -456,7 +389,7 @@ Test (pool_devices, concurrent_adds_of_one_device_admit_exactly_one)
   cr_assert_eq (won, 1);
   cr_assert_eq (pool_ndevices (pool), 1);
   cr_assert_eq (pool_npages (pool), 16);
-  alloc_n (pool, 16);
+  fx_alloc_n (pool, 16);
   pthread_barrier_destroy (&start);
   pool_destroy (pool);
 }
@@ -478,7 +411,7 @@ slow_add (void *arg)
 
 Test (pool_devices, a_device_being_added_is_listed_fake_and_takes_no_pages)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
   struct slow_add sa = { .pool = pool };
   struct pool_devstat st;
@@ -493,14 +426,14 @@ Test (pool_devices, a_device_being_added_is_listed_fake_and_takes_no_pages)
   cr_assert_eq (pthread_create (&th, NULL, slow_add, &sa), 0);
   while (pool_ndevices (pool) == 0)
     sched_yield ();
-  st = stat_of (pool, "slow");
+  st = fx_stat_of (pool, "slow");
   cr_assert_eq (st.flags, SWF_FAKE);
   cr_assert_eq (pool_npages (pool), 0, "a FAKE device has no pages yet");
-  expect_enospc (pool, 1);
+  fx_expect_enospc (pool, 1);
   mb_hold (mb, false);
   pthread_join (th, NULL);
   cr_assert_eq (sa.r, 0);
-  cr_assert_eq (stat_of (pool, "slow").flags, SWF_INUSE | SWF_ENABLE);
-  alloc_n (pool, 16);
+  cr_assert_eq (fx_stat_of (pool, "slow").flags, SWF_INUSE | SWF_ENABLE);
+  fx_alloc_n (pool, 16);
   pool_destroy (pool);
 }

@@ -22,108 +22,25 @@
 
 #include <criterion/criterion.h>
 
+#include "fixture.h"
 #include "membackend.h"
 #include "pool-int.h"
 
-static void
-quiet (void)
-{
-  mb_log_capture (false);
-}
-
-TestSuite (pool, .init = quiet);
-
-static struct pool *
-new_pool (void)
-{
-  struct pool *pool = pool_create ();
-
-  cr_assert_not_null (pool);
-  return pool;
-}
-
-/* Add a membackend device of npages pages at priority. */
-static struct swapdev *
-add_dev (struct pool *pool, const char *name, uint64_t npages, int priority,
-         struct membackend **mbp)
-{
-  struct swapdev *dev = mb_device (name, npages, 0, mbp);
-
-  cr_assert_not_null (dev);
-  cr_assert_eq (pool_swapon_dev (pool, dev, priority), 0,
-                "swap-on of %s failed", name);
-  return dev;
-}
-
-/* Allocate exactly want slots; return the first. */
-static drum_slot_t
-alloc_n (struct pool *pool, uint64_t want)
-{
-  drum_slot_t slot = DRUM_NO_SLOT;
-
-  cr_assert_eq (pool_alloc (pool, want, &slot), want,
-                "allocating %" PRIu64 " slots", want);
-  cr_assert_neq (slot, DRUM_NO_SLOT);
-  return slot;
-}
-
-/* Allocate one slot and assert which device it is on. */
-static drum_slot_t
-alloc_on (struct pool *pool, const struct swapdev *want)
-{
-  drum_slot_t slot = alloc_n (pool, 1);
-
-  cr_assert_eq (pool_getsdp (pool, slot), want,
-                "slot %" PRIu64 " is on %s, expected %s", slot,
-                pool_getsdp (pool, slot)->path, want->path);
-  return slot;
-}
-
-static void
-expect_enospc (struct pool *pool, uint64_t want)
-{
-  drum_slot_t slot = 42;
-
-  errno = 0;
-  cr_assert_eq (pool_alloc (pool, want, &slot), 0);
-  cr_assert_eq (errno, ENOSPC);
-  cr_assert_eq (slot, 42, "slot untouched on ENOSPC");
-}
-
-/* The stats of the device called path (asserted to exist). */
-static struct pool_devstat
-stat_of (struct pool *pool, const char *path)
-{
-  struct pool_devstat *st, r = { 0 };
-  ssize_t n, i;
-
-  n = pool_stats (pool, &st);
-  cr_assert_geq (n, 0);
-  for (i = 0; i < n; i++)
-    if (strcmp (st[i].path, path) == 0) {
-      r = st[i];
-      r.path = NULL;            /* freed below */
-      pool_stats_free (st, n);
-      return r;
-    }
-  pool_stats_free (st, n);
-  cr_assert_fail ("no device %s in the stats", path);
-  return r;
-}
+TestSuite (pool, .init = fx_quiet);
 
 /* ---- placement ---- */
 
 Test (pool, equal_priority_devices_take_turns)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *a = add_dev (pool, "a", 100, 0, NULL);
-  struct swapdev *b = add_dev (pool, "b", 100, 0, NULL);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *a = fx_add_dev (pool, "a", 100, 0, NULL);
+  struct swapdev *b = fx_add_dev (pool, "b", 100, 0, NULL);
   drum_slot_t slot;
   int i;
 
   for (i = 0; i < 10; i++) {
     struct swapdev *want = i % 2 ? b : a;
-    slot = alloc_on (pool, want);
+    slot = fx_alloc_on (pool, want);
     cr_assert_eq (slot, want->drumoffset + i / 2,
                   "each device hands out its pages lowest first");
   }
@@ -132,72 +49,72 @@ Test (pool, equal_priority_devices_take_turns)
 
 Test (pool, three_equal_devices_take_turns_in_the_order_they_were_added)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct swapdev *d[3];
   int i;
 
-  d[0] = add_dev (pool, "a", 10, 7, NULL);
-  d[1] = add_dev (pool, "b", 10, 7, NULL);
-  d[2] = add_dev (pool, "c", 10, 7, NULL);
+  d[0] = fx_add_dev (pool, "a", 10, 7, NULL);
+  d[1] = fx_add_dev (pool, "b", 10, 7, NULL);
+  d[2] = fx_add_dev (pool, "c", 10, 7, NULL);
   for (i = 0; i < 9; i++)
-    alloc_on (pool, d[i % 3]);
+    fx_alloc_on (pool, d[i % 3]);
   pool_destroy (pool);
 }
 
 Test (pool, lower_priority_numbers_are_used_first_and_the_next_only_when_full)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *x = add_dev (pool, "x", 4, 0, NULL);
-  struct swapdev *y = add_dev (pool, "y", 4, 0, NULL);
-  struct swapdev *z = add_dev (pool, "z", 4, 5, NULL);
-  struct swapdev *w = add_dev (pool, "w", 4, -3, NULL);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *x = fx_add_dev (pool, "x", 4, 0, NULL);
+  struct swapdev *y = fx_add_dev (pool, "y", 4, 0, NULL);
+  struct swapdev *z = fx_add_dev (pool, "z", 4, 5, NULL);
+  struct swapdev *w = fx_add_dev (pool, "w", 4, -3, NULL);
   int i;
 
   for (i = 0; i < 4; i++)
-    alloc_on (pool, w);
+    fx_alloc_on (pool, w);
   for (i = 0; i < 8; i++)
-    alloc_on (pool, i % 2 ? y : x);
+    fx_alloc_on (pool, i % 2 ? y : x);
   for (i = 0; i < 4; i++)
-    alloc_on (pool, z);
-  expect_enospc (pool, 1);
+    fx_alloc_on (pool, z);
+  fx_expect_enospc (pool, 1);
   pool_destroy (pool);
 }
 
 Test (pool, a_slot_freed_on_a_preferred_device_is_used_before_a_worse_one)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *x = add_dev (pool, "x", 4, 0, NULL);
-  struct swapdev *z = add_dev (pool, "z", 100, 5, NULL);
-  drum_slot_t slot = alloc_n (pool, 4);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *x = fx_add_dev (pool, "x", 4, 0, NULL);
+  struct swapdev *z = fx_add_dev (pool, "z", 100, 5, NULL);
+  drum_slot_t slot = fx_alloc_n (pool, 4);
 
-  alloc_on (pool, z);
+  fx_alloc_on (pool, z);
   pool_free (pool, slot + 2, 1);
-  cr_assert_eq (alloc_on (pool, x), slot + 2);
-  alloc_on (pool, z);
+  cr_assert_eq (fx_alloc_on (pool, x), slot + 2);
+  fx_alloc_on (pool, z);
   pool_destroy (pool);
 }
 
 Test (pool, a_request_longer_than_any_run_gets_a_shorter_run)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *a = add_dev (pool, "a", 10, 0, NULL);
-  struct swapdev *b = add_dev (pool, "b", 10, 0, NULL);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL);
+  struct swapdev *b = fx_add_dev (pool, "b", 10, 0, NULL);
   drum_slot_t slot;
 
   cr_assert_eq (pool_alloc (pool, 15, &slot), 10);
   cr_assert_eq (slot, a->drumoffset);
   cr_assert_eq (pool_alloc (pool, 15, &slot), 10);
   cr_assert_eq (slot, b->drumoffset);
-  expect_enospc (pool, 15);
+  fx_expect_enospc (pool, 15);
   pool_destroy (pool);
 }
 
 Test (pool, a_whole_run_on_an_equal_device_beats_a_shorter_one)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *a = add_dev (pool, "a", 10, 0, NULL);
-  struct swapdev *b = add_dev (pool, "b", 10, 0, NULL);
-  drum_slot_t first = alloc_n (pool, 10), slot;
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL);
+  struct swapdev *b = fx_add_dev (pool, "b", 10, 0, NULL);
+  drum_slot_t first = fx_alloc_n (pool, 10), slot;
   int i;
 
   /* a: every other page free, runs of one; b is untouched and a is
@@ -205,7 +122,7 @@ Test (pool, a_whole_run_on_an_equal_device_beats_a_shorter_one)
    */
   for (i = 0; i < 10; i += 2)
     pool_free (pool, first + i, 1);
-  alloc_on (pool, b);
+  fx_alloc_on (pool, b);
   pool_free (pool, b->drumoffset, 1);
   cr_assert_eq (pool_alloc (pool, 5, &slot), 5);
   cr_assert_eq (pool_getsdp (pool, slot), b);
@@ -215,12 +132,12 @@ Test (pool, a_whole_run_on_an_equal_device_beats_a_shorter_one)
 
 Test (pool, a_short_run_at_a_preferred_priority_beats_a_whole_run_at_a_worse)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *x = add_dev (pool, "x", 10, 0, NULL);
-  drum_slot_t first = alloc_n (pool, 10), slot;
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *x = fx_add_dev (pool, "x", 10, 0, NULL);
+  drum_slot_t first = fx_alloc_n (pool, 10), slot;
   int i;
 
-  add_dev (pool, "z", 100, 5, NULL);
+  fx_add_dev (pool, "z", 100, 5, NULL);
   for (i = 0; i < 10; i += 3)
     pool_free (pool, first + i, 1);
   cr_assert_eq (pool_alloc (pool, 4, &slot), 1);
@@ -230,24 +147,24 @@ Test (pool, a_short_run_at_a_preferred_priority_beats_a_whole_run_at_a_worse)
 
 Test (pool, an_empty_pool_fails_with_enospc)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
 
-  expect_enospc (pool, 1);
-  expect_enospc (pool, 1000);
+  fx_expect_enospc (pool, 1);
+  fx_expect_enospc (pool, 1000);
   pool_destroy (pool);
 }
 
 Test (pool, a_full_pool_fails_with_enospc_until_a_slot_is_freed)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *a = add_dev (pool, "a", 8, 0, NULL);
-  drum_slot_t slot = alloc_n (pool, 8);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *a = fx_add_dev (pool, "a", 8, 0, NULL);
+  drum_slot_t slot = fx_alloc_n (pool, 8);
 
-  expect_enospc (pool, 1);
-  expect_enospc (pool, 3);
+  fx_expect_enospc (pool, 1);
+  fx_expect_enospc (pool, 3);
   pool_free (pool, slot + 5, 1);
-  cr_assert_eq (alloc_on (pool, a), slot + 5);
-  expect_enospc (pool, 1);
+  cr_assert_eq (fx_alloc_on (pool, a), slot + 5);
+  fx_expect_enospc (pool, 1);
   pool_destroy (pool);
 }
 
@@ -255,61 +172,61 @@ Test (pool, a_full_pool_fails_with_enospc_until_a_slot_is_freed)
 
 Test (pool, freed_slots_are_handed_out_again)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *a = add_dev (pool, "a", 20, 0, NULL);
-  drum_slot_t slot = alloc_n (pool, 20);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *a = fx_add_dev (pool, "a", 20, 0, NULL);
+  drum_slot_t slot = fx_alloc_n (pool, 20);
 
   pool_free (pool, slot + 4, 3);
-  cr_assert_eq (stat_of (pool, "a").inuse, 17);
-  cr_assert_eq (stat_of (pool, "a").avail, 3);
-  cr_assert_eq (alloc_n (pool, 3), slot + 4);
-  cr_assert_eq (stat_of (pool, "a").inuse, 20);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 17);
+  cr_assert_eq (fx_stat_of (pool, "a").avail, 3);
+  cr_assert_eq (fx_alloc_n (pool, 3), slot + 4);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 20);
   cr_assert_eq (pool_getsdp (pool, slot + 4), a);
   pool_destroy (pool);
 }
 
 Test (pool, a_free_may_span_devices_with_adjacent_ranges)
 {
-  struct pool *pool = new_pool ();
-  struct swapdev *a = add_dev (pool, "a", 10, 0, NULL);
-  struct swapdev *b = add_dev (pool, "b", 10, 1, NULL);
+  struct pool *pool = fx_new_pool ();
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL);
+  struct swapdev *b = fx_add_dev (pool, "b", 10, 1, NULL);
 
-  alloc_n (pool, 10);
-  alloc_n (pool, 10);
+  fx_alloc_n (pool, 10);
+  fx_alloc_n (pool, 10);
   cr_assert_eq (b->drumoffset, a->drumoffset + 10);
   pool_free (pool, a->drumoffset + 6, 8);       /* 4 on a, 4 on b */
-  cr_assert_eq (stat_of (pool, "a").inuse, 6);
-  cr_assert_eq (stat_of (pool, "b").inuse, 6);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 6);
+  cr_assert_eq (fx_stat_of (pool, "b").inuse, 6);
   cr_assert_eq (mb_log_errors (), 0);
   pool_destroy (pool);
 }
 
 Test (pool, freeing_a_free_slot_is_reported_and_changes_nothing)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   drum_slot_t slot;
 
-  add_dev (pool, "a", 10, 0, NULL);
-  slot = alloc_n (pool, 5);
+  fx_add_dev (pool, "a", 10, 0, NULL);
+  slot = fx_alloc_n (pool, 5);
   pool_free (pool, slot + 3, 4);                /* 5 and 6 are free */
   cr_assert_eq (mb_log_errors (), 1);
   cr_assert (mb_log_has ("free: a: slots "), "got: %s", mb_log_last ());
   cr_assert (mb_log_has (": not allocated (bug)"));
-  cr_assert_eq (stat_of (pool, "a").inuse, 5);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 5);
   pool_destroy (pool);
 }
 
 Test (pool, freeing_a_slot_no_device_owns_is_reported)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
 
-  add_dev (pool, "a", 10, 0, NULL);
-  alloc_n (pool, 10);
+  fx_add_dev (pool, "a", 10, 0, NULL);
+  fx_alloc_n (pool, 10);
   pool_free (pool, 0, 1);
   cr_assert_str_eq (mb_log_last (), "free: slot 0: no device owns it (bug)");
   pool_free (pool, 11, 1);
   cr_assert_eq (mb_log_errors (), 2);
-  cr_assert_eq (stat_of (pool, "a").inuse, 10);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 10);
   pool_destroy (pool);
 }
 
@@ -317,14 +234,14 @@ Test (pool, freeing_a_slot_no_device_owns_is_reported)
 
 Test (pool, markbad_moves_a_page_from_inuse_to_bad)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   drum_slot_t slot;
   struct pool_devstat st;
 
-  add_dev (pool, "a", 10, 0, NULL);
-  slot = alloc_n (pool, 2);
+  fx_add_dev (pool, "a", 10, 0, NULL);
+  slot = fx_alloc_n (pool, 2);
   pool_markbad (pool, slot + 1);
-  st = stat_of (pool, "a");
+  st = fx_stat_of (pool, "a");
   cr_assert_eq (st.inuse, 1);
   cr_assert_eq (st.bad, 1);
   cr_assert_eq (st.avail, 8);
@@ -333,12 +250,12 @@ Test (pool, markbad_moves_a_page_from_inuse_to_bad)
 
 Test (pool, a_bad_page_is_never_handed_out_again)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   drum_slot_t first, slot;
   int i, got = 0;
 
-  add_dev (pool, "a", 8, 0, NULL);
-  first = alloc_n (pool, 8);
+  fx_add_dev (pool, "a", 8, 0, NULL);
+  first = fx_alloc_n (pool, 8);
   pool_markbad (pool, first + 3);
   for (i = 0; i < 8; i++)
     if (i != 3)
@@ -355,18 +272,18 @@ Test (pool, a_bad_page_is_never_handed_out_again)
 
 Test (pool, a_device_whose_pages_are_all_bad_is_skipped)
 {
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct swapdev *b;
   drum_slot_t first;
   int i;
 
-  add_dev (pool, "a", 4, 0, NULL);
-  b = add_dev (pool, "b", 4, 1, NULL);
-  first = alloc_n (pool, 4);
+  fx_add_dev (pool, "a", 4, 0, NULL);
+  b = fx_add_dev (pool, "b", 4, 1, NULL);
+  first = fx_alloc_n (pool, 4);
   for (i = 0; i < 4; i++)
     pool_markbad (pool, first + i);
-  alloc_on (pool, b);
-  cr_assert_eq (stat_of (pool, "a").avail, 0);
+  fx_alloc_on (pool, b);
+  cr_assert_eq (fx_stat_of (pool, "a").avail, 0);
   pool_destroy (pool);
 }
 
@@ -460,7 +377,7 @@ Test (pool, concurrent_alloc_and_free_never_hand_out_a_slot_twice)
   static struct stresser s[STRESS_THREADS];
   pthread_t th[STRESS_THREADS];
   pthread_barrier_t start;
-  struct pool *pool = new_pool ();
+  struct pool *pool = fx_new_pool ();
   struct pool_devstat *st;
   uint64_t nslots, allocs = 0;
   _Atomic unsigned *owner;
@@ -468,10 +385,10 @@ Test (pool, concurrent_alloc_and_free_never_hand_out_a_slot_twice)
   unsigned t;
 
   /* 256 slots for 16 threads holding up to 64 each: full at times. */
-  add_dev (pool, "a", 64, 0, NULL);
-  add_dev (pool, "b", 64, 0, NULL);
-  add_dev (pool, "c", 64, 1, NULL);
-  add_dev (pool, "d", 64, -2, NULL);
+  fx_add_dev (pool, "a", 64, 0, NULL);
+  fx_add_dev (pool, "b", 64, 0, NULL);
+  fx_add_dev (pool, "c", 64, 1, NULL);
+  fx_add_dev (pool, "d", 64, -2, NULL);
   nslots = 1 + pool_npages (pool);
   owner = calloc (nslots, sizeof *owner);
   cr_assert_not_null (owner);

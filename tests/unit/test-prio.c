@@ -52,6 +52,17 @@ expect_order (const struct prio_list *pl, struct swapdev *const *want,
                   i, pl->devs[i] - d, want[i] - d);
 }
 
+/* Insert d[0] .. d[n - 1], with priorities prio, in that order. */
+static void
+insert_with_priorities (struct prio_list *pl, const int *prio, size_t n)
+{
+  size_t i;
+
+  set_priorities (prio, n);
+  for (i = 0; i < n; i++)
+    insert_ok (pl, &d[i]);
+}
+
 /* A list of d[0] (5), d[1] (0), d[2] (-3), d[3] (0), d[4] (5),
  * inserted in that order.
  */
@@ -59,11 +70,18 @@ static void
 three_priorities (struct prio_list *pl)
 {
   static const int prio[] = { 5, 0, -3, 0, 5 };
-  size_t i;
 
-  set_priorities (prio, 5);
-  for (i = 0; i < 5; i++)
-    insert_ok (pl, &d[i]);
+  insert_with_priorities (pl, prio, 5);
+}
+
+/* Assert that pl is in the order three_priorities left it: by
+ * priority, and inside a priority in the order of insertion.
+ */
+static void
+expect_three_priorities_order (const struct prio_list *pl)
+{
+  expect_order (pl, (struct swapdev *[]) { &d[2], &d[1], &d[3], &d[0],
+                                           &d[4] }, 5);
 }
 
 Test (prio, devices_are_kept_in_priority_order_lower_number_first)
@@ -82,8 +100,7 @@ Test (prio, a_new_device_joins_the_tail_of_its_ring)
   struct prio_list pl = { 0 };
 
   three_priorities (&pl);
-  expect_order (&pl, (struct swapdev *[]) { &d[2], &d[1], &d[3], &d[0],
-                                            &d[4] }, 5);
+  expect_three_priorities_order (&pl);
   d[5].priority = 0;
   insert_ok (&pl, &d[5]);
   expect_order (&pl, (struct swapdev *[]) { &d[2], &d[1], &d[3], &d[5],
@@ -124,9 +141,7 @@ Test (prio, rotating_every_member_of_a_ring_in_turn_restores_its_order)
   struct prio_list pl = { 0 };
   size_t i;
 
-  set_priorities (prio, 4);
-  for (i = 0; i < 4; i++)
-    insert_ok (&pl, &d[i]);
+  insert_with_priorities (&pl, prio, 4);
   for (i = 0; i < 4; i++) {
     cr_assert_eq (pl.devs[0], &d[i], "the head takes its turn");
     prio_rotate (&pl, pl.devs[0]);
@@ -144,8 +159,7 @@ Test (prio, rotating_the_tail_of_a_ring_changes_nothing)
   prio_rotate (&pl, &d[3]);
   prio_rotate (&pl, &d[2]);             /* alone in its group */
   prio_rotate (&pl, &d[4]);             /* tail of the whole list */
-  expect_order (&pl, (struct swapdev *[]) { &d[2], &d[1], &d[3], &d[0],
-                                            &d[4] }, 5);
+  expect_three_priorities_order (&pl);
   prio_free (&pl);
 }
 
@@ -156,8 +170,7 @@ Test (prio, rotating_a_device_not_in_the_list_changes_nothing)
   three_priorities (&pl);
   d[6].priority = 0;
   prio_rotate (&pl, &d[6]);
-  expect_order (&pl, (struct swapdev *[]) { &d[2], &d[1], &d[3], &d[0],
-                                            &d[4] }, 5);
+  expect_three_priorities_order (&pl);
   prio_free (&pl);
 }
 
@@ -196,8 +209,7 @@ Test (prio, a_group_that_disappeared_can_come_back)
   three_priorities (&pl);
   prio_remove (&pl, &d[2]);
   insert_ok (&pl, &d[2]);
-  expect_order (&pl, (struct swapdev *[]) { &d[2], &d[1], &d[3], &d[0],
-                                            &d[4] }, 5);
+  expect_three_priorities_order (&pl);
   prio_free (&pl);
 }
 
@@ -207,8 +219,7 @@ Test (prio, removing_a_device_not_in_the_list_changes_nothing)
 
   three_priorities (&pl);
   prio_remove (&pl, &d[7]);
-  expect_order (&pl, (struct swapdev *[]) { &d[2], &d[1], &d[3], &d[0],
-                                            &d[4] }, 5);
+  expect_three_priorities_order (&pl);
   prio_free (&pl);
 }
 
@@ -230,9 +241,7 @@ Test (prio, group_end_of_a_list_of_one_priority_is_the_list_end)
   struct prio_list pl = { 0 };
   size_t i;
 
-  set_priorities (prio, 3);
-  for (i = 0; i < 3; i++)
-    insert_ok (&pl, &d[i]);
+  insert_with_priorities (&pl, prio, 3);
   for (i = 0; i < 3; i++)
     cr_assert_eq (prio_group_end (&pl, i), 3);
   prio_free (&pl);
