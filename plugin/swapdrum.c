@@ -11,15 +11,20 @@
 #include <config.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "swapdrum/admin.h"
+#include "swapdrum/conffile.h"
 #include "swapdrum/devspec.h"
 #include "swapdrum/export.h"
 #include "swapdrum/log.h"
@@ -46,9 +51,19 @@ static uint64_t size;
 /* Thread model: parallel= overrides the version-based default. */
 static bool parallel = NBDKIT_PARALLEL_SAFE;
 
-/* The pool and its one export, built in config_complete. */
+/* Admin socket: admin= path ("off": none; NULL: the default),
+ * admin-mode= permissions, admin-group= group.
+ */
+static char *admin_sock;
+static mode_t admin_mode = 0600;
+static gid_t admin_group = (gid_t) -1;
+
+/* The pool and its one export, built in config_complete; the admin
+ * server, created in get_ready and started in after_fork.
+ */
 static struct pool *pool;
 static struct export *export;
+static struct admin_server *admin;
 
 static void
 swapdrum_load (void)
@@ -61,26 +76,75 @@ swapdrum_unload (void)
 {
   size_t i;
 
+  admin_destroy (admin);
   export_destroy (export);
   pool_destroy (pool);
   for (i = 0; i < nspecs; i++)
     devspec_free (&specs[i]);
   free (specs);
+  free (admin_sock);
 }
 
+/* Make room for n more device specs. */
 static int
-add_device (const char *value)
+grow_specs (size_t n)
 {
-  struct devspec *s = realloc (specs, (nspecs + 1) * sizeof *s);
+  struct devspec *s = realloc (specs, (nspecs + n) * sizeof *s);
 
   if (s == NULL) {
     nbdkit_error ("swap: %m");
     return -1;
   }
   specs = s;
-  if (devspec_parse (value, &specs[nspecs]) == -1)
+  return 0;
+}
+
+/* Make a relative device path absolute: nbdkit changes directory to
+ * / when it forks, and the admin socket's clients must see the path
+ * that works.  URIs are left alone.
+ */
+static int
+absolute_spec (struct devspec *spec)
+{
+  char *abs;
+
+  if (spec->path[0] == '/' || devspec_is_uri (spec->path))
+    return 0;
+  abs = nbdkit_absolute_path (spec->path);
+  if (abs == NULL)
+    return -1;
+  free (spec->path);
+  spec->path = abs;
+  return 0;
+}
+
+static int
+add_device (const char *value)
+{
+  if (grow_specs (1) == -1 || devspec_parse (value, &specs[nspecs]) == -1)
     return -1;
   nspecs++;
+  return absolute_spec (&specs[nspecs - 1]);
+}
+
+/* config=FILE: every device listed in the file (the format of
+ * swapdrumctl -A; see conffile.h).
+ */
+static int
+add_config_file (const char *file)
+{
+  struct conffile cf;
+
+  if (conffile_read (file, &cf) == -1)
+    return -1;
+  if (grow_specs (cf.n) == -1) {
+    conffile_free (&cf);
+    return -1;
+  }
+  memcpy (&specs[nspecs], cf.specs, cf.n * sizeof *specs);
+  nspecs += cf.n;
+  free (cf.specs);              /* the specs themselves are ours now */
+  free (cf.lines);
   return 0;
 }
 
@@ -109,10 +173,41 @@ parse_bool (const char *key, const char *value, bool *out)
 }
 
 static int
+parse_mode (const char *value)
+{
+  char *end;
+  unsigned long m;
+
+  errno = 0;
+  m = strtoul (value, &end, 8);
+  if (errno || end == value || *end || m > 0777) {
+    nbdkit_error ("admin-mode: %s: not an octal mode (e.g. 0660)", value);
+    return -1;
+  }
+  admin_mode = m;
+  return 0;
+}
+
+static int
+parse_group (const char *value)
+{
+  struct group *gr = getgrnam (value);
+
+  if (gr == NULL) {
+    nbdkit_error ("admin-group: %s: no such group", value);
+    return -1;
+  }
+  admin_group = gr->gr_gid;
+  return 0;
+}
+
+static int
 swapdrum_config (const char *key, const char *value)
 {
   if (strcmp (key, "swap") == 0)
     return add_device (value);
+  if (strcmp (key, "config") == 0)
+    return add_config_file (value);
   if (strcmp (key, "size") == 0) {
     if (sd_parse_size ("size", value, &size) == -1)
       return -1;
@@ -124,39 +219,141 @@ swapdrum_config (const char *key, const char *value)
   }
   if (strcmp (key, "parallel") == 0)
     return parse_bool (key, value, &parallel);
-  nbdkit_error ("unknown parameter '%s' (swap, size or parallel)", key);
+  if (strcmp (key, "admin") == 0) {
+    free (admin_sock);
+    admin_sock = strdup (value);
+    if (admin_sock == NULL) {
+      nbdkit_error ("admin: %m");
+      return -1;
+    }
+    return 0;
+  }
+  if (strcmp (key, "admin-mode") == 0)
+    return parse_mode (value);
+  if (strcmp (key, "admin-group") == 0)
+    return parse_group (value);
+  nbdkit_error ("unknown parameter '%s' (swap, config, size, parallel, "
+                "admin, admin-mode or admin-group)", key);
   return -1;
+}
+
+/* After a failed start, remove the files this start created: a bad
+ * configuration changes nothing.
+ */
+static void
+remove_created (const bool *existed, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    if (specs[i].create_size && !existed[i])
+      unlink (specs[i].path);
 }
 
 /* Open every device and build the export. */
 static int
 swapdrum_config_complete (void)
 {
+  bool existed[nspecs + 1];
   size_t i;
 
   if (nspecs == 0) {
     nbdkit_error ("swap: at least one swap device is needed "
-                  "(nbdkit swapdrum PATH[,priority=N] ...)");
+                  "(nbdkit swapdrum PATH[,priority=N] ... or config=FILE)");
     return -1;
   }
   pool = pool_create ();
   if (pool == NULL)
     return -1;
-  for (i = 0; i < nspecs; i++)
-    if (pool_swapon (pool, &specs[i]) == -1)
+  for (i = 0; i < nspecs; i++) {
+    existed[i] = access (specs[i].path, F_OK) == 0;
+    if (pool_swapon (pool, &specs[i]) == -1) {
+      remove_created (existed, i);
       return -1;
+    }
+  }
   if (size == 0)
     size = pool_npages (pool) * 4096;
   export = export_create (pool, "", size);
-  return export ? 0 : -1;
+  if (export == NULL) {
+    remove_created (existed, nspecs);
+    return -1;
+  }
+  return 0;
+}
+
+/* The admin socket when admin= is not given: $SWAPDRUM_ADMIN, else
+ * /run/swapdrum/admin.sock for root, else under $XDG_RUNTIME_DIR, else
+ * /tmp/swapdrum-UID/admin.sock (swapdrumctl looks in the same places).
+ */
+static char *
+default_admin_path (void)
+{
+  const char *env = getenv ("SWAPDRUM_ADMIN");
+  const char *xdg = getenv ("XDG_RUNTIME_DIR");
+  char *path = NULL;
+  int r;
+
+  if (env && *env)
+    r = asprintf (&path, "%s", env);
+  else if (geteuid () == 0)
+    r = asprintf (&path, "/run/swapdrum/admin.sock");
+  else if (xdg && *xdg)
+    r = asprintf (&path, "%s/swapdrum/admin.sock", xdg);
+  else
+    r = asprintf (&path, "/tmp/swapdrum-%u/admin.sock",
+                  (unsigned) geteuid ());
+  return r == -1 ? NULL : path;
+}
+
+/* Bind the admin socket before nbdkit forks, so that a bad path fails
+ * the start with one line; its thread starts in after_fork.
+ */
+static int
+swapdrum_get_ready (void)
+{
+  if (admin_sock && strcmp (admin_sock, "off") == 0)
+    return 0;
+  if (admin_sock == NULL && (admin_sock = default_admin_path ()) == NULL) {
+    nbdkit_error ("admin: %m");
+    return -1;
+  }
+  admin = admin_create (pool, admin_sock, admin_mode, admin_group);
+  return admin ? 0 : -1;
+}
+
+/* Threads start here, after nbdkit forks: the admin loop and the
+ * monitor that brings failed remote devices back.
+ */
+static int
+swapdrum_after_fork (void)
+{
+  if (pool_monitor_start (pool) == -1)
+    return -1;
+  return admin ? admin_start (admin) : 0;
+}
+
+/* Stop the threads before unload frees the pool under them. */
+static void
+swapdrum_cleanup (void)
+{
+  admin_destroy (admin);
+  admin = NULL;
+  pool_monitor_stop (pool);
 }
 
 #define swapdrum_config_help \
   "[swap=]PATH[,priority=N][,maxactive=N][,create=SIZE]\n" \
   "                     A swap device (repeat for more); lower priority\n" \
   "                     numbers are preferred.\n" \
+  "config=FILE          Devices listed in FILE, one per line:\n" \
+  "                     PATH [priority=N] [maxactive=N] [create=SIZE]\n" \
   "size=SIZE            Export size (default: the sum of the devices).\n" \
-  "parallel=BOOL        Force the PARALLEL thread model on or off."
+  "parallel=BOOL        Force the PARALLEL thread model on or off.\n" \
+  "admin=PATH|off       Admin socket (default /run/swapdrum/admin.sock\n" \
+  "                     for root; $SWAPDRUM_ADMIN overrides).\n" \
+  "admin-mode=MODE      Socket permissions (default 0600).\n" \
+  "admin-group=GROUP    Socket group."
 
 static int
 swapdrum_thread_model (void)
@@ -165,10 +362,19 @@ swapdrum_thread_model (void)
                   : NBDKIT_THREAD_MODEL_SERIALIZE_REQUESTS;
 }
 
+/* The description carries the pool's random id, so that adding this
+ * server's own export as a remote device can be refused.
+ */
 static int
 swapdrum_list_exports (int readonly, int is_tls, struct nbdkit_exports *e)
 {
-  return nbdkit_add_export (e, "", "swapdrum pool");
+  return nbdkit_add_export (e, "", pool_description (pool));
+}
+
+static const char *
+swapdrum_export_description (void *handle)
+{
+  return pool_description (pool);
 }
 
 static const char *
@@ -329,10 +535,14 @@ static struct nbdkit_plugin plugin = {
   .config_help       = swapdrum_config_help,
   .magic_config_key  = "swap",
   .thread_model      = swapdrum_thread_model,
+  .get_ready         = swapdrum_get_ready,
+  .after_fork        = swapdrum_after_fork,
+  .cleanup           = swapdrum_cleanup,
   .list_exports      = swapdrum_list_exports,
   .default_export    = swapdrum_default_export,
   .open              = swapdrum_open,
   .get_size          = swapdrum_get_size,
+  .export_description = swapdrum_export_description,
   .block_size        = swapdrum_block_size,
   .can_multi_conn    = swapdrum_can_multi_conn,
   .can_trim          = swapdrum_can_trim,

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,45 +82,64 @@ sd_parse_size (const char *what, const char *text, uint64_t *size)
   return 0;
 }
 
-/* Apply one "key=value" option to spec; errors name the device:
- * "swap: PATH: priority: VALUE: reason".
- */
-static int
-devspec_option (struct devspec *spec, char *opt)
+/* Whether the key of opt (its first keylen characters) is key. */
+static bool
+key_is (const char *opt, size_t keylen, const char *key)
 {
-  char *value = strchr (opt, '=');
-  char what[256];
+  return keylen == strlen (key) && strncmp (opt, key, keylen) == 0;
+}
+
+int
+devspec_option (struct devspec *spec, const char *what, const char *opt)
+{
+  const char *value = strchr (opt, '=');
+  size_t keylen = value ? (size_t) (value - opt) : 0;
+  char key_what[1024];
   long long n;
+  uint64_t size;
 
   if (value == NULL) {
-    sd_error ("swap: %s: option %s has no value", spec->path, opt);
+    sd_error ("%s: option %s has no value", what, opt);
     return -1;
   }
-  *value++ = '\0';
-  snprintf (what, sizeof what, "swap: %s: %s", spec->path, opt);
-  if (strcmp (opt, "priority") == 0) {
-    if (sd_parse_int (what, value,
+  value++;
+  snprintf (key_what, sizeof key_what, "%s: %.*s", what, (int) keylen, opt);
+  if (key_is (opt, keylen, "priority")) {
+    if (sd_parse_int (key_what, value,
                       SD_PRIORITY_MIN, SD_PRIORITY_MAX, &n) == -1)
       return -1;
     spec->priority = n;
+    spec->priority_set = true;
   }
-  else if (strcmp (opt, "maxactive") == 0) {
-    if (sd_parse_int (what, value,
-                      1, SD_MAXACTIVE_MAX, &n) == -1)
+  else if (key_is (opt, keylen, "maxactive")) {
+    if (sd_parse_int (key_what, value, 1, SD_MAXACTIVE_MAX, &n) == -1)
       return -1;
     spec->maxactive = n;
   }
-  else if (strcmp (opt, "create") == 0) {
-    if (sd_parse_size (what, value, &spec->create_size) == -1)
+  else if (key_is (opt, keylen, "create")) {
+    if (sd_parse_size (key_what, value, &size) == -1)
       return -1;
-    if (spec->create_size == 0) {
-      sd_error ("swap: %s: create=0 makes no device", spec->path);
+    if (size == 0) {
+      sd_error ("%s: create=0 makes no device", what);
       return -1;
     }
+    if (size < 2 * 4096) {
+      errno = EINVAL;
+      sd_error ("%s: %s: too small (a swap file needs at least 8192 "
+                "bytes)", key_what, value);
+      return -1;
+    }
+    spec->create_size = size;
+  }
+  else if (key_is (opt, keylen, "timeout")) {
+    if (sd_parse_int (key_what, value, 1, SD_TIMEOUT_MAX, &n) == -1)
+      return -1;
+    spec->timeout = n;
   }
   else {
-    sd_error ("swap: %s: unknown option %s "
-              "(priority, maxactive or create)", spec->path, opt);
+    sd_error ("%s: unknown option %.*s "
+              "(priority, maxactive, create or timeout)",
+              what, (int) keylen, opt);
     return -1;
   }
   return 0;
@@ -130,7 +150,7 @@ devspec_parse (const char *text, struct devspec *spec)
 {
   CLEANUP_FREE char *copy = strdup (text);
   struct devspec s = { .priority = 0 };
-  char *rest, *opt;
+  char what[1024], *rest, *opt;
 
   if (copy == NULL) {
     sd_error ("swap: %s: %m", text);
@@ -142,8 +162,9 @@ devspec_parse (const char *text, struct devspec *spec)
     sd_error ("swap: %s: no path", text);
     return -1;
   }
+  snprintf (what, sizeof what, "swap: %s", s.path);
   while ((opt = strsep (&rest, ",")) != NULL) {
-    if (devspec_option (&s, opt) == -1)
+    if (devspec_option (&s, what, opt) == -1)
       return -1;
   }
   s.path = strdup (s.path);
@@ -162,4 +183,19 @@ devspec_free (struct devspec *spec)
     free (spec->path);
     spec->path = NULL;
   }
+}
+
+bool
+devspec_is_uri (const char *path)
+{
+  static const char *const schemes[] = {
+    "nbd://", "nbds://", "nbd+unix://", "nbds+unix://",
+    "nbd+vsock://", "nbds+vsock://",
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+    if (strncmp (path, schemes[i], strlen (schemes[i])) == 0)
+      return true;
+  return false;
 }

@@ -24,24 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export-int.h"
 #include "map.h"
 #include "pool-int.h"
 #include "stripes.h"
-#include "swapdrum/export.h"
 #include "swapdrum/log.h"
-
-#define PAGE_MASK (SD_PAGE_SIZE - 1)
-
-/* How many fresh slots a page may try after write errors. */
-#define MAX_RELOCATIONS 16
-
-struct export {
-  char *name;
-  struct pool *pool;
-  uint64_t size;                /* bytes, a multiple of 4096 */
-  struct map *map;              /* atomic entries; see map.h */
-  struct stripes stripes;       /* see stripes.h */
-};
 
 static int write_range (struct export *exp, const char *buf,
                         uint64_t count, uint64_t offset, bool fua);
@@ -68,6 +55,12 @@ export_create (struct pool *pool, const char *name, uint64_t size)
   exp->pool = pool;
   exp->size = size;
   stripes_init (&exp->stripes);
+  if (pool_add_export (pool, exp) == -1) {
+    sd_error ("export: %s: %m", name);
+    export_destroy (exp);
+    return NULL;
+  }
+  exp->registered = true;
   return exp;
 }
 
@@ -86,6 +79,8 @@ export_destroy (struct export *exp)
 {
   if (exp == NULL)
     return;
+  if (exp->registered)
+    pool_remove_export (exp->pool, exp);
   map_foreach (exp->map, free_entry, exp);
   map_destroy (exp->map);
   stripes_fini (&exp->stripes);
@@ -218,9 +213,9 @@ read_range (struct export *exp, char *buf, uint64_t count, uint64_t offset)
  * fail bad and trying others.
  * => returns 0 with *slotp set, or -1 (ENOSPC or EIO) after reporting.
  */
-static int
-new_good_slot (struct export *exp, export_page_t page, const void *data,
-               bool fua, drum_slot_t *slotp)
+int
+export_new_slot (struct export *exp, export_page_t page, const void *data,
+                 bool fua, drum_slot_t *slotp)
 {
   int i;
 
@@ -298,10 +293,16 @@ relocate (struct export *exp, export_page_t page, uint64_t e,
     return -1;
   }
   memcpy (full + skip, piece, len);
-  if (new_good_slot (exp, page, full, fua, &slot) == -1)
+  if (export_new_slot (exp, page, full, fua, &slot) == -1)
     return -1;
   if (map_cas (exp->map, page, &cur, slot) == 1) {
-    pool_markbad (exp->pool, old);
+    /* A slot on a device that is offline is not bad, just unreachable:
+     * give it back for when the device returns.
+     */
+    if (atomic_load (&odev->offline))
+      pool_free (exp->pool, old, 1);
+    else
+      pool_markbad (exp->pool, old);
     return 0;
   }
   pool_free (exp->pool, slot, 1);
@@ -346,7 +347,7 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
                      SD_PAGE_SIZE, fua) == -1) {
     pool_note_error (exp->pool, dev);
     pool_markbad (exp->pool, slot);
-    if (new_good_slot (exp, page, data, fua, &slot) == -1)
+    if (export_new_slot (exp, page, data, fua, &slot) == -1)
       return -1;
   }
   return install (exp, page, slot, data, 0, SD_PAGE_SIZE, fua);
@@ -413,7 +414,7 @@ write_new_partial (struct export *exp, const char *buf, export_page_t page,
     return -1;
   }
   memcpy (full + skip, buf, len);
-  if (new_good_slot (exp, page, full, fua, &slot) == -1 ||
+  if (export_new_slot (exp, page, full, fua, &slot) == -1 ||
       install (exp, page, slot, buf, skip, len, fua) == -1)
     return -1;
   return len;
@@ -518,6 +519,27 @@ struct free_run {
   uint64_t n;
 };
 
+/* Give slots [start, start + n) back: first tell devices that can
+ * discard (remote exports) that the pages hold nothing, while the slots
+ * are still ours, then free them.
+ */
+static void
+release_run (struct export *exp, drum_slot_t start, uint64_t n)
+{
+  drum_slot_t slot = start;
+
+  while (slot < start + n) {
+    struct swapdev *dev = pool_getsdp (exp->pool, slot);
+    uint64_t k = dev->drumoffset + dev->npages - slot;
+
+    if (k > start + n - slot)
+      k = start + n - slot;
+    swapdev_discard (dev, slot - dev->drumoffset, k);
+    slot += k;
+  }
+  pool_free (exp->pool, start, n);
+}
+
 static void
 free_run_add (struct export *exp, struct free_run *fr, drum_slot_t slot)
 {
@@ -526,7 +548,7 @@ free_run_add (struct export *exp, struct free_run *fr, drum_slot_t slot)
     return;
   }
   if (fr->n > 0)
-    pool_free (exp->pool, fr->start, fr->n);
+    release_run (exp, fr->start, fr->n);
   fr->start = slot;
   fr->n = 1;
 }
@@ -547,9 +569,9 @@ unmap_chunk (struct export *exp, export_page_t start, export_page_t end)
     if (e & MAP_SLOT_MASK)
       free_run_add (exp, &fr, e & MAP_SLOT_MASK);
   }
-  stripes_unlock (&exp->stripes, start);
   if (fr.n > 0)
-    pool_free (exp->pool, fr.start, fr.n);
+    release_run (exp, fr.start, fr.n);
+  stripes_unlock (&exp->stripes, start);
 }
 
 /* Unmap whole pages [first, first + n). */

@@ -22,6 +22,11 @@ default_error (const char *fmt, va_list args)
 static sd_log_fn error_hook = default_error;
 static sd_log_fn debug_hook = NULL;
 
+/* Each thread's last error message, in the manner of libnbd's
+ * lib/errors.c.
+ */
+static __thread char last_error[1024];
+
 void
 sd_log_set (sd_log_fn error, sd_log_fn debug)
 {
@@ -36,9 +41,24 @@ sd_error (const char *fmt, ...)
   va_list args;
 
   va_start (args, fmt);
+  vsnprintf (last_error, sizeof last_error, fmt, args);
+  va_end (args);
+  va_start (args, fmt);
   error_hook (fmt, args);
   va_end (args);
   errno = saved_errno;
+}
+
+const char *
+sd_last_error (void)
+{
+  return last_error;
+}
+
+void
+sd_clear_error (void)
+{
+  last_error[0] = '\0';
 }
 
 void

@@ -2,8 +2,7 @@
  *
  * Locking: the pool lock (the seed's uvm_swap_data_lock) protects the
  * priority list, the drum table and every swap device's "pool" fields.
- * It is held briefly, never across I/O.  Lock order:
- *   admin lock -> stripe locks (export.c) -> pool lock -> gate_lock.
+ * It is held briefly, never across I/O.  Lock order: see struct pool.
  * The functions below take the pool lock themselves; callers must not
  * hold it.
  */
@@ -11,11 +10,53 @@
 #ifndef SWAPDRUM_POOL_INT_H
 #define SWAPDRUM_POOL_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 
+#include "drum.h"
 #include "page.h"
+#include "prio.h"
 #include "swapdev.h"
 #include "swapdrum/pool.h"
+
+struct export;
+
+/* The pool.  Lock order: admin_lock -> devlife -> stripe locks (see
+ * stripes.h) -> lock -> a device's gate_lock.
+ */
+struct pool {
+  /* admin_lock serializes the changes of the device set (swap-on,
+   * swap-off, ctl) from start to end, I/O included.  It is never taken
+   * on the data path.
+   */
+  pthread_mutex_t admin_lock;
+  /* The pool lock (the seed's uvm_swap_data_lock) protects prio, the
+   * drum's writers, exports, next_device_id and every device's "pool"
+   * fields.  Held briefly, never across I/O.
+   */
+  pthread_mutex_t lock;
+  /* devlife: held shared by code that uses a device pointer it did not
+   * get from a map entry under a stripe lock (flush); swap-off holds it
+   * exclusive to free a device.
+   */
+  pthread_rwlock_t devlife;
+  struct prio_list prio;        /* every device, FAKE ones included */
+  struct drum *drum;
+  struct export **exports;      /* the exports taking pages from us */
+  size_t nexports;
+  uint8_t pool_id[16];
+  char description[64];         /* "swapdrum pool ID": constant */
+  uint64_t next_device_id;
+
+  /* The monitor thread (monitor.c) brings FAILED devices back.
+   * mon_lock protects mon_stop.
+   */
+  pthread_mutex_t mon_lock;
+  pthread_cond_t mon_cond;
+  bool mon_stop;
+  bool mon_started;             /* set and read by the starting thread */
+  pthread_t mon_thread;
+};
 
 /* Allocate up to `want` contiguous drum slots (the seed's
  * uvm_swap_alloc): walk priorities from the preferred end; inside a
@@ -51,6 +92,12 @@ extern struct swapdev *pool_getsdp (struct pool *pool, drum_slot_t slot);
  * FAILED (no new allocations) and report that once.
  */
 extern void pool_note_error (struct pool *pool, struct swapdev *dev);
+
+/* Register / unregister an export, so that swap-off can find the
+ * pages on a device.  pool_add_export returns -1 with errno ENOMEM.
+ */
+extern int pool_add_export (struct pool *pool, struct export *exp);
+extern void pool_remove_export (struct pool *pool, struct export *exp);
 
 /* Add a device built by the caller (unit tests): as pool_swapon after
  * the open.  Takes ownership of dev, even on failure.

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -24,16 +25,24 @@
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
 
-struct pool {
-  /* The pool lock (the seed's uvm_swap_data_lock) protects prio, the
-   * drum's writers, next_device_id and every device's "pool" fields.
-   */
-  pthread_mutex_t lock;
-  struct prio_list prio;        /* every device, FAKE ones included */
-  struct drum *drum;
-  uint8_t pool_id[16];
-  uint64_t next_device_id;
-};
+/* "swapdrum pool " and the pool id in hex. */
+static void
+describe (struct pool *pool)
+{
+  size_t i, n;
+
+  n = snprintf (pool->description, sizeof pool->description,
+                "swapdrum pool ");
+  for (i = 0; i < sizeof pool->pool_id; i++)
+    n += snprintf (pool->description + n, sizeof pool->description - n,
+                   "%02x", pool->pool_id[i]);
+}
+
+const char *
+pool_description (struct pool *pool)
+{
+  return pool->description;
+}
 
 struct pool *
 pool_create (void)
@@ -44,7 +53,11 @@ pool_create (void)
     sd_error ("pool: %m");
     return NULL;
   }
+  pthread_mutex_init (&pool->admin_lock, NULL);
+  pthread_mutex_init (&pool->mon_lock, NULL);
+  pthread_cond_init (&pool->mon_cond, NULL);
   pthread_mutex_init (&pool->lock, NULL);
+  pthread_rwlock_init (&pool->devlife, NULL);
   pool->next_device_id = 1;
   pool->drum = drum_create ();
   if (pool->drum == NULL ||
@@ -54,6 +67,7 @@ pool_create (void)
     pool_destroy (pool);
     return NULL;
   }
+  describe (pool);
   return pool;
 }
 
@@ -64,11 +78,17 @@ pool_destroy (struct pool *pool)
 
   if (pool == NULL)
     return;
+  pool_monitor_stop (pool);
   for (i = 0; i < pool->prio.n; i++)
     swapdev_free (pool->prio.devs[i]);
   prio_free (&pool->prio);
   drum_destroy (pool->drum);
+  free (pool->exports);
+  pthread_rwlock_destroy (&pool->devlife);
   pthread_mutex_destroy (&pool->lock);
+  pthread_mutex_destroy (&pool->admin_lock);
+  pthread_mutex_destroy (&pool->mon_lock);
+  pthread_cond_destroy (&pool->mon_cond);
   free (pool);
 }
 
@@ -165,11 +185,55 @@ pool_swapon_dev (struct pool *pool, struct swapdev *dev, int priority)
 int
 pool_swapon (struct pool *pool, const struct devspec *spec)
 {
-  struct swapdev *dev = swapdev_open_local (spec);
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  struct swapdev *dev;
 
+  if (spec->priority < SD_PRIORITY_MIN || spec->priority > SD_PRIORITY_MAX) {
+    errno = EINVAL;
+    sd_error ("swap: %s: priority %d out of range (%d to %d)", spec->path,
+              spec->priority, SD_PRIORITY_MIN, SD_PRIORITY_MAX);
+    return -1;
+  }
+  if (spec->maxactive > SD_MAXACTIVE_MAX) {
+    errno = EINVAL;
+    sd_error ("swap: %s: maxactive %u out of range (1 to %d)", spec->path,
+              spec->maxactive, SD_MAXACTIVE_MAX);
+    return -1;
+  }
+  dev = devspec_is_uri (spec->path)
+    ? swapdev_open_nbd (spec, pool->description)
+    : swapdev_open_local (spec);
   if (dev == NULL)
     return -1;
   return pool_swapon_dev (pool, dev, spec->priority);
+}
+
+int
+pool_add_export (struct pool *pool, struct export *exp)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct export **e;
+
+  e = realloc (pool->exports, (pool->nexports + 1) * sizeof *e);
+  if (e == NULL)
+    return -1;
+  pool->exports = e;
+  pool->exports[pool->nexports++] = exp;
+  return 0;
+}
+
+void
+pool_remove_export (struct pool *pool, struct export *exp)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  size_t i;
+
+  for (i = 0; i < pool->nexports; i++) {
+    if (pool->exports[i] == exp) {
+      pool->exports[i] = pool->exports[--pool->nexports];
+      return;
+    }
+  }
 }
 
 /* True if dev may take new allocations. */
@@ -296,8 +360,12 @@ pool_note_error (struct pool *pool, struct swapdev *dev)
   if (!swapdev_failing (dev) || (dev->flags & SWF_FAILED))
     return;
   dev->flags |= SWF_FAILED;
-  sd_error ("swap: %s: %d I/O errors in a row: marked FAILED, "
-            "no new pages go there", dev->path, SWAPDEV_FAIL_AFTER);
+  if (atomic_load (&dev->offline))
+    sd_error ("swap: %s: connection lost: marked FAILED, no new pages go "
+              "there; its pages read as EIO until it is back", dev->path);
+  else
+    sd_error ("swap: %s: %d I/O errors in a row: marked FAILED, "
+              "no new pages go there", dev->path, SWAPDEV_FAIL_AFTER);
 }
 
 uint64_t
@@ -345,6 +413,8 @@ devstat_fill (struct pool_devstat *st, const struct swapdev *dev)
   st->bytes_written = atomic_load (&dev->bytes_written);
   st->read_errors = atomic_load (&dev->read_errors);
   st->write_errors = atomic_load (&dev->write_errors);
+  st->reconnects = atomic_load (&dev->reconnects);
+  st->lost_pages = atomic_load (&dev->lost_pages);
   return 0;
 }
 
@@ -391,9 +461,10 @@ pool_flush (struct pool *pool)
   size_t i, n;
   int r = 0;
 
-  /* Copy the list so that fdatasync runs without the pool lock.
-   * Devices are freed only by pool_destroy, so the copy stays valid.
+  /* Copy the list so that fdatasync runs without the pool lock; devlife
+   * keeps swap-off from freeing a device on the copy meanwhile.
    */
+  pthread_rwlock_rdlock (&pool->devlife);
   pthread_mutex_lock (&pool->lock);
   devs = malloc ((pool->prio.n + 1) * sizeof *devs);
   for (i = n = 0; devs && i < pool->prio.n; i++)
@@ -401,12 +472,14 @@ pool_flush (struct pool *pool)
       devs[n++] = pool->prio.devs[i];
   pthread_mutex_unlock (&pool->lock);
   if (devs == NULL) {
+    pthread_rwlock_unlock (&pool->devlife);
     sd_error ("flush: %m");
     return -1;
   }
   for (i = 0; i < n; i++)
     if (swapdev_flush (devs[i]) == -1)
       r = -1;
+  pthread_rwlock_unlock (&pool->devlife);
   free (devs);
   if (r == -1)
     errno = EIO;

@@ -10,10 +10,19 @@
 void
 stripes_init (struct stripes *s)
 {
+  pthread_rwlockattr_t attr;
   size_t i;
 
+  /* Prefer writers: with glibc's default (readers first) a steady
+   * stream of reads to one stripe would starve trim and swap-off
+   * forever.
+   */
+  pthread_rwlockattr_init (&attr);
+  pthread_rwlockattr_setkind_np (&attr,
+                                 PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
   for (i = 0; i < NSTRIPES; i++)
-    pthread_rwlock_init (&s->lock[i], NULL);
+    pthread_rwlock_init (&s->lock[i], &attr);
+  pthread_rwlockattr_destroy (&attr);
 }
 
 void
@@ -39,18 +48,25 @@ range_stripes (export_page_t first, uint64_t n, uint64_t *start)
   return count < NSTRIPES ? count : NSTRIPES;
 }
 
-/* Apply op to every stripe of pages [first, first + n). */
+/* Apply op to every stripe of pages [first, first + n), in increasing
+ * index order (the part that wrapped past NSTRIPES first): requests
+ * holding several stripes shared then never wait for each other in a
+ * cycle, even while writers queue on those stripes.
+ */
 static void
 each_stripe (struct stripes *s, export_page_t first, uint64_t n,
              int (*op) (pthread_rwlock_t *))
 {
-  uint64_t start, count, k;
+  uint64_t start, count, k, wrapped;
 
   if (n == 0)
     return;
   count = range_stripes (first, n, &start);
-  for (k = 0; k < count; k++)
-    op (&s->lock[(start + k) % NSTRIPES]);
+  wrapped = start + count > NSTRIPES ? start + count - NSTRIPES : 0;
+  for (k = 0; k < wrapped; k++)
+    op (&s->lock[k]);
+  for (k = start; k < start + count - wrapped; k++)
+    op (&s->lock[k]);
 }
 
 void
@@ -75,4 +91,15 @@ void
 stripes_unlock (struct stripes *s, export_page_t page)
 {
   pthread_rwlock_unlock (&s->lock[(page >> STRIPE_SHIFT) % NSTRIPES]);
+}
+
+void
+stripes_barrier (struct stripes *s)
+{
+  size_t i;
+
+  for (i = 0; i < NSTRIPES; i++) {
+    pthread_rwlock_wrlock (&s->lock[i]);
+    pthread_rwlock_unlock (&s->lock[i]);
+  }
 }

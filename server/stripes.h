@@ -7,10 +7,12 @@
  * handed to another page) while a request still uses it.
  *
  * A stripe covers STRIPE_PAGES consecutive pages (256 KiB); stripes
- * are hashed into NSTRIPES rwlocks.  The rwlocks prefer readers
- * (glibc's default): a reader waits only for a stripe held exclusive,
- * and an exclusive holder never waits for anything while holding it,
- * so holding many stripes shared cannot deadlock.
+ * are hashed into NSTRIPES rwlocks.  The rwlocks prefer writers, so
+ * trim and swap-off are not starved by steady reads.  Deadlock freedom:
+ * a request takes its stripes shared in increasing index order, and an
+ * exclusive holder (trim, zero, migration, the barrier) holds one
+ * stripe at a time and never waits for another while holding it.  No
+ * thread takes a stripe it already holds.
  */
 
 #ifndef SWAPDRUM_STRIPES_H
@@ -37,6 +39,12 @@ extern void stripes_rdlock (struct stripes *s, export_page_t first,
                             uint64_t n);
 extern void stripes_unlock_range (struct stripes *s, export_page_t first,
                                   uint64_t n);
+
+/* Take and drop every stripe exclusive, one after the other: when it
+ * returns, every request that held a stripe when it was called has
+ * finished with it.
+ */
+extern void stripes_barrier (struct stripes *s);
 
 /* Hold exclusive / release the one stripe of page. */
 extern void stripes_wrlock (struct stripes *s, export_page_t page);

@@ -112,10 +112,11 @@ static const struct swapdev_ops block_ops = {
 };
 
 /* Create path with `size` bytes, refusing to touch an existing file.
- * => returns 0 if created or already there, -1 after reporting.
+ * => returns 0 if created (*created set) or already there, -1 after
+ *    reporting.
  */
 static int
-create_file (const char *path, uint64_t size)
+create_file (const char *path, uint64_t size, bool *created)
 {
   CLEANUP_CLOSE int fd = -1;
   int err;
@@ -135,6 +136,7 @@ create_file (const char *path, uint64_t size)
     unlink (path);
     return -1;
   }
+  *created = true;
   return 0;
 }
 
@@ -148,7 +150,7 @@ open_backend (const char *path, const struct stat *st)
   if (S_ISBLK (st->st_mode))
     flags |= O_EXCL;            /* refuse a mounted or claimed device */
   else if (!S_ISREG (st->st_mode)) {
-    errno = EINVAL;
+    errno = S_ISDIR (st->st_mode) ? EISDIR : EINVAL;
     sd_error ("swap: %s: not a regular file or block device", path);
     return -1;
   }
@@ -168,6 +170,7 @@ size_file (struct swapdev *dev, const struct stat *st, uint64_t *size)
 
   *size = st->st_size;
   if (*size < 2 * SD_PAGE_SIZE) {
+    errno = EINVAL;
     sd_error ("swap: %s: file is %" PRIu64 " bytes; "
               "a swap file needs at least 8192", dev->path, *size);
     return -1;
@@ -189,6 +192,7 @@ size_block (struct swapdev *dev, uint64_t *size)
     return -1;
   }
   if (*size < 3 * SD_PAGE_SIZE) {
+    errno = EINVAL;
     sd_error ("swap: %s: device is %" PRIu64 " bytes; "
               "need at least 12288", dev->path, *size);
     return -1;
@@ -234,6 +238,7 @@ setup_local (struct swapdev *dev, const struct stat *st,
   dev->data_offset = (skip + 1) * SD_PAGE_SIZE;
   dev->npages = size / SD_PAGE_SIZE - skip - 1;
   if (dev->npages > BLIST_MAX_PAGES) {
+    errno = EFBIG;
     sd_error ("swap: %s: too large (at most %" PRIu64 " pages)",
               dev->path, (uint64_t) BLIST_MAX_PAGES);
     return -1;
@@ -251,19 +256,20 @@ swapdev_open_local (const struct devspec *spec)
 {
   struct swapdev *dev;
   struct stat st;
+  bool created = false;
 
   if (spec->create_size &&
-      create_file (spec->path, spec->create_size) == -1)
+      create_file (spec->path, spec->create_size, &created) == -1)
     return NULL;
   if (stat (spec->path, &st) == -1) {
     sd_error ("swap: %s: %m", spec->path);
-    return NULL;
+    goto err_unlink;
   }
   dev = calloc (1, sizeof *dev);
   if (dev == NULL || (dev->path = strdup (spec->path)) == NULL) {
     sd_error ("swap: %s: %m", spec->path);
     free (dev);
-    return NULL;
+    goto err_unlink;
   }
   pthread_mutex_init (&dev->gate_lock, NULL);
   pthread_cond_init (&dev->gate_cond, NULL);
@@ -272,7 +278,26 @@ swapdev_open_local (const struct devspec *spec)
       setup_local (dev, &st, spec) == -1) {
     dev->ops = dev->fd >= 0 ? &file_ops : NULL;
     swapdev_free (dev);
-    return NULL;
+    goto err_unlink;
   }
   return dev;
+
+ err_unlink:
+  /* Leave nothing behind for a device that was refused. */
+  if (created) {
+    int saved_errno = errno;
+    unlink (spec->path);
+    errno = saved_errno;
+  }
+  return NULL;
+}
+
+char *
+swapdev_path_ident (const char *path)
+{
+  struct stat st;
+
+  if (stat (path, &st) == -1)
+    return NULL;
+  return local_ident (&st);
 }

@@ -126,7 +126,16 @@ note_result (struct swapdev *dev, int r, _Atomic uint64_t *errors)
 bool
 swapdev_failing (const struct swapdev *dev)
 {
-  return atomic_load (&dev->error_run) >= SWAPDEV_FAIL_AFTER;
+  return atomic_load (&dev->error_run) >= SWAPDEV_FAIL_AFTER ||
+    atomic_load (&dev->offline);
+}
+
+void
+swapdev_set_online (struct swapdev *dev, bool online)
+{
+  if (online)
+    atomic_store (&dev->error_run, 0);
+  atomic_store (&dev->offline, !online);
 }
 
 int
@@ -136,6 +145,11 @@ swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
   uint64_t offset = dev->data_offset + page * SD_PAGE_SIZE + skip;
   int r, saved_errno;
 
+  if (atomic_load (&dev->offline)) {
+    atomic_fetch_add (&dev->read_errors, 1);
+    errno = EIO;
+    return -1;
+  }
   gate_enter (dev);
   r = dev->ops->pread (dev, buf, count, offset);
   saved_errno = errno;
@@ -159,6 +173,11 @@ swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
   /* Set dirty before the write so that a flush racing with it
    * either sees the flag or runs after the data is in the backend.
    */
+  if (atomic_load (&dev->offline)) {
+    atomic_fetch_add (&dev->write_errors, 1);
+    errno = EIO;
+    return -1;
+  }
   if (!fua)
     atomic_store (&dev->dirty, true);
   gate_enter (dev);
@@ -175,10 +194,26 @@ swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
 }
 
 int
+swapdev_discard (struct swapdev *dev, dev_page_t page, uint64_t n)
+{
+  int r;
+
+  if (dev->ops->discard == NULL || atomic_load (&dev->offline))
+    return 0;
+  gate_enter (dev);
+  r = dev->ops->discard (dev, n * SD_PAGE_SIZE,
+                         dev->data_offset + page * SD_PAGE_SIZE);
+  gate_leave (dev);
+  return r;
+}
+
+int
 swapdev_flush (struct swapdev *dev)
 {
   int r;
 
+  if (atomic_load (&dev->offline))
+    return 0;                   /* nothing it holds can be made safer */
   if (!atomic_exchange (&dev->dirty, false))
     return 0;
   gate_enter (dev);

@@ -33,6 +33,7 @@
 enum swapdev_kind {
   SWAPDEV_FILE,
   SWAPDEV_BLOCK,
+  SWAPDEV_NBD,             /* a remote NBD export, through libnbd */
   SWAPDEV_TEST,            /* a backend supplied by a unit test */
 };
 
@@ -41,6 +42,7 @@ enum swapdev_kind {
 #define SWF_ENABLE  0x02   /* takes new allocations */
 #define SWF_FAKE    0x04   /* placeholder while being set up */
 #define SWF_FAILED  0x08   /* kept failing: no new allocations */
+#define SWF_DRAIN   0x10   /* swap-off: its pages are moving away */
 
 /* After this many I/O errors in a row a device is marked FAILED. */
 #define SWAPDEV_FAIL_AFTER 8
@@ -63,6 +65,13 @@ struct swapdev_ops {
   int (*pwrite) (struct swapdev *dev, const void *buf, uint64_t count,
                  uint64_t offset, bool fua);
   int (*flush) (struct swapdev *dev);
+  /* Optional: tell the backend the range holds nothing (remote trim). */
+  int (*discard) (struct swapdev *dev, uint64_t count, uint64_t offset);
+  /* Optional: (re)connect a backend whose connection was lost.  The
+   * device stays offline (swapdev_read/write fail) until the caller
+   * has checked the stamp and calls swapdev_set_online.
+   */
+  int (*connect) (struct swapdev *dev);
   /* Release the backend.  Called once, from swapdev_free. */
   void (*close) (struct swapdev *dev);
 };
@@ -116,6 +125,13 @@ struct swapdev {
   _Atomic uint64_t read_errors, write_errors;
   _Atomic unsigned error_run;   /* errors since the last success */
   _Atomic bool dirty;           /* written since the last flush */
+  _Atomic bool offline;         /* connection lost: page I/O fails */
+  _Atomic uint64_t reconnects;  /* times it came back */
+  _Atomic uint64_t lost_pages;  /* pages it came back without */
+
+  /* the pool's monitor thread only: reconnect backoff */
+  int64_t retry_at_ms;
+  unsigned backoff_ms;
 };
 
 /* Open a file or block device as a swap device (not yet in a pool).
@@ -127,6 +143,12 @@ struct swapdev {
  */
 extern struct swapdev *swapdev_open_local (const struct devspec *spec);
 
+/* The identity the device at path would have ("file:DEV:INO",
+ * "blk:MAJOR:MINOR"), to find it whatever its spelling.
+ * => returns a malloc'd string, or NULL with errno set (no report).
+ */
+extern char *swapdev_path_ident (const char *path);
+
 /* Build a device over a caller-supplied backend (unit tests).
  * `size` is the backend's size in bytes.
  * => returns NULL after reporting, on bad size or ENOMEM.
@@ -135,6 +157,20 @@ extern struct swapdev *swapdev_new (const char *path, const char *ident,
                                     const struct swapdev_ops *ops,
                                     void *priv, uint64_t size,
                                     unsigned maxactive);
+
+/* Open a remote NBD export (an nbd://, nbds://, nbd+unix:// ... URI)
+ * as a swap device, with spec->maxactive connections (default 2) and
+ * spec->timeout seconds per request.  A read-only or too small export,
+ * or this server's own export, is refused.
+ * => returns the device, or NULL after reporting "swap: URI: reason".
+ */
+extern struct swapdev *swapdev_open_nbd (const struct devspec *spec,
+                                         const char *own_description);
+
+/* Mark the device offline (its connection is gone: page I/O fails
+ * with EIO at once) or online again.
+ */
+extern void swapdev_set_online (struct swapdev *dev, bool online);
 
 /* Close the backend and free the device.  Accepts NULL.  The device
  * must not be in a pool.
@@ -172,7 +208,15 @@ extern int swapdev_write (struct swapdev *dev, const void *buf,
  */
 extern int swapdev_flush (struct swapdev *dev);
 
-/* True once SWAPDEV_FAIL_AFTER errors in a row have been seen. */
+/* Discard device pages [page, page + n) on the backend, if it can.
+ * => returns 0 (also when the backend cannot), or -1 with errno set.
+ */
+extern int swapdev_discard (struct swapdev *dev, dev_page_t page,
+                            uint64_t n);
+
+/* True once SWAPDEV_FAIL_AFTER errors in a row have been seen, or the
+ * device went offline.
+ */
 extern bool swapdev_failing (const struct swapdev *dev);
 
 /* The kind as a word ("file", "block", ...). */

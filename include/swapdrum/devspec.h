@@ -1,23 +1,30 @@
 /* swapdrum: a swap device as the operator names it.
  *
- * "PATH[,priority=N][,maxactive=N][,create=SIZE]", as given to the
+ * "PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]", as given to the
  * plugin's swap= key (and later to the admin socket's "on").
  */
 
 #ifndef SWAPDRUM_DEVSPEC_H
 #define SWAPDRUM_DEVSPEC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SD_PRIORITY_MIN (-1000000)
 #define SD_PRIORITY_MAX 1000000
 #define SD_MAXACTIVE_MAX 1024
+#define SD_TIMEOUT_MAX 3600
+#define SD_TIMEOUT_DEFAULT 30
 
 struct devspec {
   char *path;              /* file, block device (or URI later) */
   int priority;            /* lower = preferred; default 0 */
+  bool priority_set;       /* priority= was given, not defaulted (for
+                              swapdrumctl -A, whose -p is the default) */
   unsigned maxactive;      /* 0 = the default of the device's kind */
   uint64_t create_size;    /* 0 = do not create; else create if missing */
+  unsigned timeout;        /* remote devices: seconds a request may take
+                              (0 = the default, SD_TIMEOUT_DEFAULT) */
 };
 
 /* Parse a device specification into *spec (path is malloc'd).
@@ -25,6 +32,20 @@ struct devspec {
  *    key, number out of range, empty path); *spec is then untouched.
  */
 extern int devspec_parse (const char *text, struct devspec *spec);
+
+/* Apply one "key=value" option (priority, maxactive or create) to
+ * *spec; what names the spec in error messages ("swap: PATH" for
+ * devspec_parse, "FILE:LINE" for a config file, "-o" for swapdrumctl).
+ * => returns 0, or -1 after reporting "WHAT: reason" or
+ *    "WHAT: KEY: VALUE: reason"; *spec is then untouched.
+ */
+extern int devspec_option (struct devspec *spec, const char *what,
+                           const char *opt);
+
+/* True if path names a remote device: an NBD URI (nbd://, nbds://,
+ * nbd+unix://, nbds+unix://, nbd+vsock://, nbds+vsock://).
+ */
+extern bool devspec_is_uri (const char *path);
 
 /* Free what devspec_parse allocated.  Accepts NULL. */
 extern void devspec_free (struct devspec *spec);

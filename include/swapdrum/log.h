@@ -24,6 +24,16 @@ extern void sd_log_set (sd_log_fn error, sd_log_fn debug);
 extern void sd_error (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 
+/* The last error this thread reported with sd_error (as the hook got
+ * it), or "" if none: the admin server puts it in its reply.  Valid
+ * until this thread's next sd_error.
+ */
+extern const char *sd_last_error (void);
+
+/* Forget this thread's last error. */
+extern void sd_clear_error (void);
+
+
 /* Debug message (shown by nbdkit -v).  Preserves errno. */
 extern void sd_debug (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));

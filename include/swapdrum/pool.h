@@ -34,6 +34,8 @@ struct pool_devstat {
   unsigned flags;               /* SWF_* (see swapdev.h) */
   uint64_t nreads, nwrites, bytes_read, bytes_written;
   uint64_t read_errors, write_errors;
+  uint64_t reconnects;          /* times it came back after FAILED */
+  uint64_t lost_pages;          /* pages it came back without */
 };
 
 /* Create an empty pool with a random pool id.
@@ -54,6 +56,49 @@ extern void pool_destroy (struct pool *pool);
  *    the pool is then unchanged.
  */
 extern int pool_swapon (struct pool *pool, const struct devspec *spec);
+
+/* Progress of a swap-off: pages moved so far, of total. */
+typedef void (*pool_progress_fn) (void *opaque, uint64_t moved,
+                                  uint64_t total);
+
+/* Remove the device at path (the seed's swap_off): stop new pages
+ * going there, move every page it holds to the other devices by
+ * priority while client I/O goes on, then close it and give its drum
+ * range back.  path may be any spelling of the device.
+ * => returns 0, or -1 after reporting "off: PATH: reason" with errno:
+ *    ENOENT not in the pool; EBUSY being added; ENOSPC the rest of the
+ *    pool cannot hold its pages (checked first, and again while pages
+ *    move); EIO the other devices failed the writes.  On failure the
+ *    device is enabled again and every page stays readable, where it
+ *    was or where it moved.
+ */
+extern int pool_swapoff (struct pool *pool, const char *path,
+                         pool_progress_fn progress, void *opaque);
+
+/* Change the priority of the device at path (the seed's SWAP_CTL):
+ * it joins the tail of its new priority's ring; no data moves.
+ * => returns 0, or -1 after reporting "ctl: PATH: reason" with errno
+ *    ENOENT, EBUSY or EINVAL (priority out of range).
+ */
+extern int pool_ctl (struct pool *pool, const char *path, int priority);
+
+/* The NBD export description that names this pool ("swapdrum pool"
+ * and its random id): the plugin gives it to clients, and adding a
+ * remote device that answers with it (this server's own export) is
+ * refused.
+ */
+extern const char *pool_description (struct pool *pool);
+
+/* Start / stop the monitor thread, which reconnects FAILED devices
+ * that can reconnect (remote exports) with backoff (1 s doubling to
+ * 30 s), checks their stamp, and brings them back: with their pages
+ * if the stamp matches, else with every page they held marked lost
+ * (EIO until rewritten) and an empty allocator.  Start it after
+ * nbdkit forks.  pool_monitor_start returns 0 or -1 after reporting;
+ * stop is a no-op if not started.
+ */
+extern int pool_monitor_start (struct pool *pool);
+extern void pool_monitor_stop (struct pool *pool);
 
 /* Data pages of all devices in the pool (in use or not). */
 extern uint64_t pool_npages (struct pool *pool);

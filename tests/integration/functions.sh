@@ -34,10 +34,26 @@ export LC_ALL=C
 # nbdkit.  Leaks are left to the engine's unit tests (nbdkit exits
 # without freeing everything).  NBDKIT is the command line that starts
 # nbdkit; through env, so that `$NBDKIT ... &` leaves $! = nbdkit's pid.
+#
+# libp11-kit (nbdkit -> gnutls -> p11-kit) calls newlocale() in its
+# constructor, which runs before the preloaded ASan's: ASan then
+# initializes inside newlocale, with glibc's locale lock held, and its
+# dlerror() -> dcgettext() unlocks that lock once too often.  Every
+# later newlocale() in nbdkit (json-c calls it for each admin request)
+# then blocks for ever.  Preloading p11-kit ahead of ASan runs its
+# constructor after ASan's; ASan must be told not to insist on being
+# first (nothing in p11-kit interposes what ASan intercepts).
 if [ "${SANITIZE-}" = 1 ]; then
     _san_preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+    _san_opts=detect_leaks=0
+    _p11=$(ldd "$(command -v nbdkit)" 2>/dev/null |
+               awk '$1 ~ /^libp11-kit/ && $3 ~ /^\// { print $3 }')
+    if [ -n "$_p11" ]; then
+        _san_preload="$_p11 $_san_preload"
+        _san_opts=$_san_opts:verify_asan_link_order=0
+    fi
     NBDKIT=(env "LD_PRELOAD=$_san_preload"
-            "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+            "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}$_san_opts"
             nbdkit)
 else
     NBDKIT=(env nbdkit)
@@ -114,6 +130,10 @@ requires_plugin ()
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/swapdrum-$_name.XXXXXX")
 cleanup_fn rm -rf "$tmp"
+
+# Each test's servers get their own admin socket by default (the plugin
+# and swapdrumctl both read SWAPDRUM_ADMIN), so tests can run at once.
+export SWAPDRUM_ADMIN="$tmp/admin.sock"
 
 # free_bytes DIR: bytes available to us on the filesystem of DIR.
 free_bytes ()
@@ -207,4 +227,90 @@ vm_kib ()
 page_file_size ()
 {
     echo $(( ($1 + 1) * 4096 ))
+}
+
+# ---------------------------------------------------------------------
+# Continuous verified I/O (verifier.py).
+
+# start_verifier SOCK DIR [VERIFIER-ARGS...]: run verifier.py on the
+# NBD socket SOCK in the background, with its status, report, stop
+# file and stderr in DIR (DIR/verifier.{status,report,stop,log}); wait
+# (at most 60 s) until every connection has written its prefill, and
+# set VERIFIER_PID.  It is killed at exit.
+start_verifier ()
+{
+    local sock=$1 dir=$2 i
+    shift 2
+    rm -f "$dir/verifier.status" "$dir/verifier.report" "$dir/verifier.stop"
+    "$PYTHON" "$SRCDIR/verifier.py" "$sock" \
+        --status "$dir/verifier.status" --report "$dir/verifier.report" \
+        --stop "$dir/verifier.stop" --max-seconds 300 "$@" \
+        2> "$dir/verifier.log" &
+    VERIFIER_PID=$!
+    cleanup_fn stop_nbdkit "$VERIFIER_PID"
+    for (( i = 0; i < 600; i++ )); do
+        [ -s "$dir/verifier.status" ] && return 0
+        if ! kill -0 "$VERIFIER_PID" 2>/dev/null; then
+            cat "$dir/verifier.log" >&2
+            fail "the verifier exited before it was ready"
+        fi
+        sleep 0.1
+    done
+    fail "the verifier was not ready within 60 s"
+}
+
+# stop_verifier DIR: tell the verifier of DIR to stop and wait (at
+# most 120 s) for it to read everything back and write its report;
+# show its messages; set VERIFIER_RC to its exit status.
+stop_verifier ()
+{
+    local dir=$1 i
+    touch "$dir/verifier.stop"
+    for (( i = 0; i < 1200; i++ )); do
+        kill -0 "$VERIFIER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$VERIFIER_PID" 2>/dev/null; then
+        cat "$dir/verifier.log" >&2
+        fail "the verifier did not finish within 120 s (I/O hung?)"
+    fi
+    VERIFIER_RC=0
+    wait "$VERIFIER_PID" || VERIFIER_RC=$?
+    cat "$dir/verifier.log"
+    [ -s "$dir/verifier.report" ] ||
+        fail "the verifier wrote no report (exit status $VERIFIER_RC)"
+}
+
+# ---------------------------------------------------------------------
+# The admin socket, through swapdrumctl.
+
+# requires_swapdrumctl: SWAPDRUMCTL (set by make check) is built.
+requires_swapdrumctl ()
+{
+    : "${SWAPDRUMCTL:=$BUILDDIR/swapdrumctl}"
+    [ -x "$SWAPDRUMCTL" ] || fail "SWAPDRUMCTL=$SWAPDRUMCTL: not built"
+}
+
+# ctl ARGS...: swapdrumctl with a timeout: a hung server must fail the
+# test, not hang it.
+ctl () { timeout 120 "$SWAPDRUMCTL" "$@"; }
+
+# stats FILE: `swapdrumctl --json -l` into FILE.
+stats () { ctl --json -l > "$1" || fail "swapdrumctl --json -l failed"; }
+
+# dev FILE PATH FIELD: FIELD of device PATH in stats FILE ("absent" if
+# PATH is not listed; lists joined with commas).
+dev ()
+{
+    "$PYTHON" - "$@" <<'EOF'
+import json, sys
+f, path, field = sys.argv[1:4]
+for d in json.load(open(f))["devices"]:
+    if d["path"] == path:
+        v = d[field]
+        print(",".join(v) if isinstance(v, list) else v)
+        break
+else:
+    print("absent")
+EOF
 }

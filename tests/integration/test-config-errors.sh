@@ -138,7 +138,7 @@ expect_error "duplicate device (symlink)" \
     "swap: $tmp/link: already in the pool as $good" \
     "$good" "$tmp/link,priority=2"
 expect_error "duplicate device (./ spelling)" \
-    "swap: \./good: already in the pool as $good" \
+    "swap: $tmp/\./good: already in the pool as $good" \
     "$good" "./good"
 expect_error "duplicate device (hard link)" \
     "swap: $tmp/hard: already in the pool as $good" \
@@ -157,12 +157,20 @@ expect_error "file empty" \
 expect_error "create=0" \
     "create=0 makes no device" \
     "$tmp/zero,create=0"
+expect_error "create= too small" \
+    "create: 100: too small" \
+    "$good" "$tmp/tiny,create=100"
+expect_error "a bad device after one that was created" \
+    "swap: $tmp/missing: No such file or directory" \
+    "$tmp/fresh,create=1M" "$tmp/missing"
 expect_error "a directory" \
     "swap: $tmp/dir: not a regular file or block device" \
     "$tmp/dir"
 
 # A failed start must not have left a server behind nor created files.
 [ ! -e "$tmp/zero" ] || fail "create=0 left $tmp/zero behind"
+[ ! -e "$tmp/tiny" ] || fail "create=100 left $tmp/tiny behind"
+[ ! -e "$tmp/fresh" ] || fail "a failed start left $tmp/fresh behind"
 
 if [ $failures -ne 0 ]; then
     fail "$failures configuration checks failed"

@@ -1,0 +1,58 @@
+/* swapdrumctl: the commands, each one or a few admin requests.
+ *
+ * Every command returns 0, or -1 after reporting its failure on
+ * stderr (one line a failed request).
+ */
+
+#ifndef SWAPDRUMCTL_CMD_H
+#define SWAPDRUMCTL_CMD_H
+
+#include <stdbool.h>
+
+#include "ctl-print.h"
+#include "swapdrum/devspec.h"
+
+struct ctl_ctx {
+  const char *socket;           /* the admin socket */
+  bool json;                    /* --json: print what the server sends */
+  bool dry_run;                 /* -n: say what -A or -U would do */
+  struct ctl_units units;       /* -k, -m, -g, -h */
+};
+
+/* -l and -s. */
+extern int ctl_cmd_list (const struct ctl_ctx *ctx);
+extern int ctl_cmd_summary (const struct ctl_ctx *ctx);
+
+/* -a: add dev (swap-on); without priority_set, at the server's
+ * default priority.
+ */
+extern int ctl_cmd_add (const struct ctl_ctx *ctx,
+                        const struct devspec *dev);
+
+/* -d: remove path (swap-off), with a progress bar on stderr if stderr
+ * is a terminal, then one line on stdout.
+ */
+extern int ctl_cmd_remove (const struct ctl_ctx *ctx, const char *path);
+
+/* -c: change the priority of path. */
+extern int ctl_cmd_change (const struct ctl_ctx *ctx, const char *path,
+                           long long priority);
+
+/* -A: add every device of the config file that is not in the pool and
+ * set the priority of those that are; a device without priority= gets
+ * default_priority.  -U: remove every device of the file that is in
+ * the pool.  Both go on after a refused request and fail at the end.
+ */
+extern int ctl_cmd_apply (const struct ctl_ctx *ctx, const char *file,
+                          long long default_priority);
+extern int ctl_cmd_unapply (const struct ctl_ctx *ctx, const char *file);
+
+/* Shared by ctl-cmd.c and ctl-apply.c. */
+struct ctl_conn;
+extern json_object *ctl_on_request (const struct devspec *dev);
+extern json_object *ctl_ctl_request (const char *path, long long priority);
+extern json_object *ctl_off_request (const char *path);
+extern int ctl_do_off (const struct ctl_ctx *ctx, struct ctl_conn *conn,
+                       const char *path);
+
+#endif /* SWAPDRUMCTL_CMD_H */

@@ -1,0 +1,52 @@
+/* swapdrum: the admin socket server (public engine API).
+ *
+ * A unix stream socket speaking the line-delimited JSON protocol of
+ * docs/admin-protocol.md, served by a libev loop of its own
+ * (ev_loop_new) in a thread of its own.  Requests that change the pool
+ * (on, off, ctl) run in a worker thread, so that the loop keeps
+ * serving other clients during a long swap-off; no admin request ever
+ * blocks the data path (the engine's admin changes take only short
+ * pool-lock sections and per-stripe locks).
+ */
+
+#ifndef SWAPDRUM_ADMIN_H
+#define SWAPDRUM_ADMIN_H
+
+#include <sys/types.h>
+
+#include "swapdrum/pool.h"
+
+struct admin_server;
+
+/* Create, bind and listen on the socket at path (a stale socket file
+ * left by a dead server is replaced; a live one is refused with
+ * EADDRINUSE; a missing parent directory is created, mode 0700).  The
+ * socket file gets exactly `mode` (e.g. 0600) and, if group is not
+ * (gid_t) -1, that group.  No thread is started.  Call it before other
+ * threads run (nbdkit's .get_ready): it changes the umask for a moment.
+ * => returns the server, or NULL after reporting "admin: PATH: reason"
+ *    with errno set (ENAMETOOLONG, EADDRINUSE, EEXIST: not a socket).
+ */
+extern struct admin_server *admin_create (struct pool *pool,
+                                          const char *path, mode_t mode,
+                                          gid_t group);
+
+/* Start the loop thread and the worker thread (with every signal
+ * blocked).  Call after nbdkit forks and changes user (.after_fork):
+ * "the server's uid" of the privilege check is the euid at this call.
+ * => returns 0, or -1 after reporting.
+ */
+extern int admin_start (struct admin_server *srv);
+
+/* Stop the loop (if started), wait for the running request (a
+ * swap-off finishes first, however long it takes; queued ones are
+ * dropped unanswered), close every client and the socket, unlink the
+ * socket file if it is still ours, free.  Accepts NULL.  Call it
+ * before pool_destroy.
+ */
+extern void admin_destroy (struct admin_server *srv);
+
+/* The socket path. */
+extern const char *admin_path (const struct admin_server *srv);
+
+#endif /* SWAPDRUM_ADMIN_H */

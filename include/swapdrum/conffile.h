@@ -1,0 +1,35 @@
+/* swapdrum: the pool's config file, read by the plugin (config=FILE)
+ * and by swapdrumctl -A/-U.  One device per line:
+ *
+ *   PATH [priority=N] [maxactive=N] [create=SIZE]
+ *
+ * Words are separated by blanks; a word starting with '#' starts a
+ * comment; blank lines are ignored.  PATH must be absolute and appear
+ * once.  (So a path cannot contain blanks.)  Each other word is one
+ * option, parsed by devspec_option.
+ */
+
+#ifndef SWAPDRUM_CONFFILE_H
+#define SWAPDRUM_CONFFILE_H
+
+#include <stddef.h>
+
+#include "swapdrum/devspec.h"
+
+struct conffile {
+  struct devspec *specs;
+  unsigned *lines;              /* line of each spec in the file */
+  size_t n;
+};
+
+/* Read every device of file into *cf.
+ * => returns 0, or -1 after reporting "FILE: reason" or
+ *    "FILE:LINE: reason" for the first line that cannot be parsed;
+ *    *cf is then empty.
+ */
+extern int conffile_read (const char *file, struct conffile *cf);
+
+/* Free what conffile_read allocated.  Accepts an empty *cf. */
+extern void conffile_free (struct conffile *cf);
+
+#endif /* SWAPDRUM_CONFFILE_H */
