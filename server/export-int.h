@@ -38,6 +38,22 @@ extern int export_new_slot (struct export *exp, export_page_t page,
                             const void *data, bool fua,
                             drum_slot_t *slotp);
 
+/* Write count bytes at offset through the map: overwrites go to the
+ * slots pages have, new pages take slots by priority, write errors
+ * relocate pages.
+ * => caller holds the stripes of the range shared.
+ * => returns 0, or -1 with errno set after reporting.
+ */
+extern int export_write_range (struct export *exp, const char *buf,
+                               uint64_t count, uint64_t offset, bool fua);
+
+/* Refuse a request beyond the end of the export (nbdkit never sends
+ * one): returns 0, or -1 with errno EINVAL after reporting
+ * "what: NAME: OFFSET+COUNT is beyond the end (SIZE)".
+ */
+extern int export_check_bounds (const struct export *exp, const char *what,
+                                uint64_t count, uint64_t offset);
+
 /* Move every page of exp that lives on dev to other devices (swap-off),
  * one stripe at a time, holding the stripe exclusive while its pages
  * move, so a write to a moving page either finishes before the copy

@@ -30,8 +30,6 @@
 #include "stripes.h"
 #include "swapdrum/log.h"
 
-static int write_range (struct export *exp, const char *buf,
-                        uint64_t count, uint64_t offset, bool fua);
 
 struct export *
 export_create (struct pool *pool, const char *name, uint64_t size)
@@ -267,7 +265,7 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
     }
   }
   pool_free (exp->pool, slot, 1);
-  return write_range (exp, piece, len, (page << SD_PAGE_SHIFT) + skip, fua);
+  return export_write_range (exp, piece, len, (page << SD_PAGE_SHIFT) + skip, fua);
 }
 
 /* A write to the mapped slot `e` failed: put the page's new contents
@@ -306,7 +304,7 @@ relocate (struct export *exp, export_page_t page, uint64_t e,
     return 0;
   }
   pool_free (exp->pool, slot, 1);
-  return write_range (exp, piece, len, (page << SD_PAGE_SHIFT) + skip, fua);
+  return export_write_range (exp, piece, len, (page << SD_PAGE_SHIFT) + skip, fua);
 }
 
 /* Write one run of mapped pages; after an error, page by page. */
@@ -420,9 +418,8 @@ write_new_partial (struct export *exp, const char *buf, export_page_t page,
   return len;
 }
 
-/* => caller holds the stripes of the range shared. */
-static int
-write_range (struct export *exp, const char *buf, uint64_t count,
+int
+export_write_range (struct export *exp, const char *buf, uint64_t count,
              uint64_t offset, bool fua)
 {
   while (count > 0) {
@@ -459,9 +456,8 @@ page_span (uint64_t count, uint64_t offset, export_page_t *first,
   *n = ((offset + count - 1) >> SD_PAGE_SHIFT) - *first + 1;
 }
 
-/* Requests beyond the end are refused (nbdkit never sends them). */
-static int
-check_bounds (const struct export *exp, const char *what, uint64_t count,
+int
+export_check_bounds (const struct export *exp, const char *what, uint64_t count,
               uint64_t offset)
 {
   if (offset > exp->size || count > exp->size - offset) {
@@ -481,7 +477,7 @@ export_pread (struct export *exp, void *buf, uint64_t count,
   uint64_t n;
   int r;
 
-  if (check_bounds (exp, "read", count, offset) == -1)
+  if (export_check_bounds (exp, "read", count, offset) == -1)
     return -1;
   if (count == 0)
     return 0;
@@ -500,167 +496,15 @@ export_pwrite (struct export *exp, const void *buf, uint64_t count,
   uint64_t n;
   int r;
 
-  if (check_bounds (exp, "write", count, offset) == -1)
+  if (export_check_bounds (exp, "write", count, offset) == -1)
     return -1;
   if (count == 0)
     return 0;
   page_span (count, offset, &first, &n);
   stripes_rdlock (&exp->stripes, first, n);
-  r = write_range (exp, buf, count, offset, fua);
+  r = export_write_range (exp, buf, count, offset, fua);
   stripes_unlock_range (&exp->stripes, first, n);
   return r;
-}
-
-/* Collects freed slots into runs so that the pool lock is taken once
- * per run, not once per page.
- */
-struct free_run {
-  drum_slot_t start;
-  uint64_t n;
-};
-
-/* Give slots [start, start + n) back: first tell devices that can
- * discard (remote exports) that the pages hold nothing, while the slots
- * are still ours, then free them.
- */
-static void
-release_run (struct export *exp, drum_slot_t start, uint64_t n)
-{
-  drum_slot_t slot = start;
-
-  while (slot < start + n) {
-    struct swapdev *dev = pool_getsdp (exp->pool, slot);
-    uint64_t k = dev->drumoffset + dev->npages - slot;
-
-    if (k > start + n - slot)
-      k = start + n - slot;
-    swapdev_discard (dev, slot - dev->drumoffset, k);
-    slot += k;
-  }
-  pool_free (exp->pool, start, n);
-}
-
-static void
-free_run_add (struct export *exp, struct free_run *fr, drum_slot_t slot)
-{
-  if (fr->n > 0 && fr->start + fr->n == slot) {
-    fr->n++;
-    return;
-  }
-  if (fr->n > 0)
-    release_run (exp, fr->start, fr->n);
-  fr->start = slot;
-  fr->n = 1;
-}
-
-/* Unmap the mapped pages of one stripe chunk [start, end), holding the
- * chunk's stripe exclusive, then free their slots.
- */
-static void
-unmap_chunk (struct export *exp, export_page_t start, export_page_t end)
-{
-  struct free_run fr = { 0, 0 };
-  export_page_t page;
-
-  stripes_wrlock (&exp->stripes, start);
-  for (page = map_find (exp->map, start, end, true); page < end;
-       page = map_find (exp->map, page + 1, end, true)) {
-    uint64_t e = map_clear (exp->map, page);
-    if (e & MAP_SLOT_MASK)
-      free_run_add (exp, &fr, e & MAP_SLOT_MASK);
-  }
-  if (fr.n > 0)
-    release_run (exp, fr.start, fr.n);
-  stripes_unlock (&exp->stripes, start);
-}
-
-/* Unmap whole pages [first, first + n). */
-static void
-unmap_pages (struct export *exp, export_page_t first, uint64_t n)
-{
-  export_page_t end = first + n, page = first;
-
-  while (page < end) {
-    export_page_t chunk_end = (page | (STRIPE_PAGES - 1)) + 1;
-    export_page_t next;
-    if (chunk_end > end)
-      chunk_end = end;
-    unmap_chunk (exp, page, chunk_end);
-    /* Jump over unmapped stretches without taking their locks. */
-    next = map_find (exp->map, chunk_end, end, true);
-    page = next;
-  }
-}
-
-/* Whole pages inside [offset, offset + count): [*first, *first + *n). */
-static void
-whole_pages (uint64_t count, uint64_t offset, export_page_t *first,
-             uint64_t *n)
-{
-  uint64_t start = (offset + PAGE_MASK) & ~PAGE_MASK;
-  uint64_t end = (offset + count) & ~PAGE_MASK;
-
-  *first = start >> SD_PAGE_SHIFT;
-  *n = end > start ? (end - start) >> SD_PAGE_SHIFT : 0;
-}
-
-int
-export_trim (struct export *exp, uint64_t count, uint64_t offset)
-{
-  export_page_t first;
-  uint64_t n;
-
-  if (check_bounds (exp, "trim", count, offset) == -1)
-    return -1;
-  whole_pages (count, offset, &first, &n);
-  if (n > 0)
-    unmap_pages (exp, first, n);
-  return 0;
-}
-
-/* Zero a piece of one page: only a page holding data needs a write. */
-static int
-zero_partial (struct export *exp, uint64_t count, uint64_t offset,
-              bool fua)
-{
-  static const char zeros[SD_PAGE_SIZE];
-  export_page_t page = offset >> SD_PAGE_SHIFT;
-  int r = 0;
-
-  if (count == 0)
-    return 0;
-  stripes_rdlock (&exp->stripes, page, 1);
-  if (map_get (exp->map, page) != MAP_UNMAPPED)
-    r = write_range (exp, zeros, count, offset, fua);
-  stripes_unlock_range (&exp->stripes, page, 1);
-  return r;
-}
-
-int
-export_zero (struct export *exp, uint64_t count, uint64_t offset, bool fua)
-{
-  export_page_t first;
-  uint64_t n, head, tail;
-
-  if (check_bounds (exp, "zero", count, offset) == -1)
-    return -1;
-  if (count == 0)
-    return 0;
-  whole_pages (count, offset, &first, &n);
-  if (n == 0) {                 /* inside one page, or across one edge */
-    head = ((offset | PAGE_MASK) + 1) - offset;
-    if (head >= count)
-      return zero_partial (exp, count, offset, fua);
-    return zero_partial (exp, head, offset, fua) ||
-      zero_partial (exp, count - head, offset + head, fua) ? -1 : 0;
-  }
-  head = (first << SD_PAGE_SHIFT) - offset;
-  tail = offset + count - ((first + n) << SD_PAGE_SHIFT);
-  if (zero_partial (exp, head, offset, fua) == -1 ||
-      zero_partial (exp, tail, (first + n) << SD_PAGE_SHIFT, fua) == -1)
-    return -1;
-  unmap_pages (exp, first, n);
-  return 0;
 }
 
 int
@@ -669,31 +513,3 @@ export_flush (struct export *exp)
   return pool_flush (exp->pool);
 }
 
-int
-export_extents (struct export *exp, uint64_t count, uint64_t offset,
-                int (*add) (void *opaque, uint64_t offset,
-                            uint64_t length, bool hole),
-                void *opaque)
-{
-  export_page_t page = offset >> SD_PAGE_SHIFT;
-  export_page_t end = (offset + count + PAGE_MASK) >> SD_PAGE_SHIFT;
-  uint64_t pos = offset;
-
-  if (check_bounds (exp, "extents", count, offset) == -1)
-    return -1;
-  while (page < end) {
-    bool hole = map_get (exp->map, page) == MAP_UNMAPPED;
-    export_page_t next = map_find (exp->map, page + 1, end, hole);
-    uint64_t stop = next << SD_PAGE_SHIFT;
-    int r;
-
-    if (stop > offset + count)
-      stop = offset + count;
-    r = add (opaque, pos, stop - pos, hole);
-    if (r != 0)
-      return r;
-    pos = stop;
-    page = next;
-  }
-  return 0;
-}
