@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 
 #include "export-int.h"
 #include "pool-int.h"
@@ -53,38 +54,144 @@ move_page (struct export *exp, struct swapdev *dev, export_page_t page,
   return 0;
 }
 
-/* What to do with each page of an export that lives on a device. */
+/* What to do with the pages of an export that live on a device. */
 struct page_walk {
   struct export *exp;
   struct swapdev *dev;
-  int (*fn) (struct page_walk *w, export_page_t page, uint64_t e);
+  /* Handle n pages from page on, whose slots are e, e + 1, ... on dev
+   * (plain slots, no flags).
+   */
+  int (*fn) (struct page_walk *w, export_page_t page, uint64_t e,
+             uint64_t n);
   void (*after_stripe) (struct page_walk *w);
   uint64_t done;                /* pages fn handled */
   /* for export_migrate */
+  char *buf;                    /* STRIPE_PAGES pages */
   uint64_t *moved, total;
   pool_progress_fn progress;
   void *opaque;
 };
 
+/* Write n pages of buf to the fresh slots from slot on (one device).
+ * If that fails, page by page: a slot that fails again is marked bad
+ * and its page takes another fresh slot, recorded in slots[].
+ */
+static int
+write_fresh (struct export *exp, export_page_t page, const char *buf,
+             drum_slot_t slot, uint64_t n, drum_slot_t *slots)
+{
+  struct swapdev *dev = pool_getsdp (exp->pool, slot);
+  uint64_t i;
+
+  for (i = 0; i < n; i++)
+    slots[i] = slot + i;
+  if (swapdev_write (dev, buf, slot - dev->drumoffset, 0,
+                     n * SD_PAGE_SIZE, false) == 0)
+    return 0;
+  pool_note_error (exp->pool, dev);
+  for (i = 0; i < n; i++) {
+    if (swapdev_write (dev, buf + i * SD_PAGE_SIZE,
+                       slot + i - dev->drumoffset, 0, SD_PAGE_SIZE,
+                       false) == 0)
+      continue;
+    pool_markbad (exp->pool, slot + i);
+    if (export_new_slot (exp, page + i, buf + i * SD_PAGE_SIZE, false,
+                         &slots[i]) == -1) {
+      pool_free (exp->pool, slot + i + 1, n - i - 1);
+      while (i-- > 0)
+        pool_free (exp->pool, slots[i], 1);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* Point pages [page, page + n) from old slots e.. to slots[].
+ * => caller holds the stripe exclusive: nobody else changes them.
+ */
+static void
+switch_pages (struct export *exp, export_page_t page, uint64_t e,
+              uint64_t n, const drum_slot_t *slots)
+{
+  uint64_t i;
+
+  for (i = 0; i < n; i++) {
+    uint64_t cur = e + i;
+    if (map_cas (exp->map, page + i, &cur, slots[i]) != 1)
+      sd_error ("off: export page %" PRIu64 " changed while it moved "
+                "(bug)", page + i);
+  }
+}
+
+/* Move n pages with consecutive slots on dev, with one read and as few
+ * writes as the pool's free runs allow.  A read failure falls back to
+ * page by page, which marks unreadable pages lost.
+ */
+static int
+move_run (struct page_walk *w, export_page_t page, uint64_t e, uint64_t n)
+{
+  struct export *exp = w->exp;
+  drum_slot_t slots[STRIPE_PAGES], slot;
+  uint64_t done = 0, k, i;
+
+  if (swapdev_read (w->dev, w->buf, e - w->dev->drumoffset, 0,
+                    n * SD_PAGE_SIZE) == -1) {
+    for (i = 0; i < n; i++) {
+      if (move_page (exp, w->dev, page + i, e + i) == -1)
+        return -1;
+      (*w->moved)++;
+    }
+    return 0;
+  }
+  while (done < n) {
+    k = pool_alloc (exp->pool, n - done, &slot);
+    if (k == 0) {
+      sd_error ("off: %s: no other device can take export page %" PRIu64
+                ": %m", w->dev->path, page + done);
+      return -1;
+    }
+    if (write_fresh (exp, page + done, w->buf + done * SD_PAGE_SIZE, slot,
+                     k, slots) == -1)
+      return -1;
+    switch_pages (exp, page + done, e + done, k, slots);
+    pool_free (exp->pool, e + done, k);
+    done += k;
+    *w->moved += k;
+  }
+  return 0;
+}
+
 /* Apply w->fn to the pages of [start, end), one stripe chunk, that live
- * on w->dev.  => caller holds the chunk's stripe exclusive.
+ * on w->dev, in runs of consecutive pages with consecutive slots.
+ * => caller holds the chunk's stripe exclusive.
  */
 static int
 walk_chunk (struct page_walk *w, export_page_t start, export_page_t end)
 {
   drum_slot_t lo = w->dev->drumoffset, hi = lo + w->dev->npages;
-  export_page_t page;
+  export_page_t page, run_page = 0;
+  uint64_t run_e = 0, run_n = 0;
 
-  for (page = map_find (w->exp->map, start, end, true); page < end;
-       page = map_find (w->exp->map, page + 1, end, true)) {
-    uint64_t e = map_get (w->exp->map, page);
-    drum_slot_t slot = e & MAP_SLOT_MASK;
+  for (page = map_find (w->exp->map, start, end, true); page <= end;
+       page = page < end ? map_find (w->exp->map, page + 1, end, true)
+                         : end + 1) {
+    uint64_t e = page < end ? map_get (w->exp->map, page) : MAP_UNMAPPED;
+    bool on_dev = !(e & MAP_LOST) && e >= lo && e < hi;
 
-    if ((e & MAP_LOST) || slot < lo || slot >= hi)
+    if (run_n > 0 && on_dev && page == run_page + run_n &&
+        e == run_e + run_n) {
+      run_n++;
       continue;
-    if (w->fn (w, page, e) == -1)
+    }
+    if (run_n > 0 && w->fn (w, run_page, run_e, run_n) == -1)
       return -1;
-    w->done++;
+    w->done += run_n;
+    run_n = 0;
+    if (on_dev) {
+      run_page = page;
+      run_e = e;
+      run_n = 1;
+    }
   }
   return 0;
 }
@@ -116,15 +223,6 @@ walk_export (struct page_walk *w)
   return 0;
 }
 
-static int
-move_one (struct page_walk *w, export_page_t page, uint64_t e)
-{
-  if (move_page (w->exp, w->dev, page, e) == -1)
-    return -1;
-  (*w->moved)++;
-  return 0;
-}
-
 static void
 report_progress (struct page_walk *w)
 {
@@ -140,25 +238,38 @@ export_migrate (struct export *exp, struct swapdev *dev, uint64_t *moved,
                 void *opaque)
 {
   struct page_walk w = {
-    .exp = exp, .dev = dev, .fn = move_one,
+    .exp = exp, .dev = dev, .fn = move_run,
     .after_stripe = report_progress, .moved = moved, .total = total,
     .progress = progress, .opaque = opaque,
   };
+  int r;
 
-  return walk_export (&w);
+  w.buf = malloc (STRIPE_PAGES * SD_PAGE_SIZE);
+  if (w.buf == NULL) {
+    sd_error ("off: %s: %m", dev->path);
+    return -1;
+  }
+  r = walk_export (&w);
+  free (w.buf);
+  return r;
 }
 
 static int
-lose_one (struct page_walk *w, export_page_t page, uint64_t e)
+lose_run (struct page_walk *w, export_page_t page, uint64_t e, uint64_t n)
 {
-  map_cas (w->exp->map, page, &e, MAP_LOST);
+  uint64_t i;
+
+  for (i = 0; i < n; i++) {
+    uint64_t cur = e + i;
+    map_cas (w->exp->map, page + i, &cur, MAP_LOST);
+  }
   return 0;
 }
 
 uint64_t
 export_mark_lost (struct export *exp, struct swapdev *dev)
 {
-  struct page_walk w = { .exp = exp, .dev = dev, .fn = lose_one };
+  struct page_walk w = { .exp = exp, .dev = dev, .fn = lose_run };
 
   walk_export (&w);
   return w.done;
