@@ -38,6 +38,13 @@ extern int export_new_slot (struct export *exp, export_page_t page,
                             const void *data, bool fua,
                             drum_slot_t *slotp);
 
+/* A write to slot on dev failed: mark the slot bad (the seed's
+ * uvm_swap_markbad), unless dev is offline: then the slot is not bad,
+ * just unreachable, and goes back for when the device returns.
+ */
+extern void export_drop_slot (struct export *exp, struct swapdev *dev,
+                              drum_slot_t slot);
+
 /* Write count bytes at offset through the map: overwrites go to the
  * slots pages have, new pages take slots by priority, write errors
  * relocate pages.

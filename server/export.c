@@ -207,6 +207,15 @@ read_range (struct export *exp, char *buf, uint64_t count, uint64_t offset)
   return 0;
 }
 
+void
+export_drop_slot (struct export *exp, struct swapdev *dev, drum_slot_t slot)
+{
+  if (atomic_load (&dev->offline))
+    pool_free (exp->pool, slot, 1);
+  else
+    pool_markbad (exp->pool, slot);
+}
+
 /* Take one fresh slot and write a whole page there, marking slots that
  * fail bad and trying others.
  * => returns 0 with *slotp set, or -1 (ENOSPC or EIO) after reporting.
@@ -236,7 +245,7 @@ export_new_slot (struct export *exp, export_page_t page, const void *data,
     sd_debug ("write: %s page %" PRIu64 ": %m: trying another slot",
               dev->path, slot - dev->drumoffset);
     pool_note_error (exp->pool, dev);
-    pool_markbad (exp->pool, slot);
+    export_drop_slot (exp, dev, slot);
   }
   errno = EIO;
   sd_error ("write: export page %" PRIu64 ": %d slots failed", page, i);
@@ -294,13 +303,7 @@ relocate (struct export *exp, export_page_t page, uint64_t e,
   if (export_new_slot (exp, page, full, fua, &slot) == -1)
     return -1;
   if (map_cas (exp->map, page, &cur, slot) == 1) {
-    /* A slot on a device that is offline is not bad, just unreachable:
-     * give it back for when the device returns.
-     */
-    if (atomic_load (&odev->offline))
-      pool_free (exp->pool, old, 1);
-    else
-      pool_markbad (exp->pool, old);
+    export_drop_slot (exp, odev, old);
     return 0;
   }
   pool_free (exp->pool, slot, 1);
@@ -344,7 +347,7 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
   if (swapdev_write (dev, data, slot - dev->drumoffset, 0,
                      SD_PAGE_SIZE, fua) == -1) {
     pool_note_error (exp->pool, dev);
-    pool_markbad (exp->pool, slot);
+    export_drop_slot (exp, dev, slot);
     if (export_new_slot (exp, page, data, fua, &slot) == -1)
       return -1;
   }

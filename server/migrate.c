@@ -94,7 +94,7 @@ write_fresh (struct export *exp, export_page_t page, const char *buf,
                        slot + i - dev->drumoffset, 0, SD_PAGE_SIZE,
                        false) == 0)
       continue;
-    pool_markbad (exp->pool, slot + i);
+    export_drop_slot (exp, dev, slot + i);
     if (export_new_slot (exp, page + i, buf + i * SD_PAGE_SIZE, false,
                          &slots[i]) == -1) {
       pool_free (exp->pool, slot + i + 1, n - i - 1);

@@ -88,19 +88,15 @@ forget_pages (struct pool *pool, struct swapdev *dev)
                               dev->stamp.generation + 1);
 }
 
-/* Try to bring dev back.  => returns 0 if it is back in service. */
+/* Reconnect dev, check its stamp and put it back in service.
+ * => caller holds admin_lock, with dev in the pool and FAILED;
+ *    returns 0 if it is back in service.
+ */
 static int
-revive (struct pool *pool, struct swapdev *dev)
+reconnect (struct pool *pool, struct swapdev *dev)
 {
-  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
-  bool present;
   int same;
 
-  pthread_mutex_lock (&pool->lock);
-  present = in_pool (pool, dev) && (dev->flags & SWF_FAILED);
-  pthread_mutex_unlock (&pool->lock);
-  if (!present)
-    return 0;
   if (dev->ops->connect (dev) == -1)
     return -1;
   same = swapdev_check_stamp (dev);
@@ -114,6 +110,32 @@ revive (struct pool *pool, struct swapdev *dev)
   sd_debug ("swap: %s: back in service%s", dev->path,
             same ? " with its pages" : ", empty");
   return 0;
+}
+
+/* Try to bring dev back if it is still in the pool and FAILED, and set
+ * its backoff.  dev is touched only under admin_lock once it is known
+ * to be in the pool: swap-off frees a device under admin_lock after it
+ * has left.
+ */
+static void
+revive (struct pool *pool, struct swapdev *dev)
+{
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  bool present;
+
+  pthread_mutex_lock (&pool->lock);
+  present = in_pool (pool, dev) && (dev->flags & SWF_FAILED);
+  pthread_mutex_unlock (&pool->lock);
+  if (!present)
+    return;
+  if (reconnect (pool, dev) == 0) {
+    dev->backoff_ms = 0;
+    return;
+  }
+  dev->backoff_ms = dev->backoff_ms ? dev->backoff_ms * 2 : BACKOFF_MIN_MS;
+  if (dev->backoff_ms > BACKOFF_MAX_MS)
+    dev->backoff_ms = BACKOFF_MAX_MS;
+  dev->retry_at_ms = now_ms () + dev->backoff_ms;
 }
 
 /* The FAILED devices that can reconnect and are due for a try. */
@@ -144,17 +166,8 @@ monitor_round (struct pool *pool)
   CLEANUP_FREE struct swapdev **devs = NULL;
   size_t i, n = due_devices (pool, &devs);
 
-  for (i = 0; i < n; i++) {
-    struct swapdev *dev = devs[i];
-    if (revive (pool, dev) == 0) {
-      dev->backoff_ms = 0;
-      continue;
-    }
-    dev->backoff_ms = dev->backoff_ms ? dev->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (dev->backoff_ms > BACKOFF_MAX_MS)
-      dev->backoff_ms = BACKOFF_MAX_MS;
-    dev->retry_at_ms = now_ms () + dev->backoff_ms;
-  }
+  for (i = 0; i < n; i++)
+    revive (pool, devs[i]);
 }
 
 static void *

@@ -34,6 +34,8 @@ struct membackend {
   bool *fail_read;              /* [npages] */
   bool hold;                    /* I/O waits on hold_cond while set */
   pthread_cond_t hold_cond;
+  bool connected;               /* remote: I/O reaches the buffer */
+  bool down;                    /* remote: the server is away */
 
   /* Flags and counters: atomics, so tests can flip and read them
    * while I/O runs.
@@ -42,6 +44,9 @@ struct membackend {
   atomic_uint delay_usec;
   _Atomic uint64_t nreads, nwrites, nflushes, out_of_bounds;
   atomic_uint inflight, peak;
+  atomic_bool fail_connect;
+  _Atomic uint64_t nconnects;
+  atomic_uint *closes;          /* the test's close counter, or NULL */
 };
 
 /* True if [offset, offset + count) touches a page marked in map, or
@@ -79,16 +84,29 @@ inflight_enter (struct membackend *mb)
     ;
 }
 
-/* One read or write: delay, then copy under the lock unless a failure
- * is injected.  => returns 0, or -1 with errno EIO (or EINVAL for an
- * I/O outside the buffer).
+/* The connection is gone: fail as the real remote backend does, with
+ * EIO, taking the device offline.  Call without mb->lock.
  */
 static int
-mb_io (struct membackend *mb, void *buf, uint64_t count, uint64_t offset,
+lost_connection (struct swapdev *dev)
+{
+  swapdev_set_online (dev, false);
+  errno = EIO;
+  return -1;
+}
+
+/* One read or write: delay, then copy under the lock unless a failure
+ * is injected or the connection is gone.  => returns 0, or -1 with
+ * errno EIO (or EINVAL for an I/O outside the buffer).
+ */
+static int
+mb_io (struct swapdev *dev, void *buf, uint64_t count, uint64_t offset,
        bool write)
 {
+  struct membackend *mb = dev->priv;
   unsigned delay = atomic_load (&mb->delay_usec);
   int r = 0, err = 0;
+  bool lost = false;
 
   atomic_fetch_add (write ? &mb->nwrites : &mb->nreads, 1);
   inflight_enter (mb);
@@ -97,7 +115,9 @@ mb_io (struct membackend *mb, void *buf, uint64_t count, uint64_t offset,
   pthread_mutex_lock (&mb->lock);
   while (mb->hold)
     pthread_cond_wait (&mb->hold_cond, &mb->lock);
-  if (count > mb->size || offset > mb->size - count) {
+  if (!mb->connected)
+    lost = true;
+  else if (count > mb->size || offset > mb->size - count) {
     atomic_fetch_add (&mb->out_of_bounds, 1);
     r = -1, err = EINVAL;
   }
@@ -113,6 +133,8 @@ mb_io (struct membackend *mb, void *buf, uint64_t count, uint64_t offset,
     memcpy (buf, mb->buf + offset, count);
   pthread_mutex_unlock (&mb->lock);
   atomic_fetch_sub (&mb->inflight, 1);
+  if (lost)
+    return lost_connection (dev);
   errno = err;
   return r;
 }
@@ -120,22 +142,28 @@ mb_io (struct membackend *mb, void *buf, uint64_t count, uint64_t offset,
 static int
 mb_pread (struct swapdev *dev, void *buf, uint64_t count, uint64_t offset)
 {
-  return mb_io (dev->priv, buf, count, offset, false);
+  return mb_io (dev, buf, count, offset, false);
 }
 
 static int
 mb_pwrite (struct swapdev *dev, const void *buf, uint64_t count,
            uint64_t offset, bool fua)
 {
-  return mb_io (dev->priv, (void *) buf, count, offset, true);
+  return mb_io (dev, (void *) buf, count, offset, true);
 }
 
 static int
 mb_flush (struct swapdev *dev)
 {
   struct membackend *mb = dev->priv;
+  bool connected;
 
   atomic_fetch_add (&mb->nflushes, 1);
+  pthread_mutex_lock (&mb->lock);
+  connected = mb->connected;
+  pthread_mutex_unlock (&mb->lock);
+  if (!connected)
+    return lost_connection (dev);
   if (atomic_load (&mb->fail_flush)) {
     errno = EIO;
     return -1;
@@ -162,10 +190,38 @@ mb_free (struct membackend *mb)
 static void
 mb_close (struct swapdev *dev)
 {
+  struct membackend *mb = dev->priv;
+  atomic_uint *closes = mb->closes;
   int saved_errno = errno;
 
-  mb_free (dev->priv);
+  mb_free (mb);
+  if (closes)
+    atomic_fetch_add (closes, 1);
   errno = saved_errno;
+}
+
+/* Remote only: open the connection again if the server is there.
+ * Reports like the real backend; the device stays offline (the engine
+ * checks the stamp first).
+ */
+static int
+mb_connect (struct swapdev *dev)
+{
+  struct membackend *mb = dev->priv;
+  bool ok;
+
+  atomic_fetch_add (&mb->nconnects, 1);
+  pthread_mutex_lock (&mb->lock);
+  ok = !mb->down && !atomic_load (&mb->fail_connect);
+  if (ok)
+    mb->connected = true;
+  pthread_mutex_unlock (&mb->lock);
+  if (!ok) {
+    errno = ECONNREFUSED;
+    sd_error ("swap: %s: connect: %m", dev->path);
+    return -1;
+  }
+  return 0;
 }
 
 static const struct swapdev_ops mb_ops = {
@@ -173,6 +229,16 @@ static const struct swapdev_ops mb_ops = {
   .pread = mb_pread,
   .pwrite = mb_pwrite,
   .flush = mb_flush,
+  .close = mb_close,
+};
+
+/* The same, plus connect: a remote export served from memory. */
+static const struct swapdev_ops mb_remote_ops = {
+  .kind_name = MB_KIND,
+  .pread = mb_pread,
+  .pwrite = mb_pwrite,
+  .flush = mb_flush,
+  .connect = mb_connect,
   .close = mb_close,
 };
 
@@ -188,6 +254,7 @@ mb_new (uint64_t size)
   pthread_mutex_init (&mb->lock, NULL);
   pthread_cond_init (&mb->hold_cond, NULL);
   mb->size = size;
+  mb->connected = true;
   mb->buf = calloc (1, size);
   mb->fail_write = calloc (pages, sizeof (bool));
   mb->fail_read = calloc (pages, sizeof (bool));
@@ -198,9 +265,11 @@ mb_new (uint64_t size)
   return mb;
 }
 
-struct swapdev *
-mb_device_ident (const char *name, const char *ident, uint64_t npages,
-                 unsigned maxactive, struct membackend **mbp)
+/* A device over a new backend with the given ops. */
+static struct swapdev *
+new_device (const char *name, const char *ident, uint64_t npages,
+            unsigned maxactive, const struct swapdev_ops *ops,
+            struct membackend **mbp)
 {
   uint64_t size = (npages + 1) * SD_PAGE_SIZE;
   struct membackend *mb;
@@ -215,7 +284,7 @@ mb_device_ident (const char *name, const char *ident, uint64_t npages,
     sd_error ("swap: %s: %m", name);
     return NULL;
   }
-  dev = swapdev_new (name, ident, &mb_ops, mb, size, maxactive);
+  dev = swapdev_new (name, ident, ops, mb, size, maxactive);
   if (dev == NULL) {
     mb_free (mb);               /* swapdev_new leaves priv to us */
     return NULL;
@@ -229,6 +298,13 @@ mb_device_ident (const char *name, const char *ident, uint64_t npages,
 }
 
 struct swapdev *
+mb_device_ident (const char *name, const char *ident, uint64_t npages,
+                 unsigned maxactive, struct membackend **mbp)
+{
+  return new_device (name, ident, npages, maxactive, &mb_ops, mbp);
+}
+
+struct swapdev *
 mb_device (const char *name, uint64_t npages, unsigned maxactive,
            struct membackend **mbp)
 {
@@ -236,6 +312,16 @@ mb_device (const char *name, uint64_t npages, unsigned maxactive,
 
   snprintf (ident, sizeof ident, "mem:%s", name);
   return mb_device_ident (name, ident, npages, maxactive, mbp);
+}
+
+struct swapdev *
+mb_remote_device (const char *name, uint64_t npages, unsigned maxactive,
+                  struct membackend **mbp)
+{
+  char ident[256];
+
+  snprintf (ident, sizeof ident, "mem:%s", name);
+  return new_device (name, ident, npages, maxactive, &mb_remote_ops, mbp);
 }
 
 /* Set or clear one page of a failure map. */
@@ -298,6 +384,48 @@ mb_set_delay (struct membackend *mb, unsigned usec)
 {
   atomic_store (&mb->delay_usec, usec);
 }
+
+/* ---- remote mode ---- */
+
+void
+mb_drop (struct membackend *mb)
+{
+  pthread_mutex_lock (&mb->lock);
+  mb->connected = false;
+  mb->down = true;
+  pthread_mutex_unlock (&mb->lock);
+}
+
+void
+mb_restart (struct membackend *mb, bool empty)
+{
+  pthread_mutex_lock (&mb->lock);
+  mb->connected = false;        /* a restart breaks every connection */
+  mb->down = false;
+  if (empty)
+    memset (mb->buf, 0, mb->size);
+  pthread_mutex_unlock (&mb->lock);
+}
+
+void
+mb_fail_connect (struct membackend *mb, bool fail)
+{
+  atomic_store (&mb->fail_connect, fail);
+}
+
+uint64_t
+mb_connects (struct membackend *mb)
+{
+  return atomic_load (&mb->nconnects);
+}
+
+void
+mb_count_close (struct membackend *mb, atomic_uint *closes)
+{
+  mb->closes = closes;
+}
+
+/* ---- counters and contents ---- */
 
 uint64_t
 mb_reads (struct membackend *mb)

@@ -19,6 +19,14 @@
  * outside it, so I/Os still overlap and the engine's maxactive gate is
  * what limits them.
  *
+ * A remote membackend (mb_remote_device) models an NBD export served
+ * from memory: its ops have .connect, and the test can drop the
+ * connection, keep the server away, and restart it with its memory
+ * intact or empty.  Like the real remote backend, an I/O that fails
+ * because the connection is gone takes the device offline
+ * (swapdev_set_online (dev, false)); only ops->connect brings the
+ * connection back, and the engine decides when the device is online.
+ *
  * Ownership: the swap device owns its backend.  It is freed when the
  * device is (swapdev_free, pool_destroy, or a refused pool_swapon_dev),
  * so a test may use the membackend pointer only while its device
@@ -28,6 +36,7 @@
 #ifndef SWAPDRUM_MEMBACKEND_H
 #define SWAPDRUM_MEMBACKEND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +85,40 @@ extern void mb_hold (struct membackend *mb, bool hold);
 
 /* Sleep this long in every read and write (0: no delay). */
 extern void mb_set_delay (struct membackend *mb, unsigned usec);
+
+/* ---- remote mode ---- */
+
+/* As mb_device, but a remote: its ops have .connect, and it starts
+ * connected.
+ */
+extern struct swapdev *mb_remote_device (const char *name, uint64_t npages,
+                                         unsigned maxactive,
+                                         struct membackend **mbp);
+
+/* The connection drops and the server goes away: every later read,
+ * write and flush fails with EIO and takes the device offline, and
+ * connect fails until mb_restart.
+ */
+extern void mb_drop (struct membackend *mb);
+
+/* The server restarts: connections from before are gone (I/O fails as
+ * after mb_drop until a connect), and connect works again.  Its memory
+ * is as it was, or, if empty, all zeros, the stamp page included, as a
+ * memory-backed NBD server's.
+ */
+extern void mb_restart (struct membackend *mb, bool empty);
+
+/* While set, connect fails (ECONNREFUSED) even if the server is up. */
+extern void mb_fail_connect (struct membackend *mb, bool fail);
+
+/* Connect attempts so far, failed ones included. */
+extern uint64_t mb_connects (struct membackend *mb);
+
+/* When the device is freed, add 1 to *closes (which must outlive it):
+ * the backend itself is gone by then.  Call before the device can be
+ * freed.
+ */
+extern void mb_count_close (struct membackend *mb, atomic_uint *closes);
 
 /* Counters, failed I/Os included. */
 extern uint64_t mb_reads (struct membackend *mb);
