@@ -36,6 +36,8 @@ ctl_on_request (const struct devspec *dev)
     add_member (req, "priority", json_object_new_int64 (dev->priority));
   if (dev->maxactive)
     add_member (req, "maxactive", json_object_new_int64 (dev->maxactive));
+  if (dev->timeout)
+    add_member (req, "timeout", json_object_new_int64 (dev->timeout));
   /* Bytes as an integer: the size was checked here already, so the
    * server cannot read it another way.
    */

@@ -153,18 +153,21 @@ get_create (struct admin_conn *conn, json_object *req, const char *what,
 static int
 prepare_on (struct admin_conn *conn, json_object *req, struct admin_job *job)
 {
-  long long priority = 0, maxactive = 0;
+  long long priority = 0, maxactive = 0, timeout = 0;
 
   if (get_path (conn, req, "on", &job->spec.path) == -1 ||
       get_int (conn, req, "on", "priority", false, SD_PRIORITY_MIN,
                SD_PRIORITY_MAX, &priority) == -1 ||
       get_int (conn, req, "on", "maxactive", false, 1, SD_MAXACTIVE_MAX,
                &maxactive) == -1 ||
+      get_int (conn, req, "on", "timeout", false, 1, SD_TIMEOUT_MAX,
+               &timeout) == -1 ||
       get_create (conn, req, "on", &job->spec.create_size) == -1)
     return -1;
   job->spec.priority = priority;
   job->spec.priority_set = json_object_object_get_ex (req, "priority", NULL);
   job->spec.maxactive = maxactive;
+  job->spec.timeout = timeout;
   return 0;
 }
 
@@ -191,7 +194,7 @@ prepare_ctl (struct admin_conn *conn, json_object *req, struct admin_job *job)
 
 struct command {
   const char *name;
-  const char *members[5];       /* besides cmd and id; NULL-terminated */
+  const char *members[6];       /* besides cmd and id; NULL-terminated */
   bool changes_pool;            /* root or the server's uid only */
   /* Read-only commands: answer now. */
   void (*answer) (struct admin_conn *conn, json_object *req);
@@ -206,7 +209,8 @@ static const struct command commands[] = {
   { .name = "nswap", .answer = admin_query_nswap },
   { .name = "stats", .answer = admin_query_stats },
   { .name = "summary", .answer = admin_query_summary },
-  { .name = "on", .members = { "path", "priority", "maxactive", "create" },
+  { .name = "on",
+    .members = { "path", "priority", "maxactive", "create", "timeout" },
     .changes_pool = true, .prepare = prepare_on, .op = ADMIN_ON },
   { .name = "off", .members = { "path" },
     .changes_pool = true, .prepare = prepare_off, .op = ADMIN_OFF },

@@ -44,7 +44,11 @@ release_run (struct export *exp, drum_slot_t start, uint64_t n)
 
     if (k > start + n - slot)
       k = start + n - slot;
-    swapdev_discard (dev, slot - dev->drumoffset, k);
+    /* A discard that fails may have taken the device offline: let
+     * the pool mark it FAILED so the monitor brings it back.
+     */
+    if (swapdev_discard (dev, slot - dev->drumoffset, k) == -1)
+      pool_note_error (exp->pool, dev);
     slot += k;
   }
   pool_free (exp->pool, start, n);

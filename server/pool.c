@@ -476,9 +476,12 @@ pool_flush (struct pool *pool)
     sd_error ("flush: %m");
     return -1;
   }
-  for (i = 0; i < n; i++)
-    if (swapdev_flush (devs[i]) == -1)
+  for (i = 0; i < n; i++) {
+    if (swapdev_flush (devs[i]) == -1) {
+      pool_note_error (pool, devs[i]);
       r = -1;
+    }
+  }
   pthread_rwlock_unlock (&pool->devlife);
   free (devs);
   if (r == -1)

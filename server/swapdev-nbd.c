@@ -116,9 +116,10 @@ connect_one (const char *uri, unsigned timeout_ms)
     if (nbd_aio_is_dead (h) || nbd_aio_is_closed (h))
       goto err;
     if (left <= 0) {
+      nbd_close (h);
+      errno = ETIMEDOUT;
       sd_error ("swap: %s: connect: no answer within %u s", uri,
                 timeout_ms / 1000);
-      nbd_close (h);
       return NULL;
     }
     if (nbd_poll (h, (int) (left > INT32_MAX ? INT32_MAX : left)) == -1)
