@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "blist.h"
+#include "clock.h"
 #include "export-int.h"
 #include "pool-int.h"
 #include "swapdrum/cleanup.h"
@@ -26,15 +27,6 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
 #define TICK_MS 250
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* True if dev is still in the pool.  => caller holds the pool lock. */
 static bool
@@ -135,7 +127,7 @@ revive (struct pool *pool, struct swapdev *dev)
   dev->backoff_ms = dev->backoff_ms ? dev->backoff_ms * 2 : BACKOFF_MIN_MS;
   if (dev->backoff_ms > BACKOFF_MAX_MS)
     dev->backoff_ms = BACKOFF_MAX_MS;
-  dev->retry_at_ms = now_ms () + dev->backoff_ms;
+  dev->retry_at_ms = sd_now_ms () + dev->backoff_ms;
 }
 
 /* The FAILED devices that can reconnect and are due for a try. */
@@ -143,7 +135,7 @@ static size_t
 due_devices (struct pool *pool, struct swapdev ***devs)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
-  int64_t now = now_ms ();
+  int64_t now = sd_now_ms ();
   size_t i, n = 0;
 
   *devs = malloc ((pool->prio.n + 1) * sizeof **devs);

@@ -26,6 +26,7 @@
 #include <libnbd.h>
 
 #include "blist.h"
+#include "clock.h"
 #include "swapdev.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
@@ -48,15 +49,6 @@ struct remote {
   size_t nconns;
   struct remote_conn *conns;
 };
-
-static int64_t
-now_ms (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* errno for a libnbd failure: its own, or EIO. */
 static int
@@ -83,7 +75,7 @@ wait_cookie (struct nbd_handle *h, int64_t cookie, int64_t deadline)
       errno = nbd_errno ();
       return -1;
     }
-    left = deadline - now_ms ();
+    left = deadline - sd_now_ms ();
     if (left <= 0) {
       errno = ETIMEDOUT;
       return -1;
@@ -102,7 +94,7 @@ static struct nbd_handle *
 connect_one (const char *uri, unsigned timeout_ms)
 {
   struct nbd_handle *h = nbd_create ();
-  int64_t deadline = now_ms () + timeout_ms;
+  int64_t deadline = sd_now_ms () + timeout_ms;
 
   if (h == NULL) {
     sd_error ("swap: %s: %s", uri, nbd_get_error ());
@@ -112,7 +104,7 @@ connect_one (const char *uri, unsigned timeout_ms)
   if (nbd_aio_connect_uri (h, uri) == -1)
     goto err;
   while (!nbd_aio_is_ready (h)) {
-    int64_t left = deadline - now_ms ();
+    int64_t left = deadline - sd_now_ms ();
     if (nbd_aio_is_dead (h) || nbd_aio_is_closed (h))
       goto err;
     if (left <= 0) {
@@ -217,7 +209,7 @@ run_on (struct swapdev *dev, size_t i, enum remote_op op, void *buf,
   int64_t cookie = start_op (h, op, buf, count, offset);
   int err = 0;
 
-  if (cookie == -1 || wait_cookie (h, cookie, now_ms () + r->timeout_ms)
+  if (cookie == -1 || wait_cookie (h, cookie, sd_now_ms () + r->timeout_ms)
       == -1)
     err = cookie == -1 ? nbd_errno () : errno;
   give_conn (dev, r, i, err && conn_broken (h, err));
