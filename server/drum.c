@@ -12,7 +12,8 @@
 
 #include "drum.h"
 
-#define DRUM_LIMIT (UINT64_C (1) << 62)
+/* Slots are [1, DRUM_LIMIT). */
+#define DRUM_LIMIT (DRUM_MAX_SLOT + 1)
 
 /* An immutable, sorted snapshot of the devices in the drum. */
 struct drum_table {

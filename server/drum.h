@@ -31,7 +31,7 @@ extern void drum_destroy (struct drum *drum);
 /* Give dev the first free range of dev->npages slots: sets
  * dev->drumoffset and publishes a new table.
  * => returns 0, or -1 with errno ENOMEM (or ENOSPC if the drum's
- *    2^62 slots are used up); nothing changes then.
+ *    DRUM_MAX_SLOT slots, 16 TiB, are used up); nothing changes then.
  */
 extern int drum_claim (struct drum *drum, struct swapdev *dev);
 

@@ -62,13 +62,16 @@ extern int export_check_bounds (const struct export *exp, const char *what,
                                 uint64_t count, uint64_t offset);
 
 /* Move every page of exp that lives on dev to other devices (swap-off),
- * one stripe at a time, holding the stripe exclusive while its pages
- * move, so a write to a moving page either finishes before the copy
- * reads it or waits and reaches the new slot.  dev must no longer be
- * ENABLE (so no new page goes there) and stripes_barrier must have run
- * since.  A page that cannot be read from dev is marked MAP_LOST (it
- * answers EIO until rewritten) and its slot marked bad.  *moved counts
- * the pages moved; progress, if not NULL, is called after each stripe.
+ * one stripe at a time: copy the stripe's pages on dev without holding
+ * it, then switch the map holding it exclusive if its write generation
+ * shows no write overlapped the copy; else move them again holding it
+ * exclusive, so a write to a moving page either finishes before the
+ * copy reads it or waits and reaches the new slot (see migrate.c).
+ * dev must no longer be ENABLE (so no new page goes there) and
+ * stripes_barrier must have run since.  A page that cannot be read from
+ * dev is marked MAP_LOST (it answers EIO until rewritten) and its slot
+ * marked bad.  *moved counts the pages moved; progress, if not NULL, is
+ * called after each stripe.
  * => returns 0, or -1 with errno ENOSPC/EIO when no other device could
  *    take a page (after reporting); pages moved so far stay moved.
  */

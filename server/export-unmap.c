@@ -79,9 +79,9 @@ unmap_chunk (struct export *exp, export_page_t start, export_page_t end)
   stripes_wrlock (&exp->stripes, start);
   for (page = map_find (exp->map, start, end, true); page < end;
        page = map_find (exp->map, page + 1, end, true)) {
-    uint64_t e = map_clear (exp->map, page);
-    if (e & MAP_SLOT_MASK)
-      free_run_add (exp, &fr, e & MAP_SLOT_MASK);
+    map_entry_t e = map_clear (exp->map, page);
+    if (map_entry_slot (e))
+      free_run_add (exp, &fr, map_entry_slot (e));
   }
   if (fr.n > 0)
     release_run (exp, fr.start, fr.n);
@@ -146,7 +146,7 @@ zero_partial (struct export *exp, uint64_t count, uint64_t offset,
   stripes_rdlock (&exp->stripes, page, 1);
   if (map_get (exp->map, page) != MAP_UNMAPPED)
     r = export_write_range (exp, zeros, count, offset, fua);
-  stripes_unlock_range (&exp->stripes, page, 1);
+  stripes_unlock_written (&exp->stripes, page, 1);
   return r;
 }
 

@@ -63,12 +63,12 @@ export_create (struct pool *pool, const char *name, uint64_t size)
 }
 
 static int
-free_entry (export_page_t page, uint64_t entry, void *opaque)
+free_entry (export_page_t page, map_entry_t entry, void *opaque)
 {
   struct export *exp = opaque;
 
-  if (entry & MAP_SLOT_MASK)
-    pool_free (exp->pool, entry & MAP_SLOT_MASK, 1);
+  if (map_entry_slot (entry))
+    pool_free (exp->pool, map_entry_slot (entry), 1);
   return 0;
 }
 
@@ -106,9 +106,9 @@ export_map_bytes (const struct export *exp)
 
 /* An entry that names a slot holding the page's data. */
 static bool
-is_slot (uint64_t e)
+is_slot (map_entry_t e)
 {
-  return e != MAP_UNMAPPED && !(e & MAP_LOST);
+  return e != MAP_UNMAPPED && e != MAP_LOST;
 }
 
 /* Bytes from (page, skip) that form one device I/O: the first page
@@ -117,9 +117,9 @@ is_slot (uint64_t e)
  */
 static uint64_t
 mapped_run (struct export *exp, export_page_t page, uint64_t skip,
-            uint64_t count, uint64_t e, const struct swapdev *dev)
+            uint64_t count, map_entry_t e, const struct swapdev *dev)
 {
-  drum_slot_t slot = e & MAP_SLOT_MASK;
+  drum_slot_t slot = map_entry_slot (e);
   drum_slot_t dev_end = dev->drumoffset + dev->npages;
   uint64_t n = SD_PAGE_SIZE - skip;
 
@@ -142,7 +142,7 @@ unmapped_run (struct export *exp, export_page_t page, uint64_t skip,
   uint64_t n = SD_PAGE_SIZE - skip;
 
   while (n < count) {
-    uint64_t e = map_get (exp->map, page + 1);
+    map_entry_t e = map_get (exp->map, page + 1);
     if (zero_only ? e != MAP_UNMAPPED
                   : is_slot (e) || count - n < SD_PAGE_SIZE)
       break;
@@ -155,9 +155,9 @@ unmapped_run (struct export *exp, export_page_t page, uint64_t skip,
 /* Read one run of mapped pages.  => returns bytes read, or -1. */
 static int64_t
 read_mapped (struct export *exp, char *buf, export_page_t page,
-             uint64_t skip, uint64_t count, uint64_t e)
+             uint64_t skip, uint64_t count, map_entry_t e)
 {
-  drum_slot_t slot = e & MAP_SLOT_MASK;
+  drum_slot_t slot = map_entry_slot (e);
   struct swapdev *dev = pool_getsdp (exp->pool, slot);
   uint64_t n;
 
@@ -185,14 +185,14 @@ read_range (struct export *exp, char *buf, uint64_t count, uint64_t offset)
   while (count > 0) {
     export_page_t page = offset >> SD_PAGE_SHIFT;
     uint64_t skip = offset & PAGE_MASK;
-    uint64_t e = map_get (exp->map, page);
+    map_entry_t e = map_get (exp->map, page);
     int64_t n;
 
     if (e == MAP_UNMAPPED) {
       n = unmapped_run (exp, page, skip, count, true);
       memset (buf, 0, n);
     }
-    else if (e & MAP_LOST) {
+    else if (e == MAP_LOST) {
       errno = EIO;
       sd_error ("read: export page %" PRIu64 ": lost with its device",
                 page);
@@ -261,7 +261,7 @@ static int
 install (struct export *exp, export_page_t page, drum_slot_t slot,
          const char *piece, uint64_t skip, uint64_t len, bool fua)
 {
-  uint64_t cur = map_get (exp->map, page);
+  map_entry_t cur = map_get (exp->map, page);
 
   while (!is_slot (cur)) {
     int r = map_cas (exp->map, page, &cur, slot);
@@ -282,13 +282,13 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
  * the old slot bad (the seed's uvm_swap_markbad).
  */
 static int
-relocate (struct export *exp, export_page_t page, uint64_t e,
+relocate (struct export *exp, export_page_t page, map_entry_t e,
           const char *piece, uint64_t skip, uint64_t len, bool fua)
 {
   char full[SD_PAGE_SIZE];
-  drum_slot_t old = e & MAP_SLOT_MASK, slot;
+  drum_slot_t old = map_entry_slot (e), slot;
   struct swapdev *odev = pool_getsdp (exp->pool, old);
-  uint64_t cur = e;
+  map_entry_t cur = e;
 
   if (len < SD_PAGE_SIZE &&
       swapdev_read (odev, full, old - odev->drumoffset, 0,
@@ -313,9 +313,9 @@ relocate (struct export *exp, export_page_t page, uint64_t e,
 /* Write one run of mapped pages; after an error, page by page. */
 static int64_t
 write_mapped (struct export *exp, const char *buf, export_page_t page,
-              uint64_t skip, uint64_t count, uint64_t e, bool fua)
+              uint64_t skip, uint64_t count, map_entry_t e, bool fua)
 {
-  drum_slot_t slot = e & MAP_SLOT_MASK;
+  drum_slot_t slot = map_entry_slot (e);
   struct swapdev *dev = pool_getsdp (exp->pool, slot);
   uint64_t n = mapped_run (exp, page, skip, count, e, dev), done;
 
@@ -403,12 +403,12 @@ write_new (struct export *exp, const char *buf, export_page_t page,
 /* Write part of a page that has no slot: zeros around the piece. */
 static int64_t
 write_new_partial (struct export *exp, const char *buf, export_page_t page,
-                   uint64_t skip, uint64_t len, uint64_t e, bool fua)
+                   uint64_t skip, uint64_t len, map_entry_t e, bool fua)
 {
   char full[SD_PAGE_SIZE] = { 0 };
   drum_slot_t slot;
 
-  if (e & MAP_LOST) {
+  if (e == MAP_LOST) {
     errno = EIO;
     sd_error ("write: export page %" PRIu64 ": lost with its device; "
               "only a whole-page write can replace it", page);
@@ -428,7 +428,7 @@ export_write_range (struct export *exp, const char *buf, uint64_t count,
   while (count > 0) {
     export_page_t page = offset >> SD_PAGE_SHIFT;
     uint64_t skip = offset & PAGE_MASK;
-    uint64_t e = map_get (exp->map, page);
+    map_entry_t e = map_get (exp->map, page);
     int64_t n;
 
     if (is_slot (e))
@@ -506,7 +506,7 @@ export_pwrite (struct export *exp, const void *buf, uint64_t count,
   page_span (count, offset, &first, &n);
   stripes_rdlock (&exp->stripes, first, n);
   r = export_write_range (exp, buf, count, offset, fua);
-  stripes_unlock_range (&exp->stripes, first, n);
+  stripes_unlock_written (&exp->stripes, first, n);
   return r;
 }
 

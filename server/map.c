@@ -3,10 +3,10 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* The export map: a lazy adaptive radix tree, export page -> uint64_t
+/* The export map: a lazy adaptive radix tree, export page -> 32-bit
  * entry.
  *
- * Layout.  A leaf holds 8 entries (64 bytes).  An inner node has a
+ * Layout.  A leaf holds 8 entries (32 bytes).  An inner node has a
  * fanout of 16 in one of two sizes, as in an adaptive radix tree: an
  * N4 holds up to 4 children and their one-byte keys (40 bytes), an N16
  * holds 16 direct child pointers (128 bytes).  Scattered pages leave
@@ -52,7 +52,7 @@
 
 #include "map.h"
 
-/* Entries per leaf: 8, so a leaf is 64 bytes. */
+/* Entries per leaf: 8, so a leaf is 32 bytes. */
 #define LEAF_SHIFT 3
 #define LEAF_SLOTS (1u << LEAF_SHIFT)
 #define LEAF_MASK ((uint64_t) LEAF_SLOTS - 1)
@@ -80,7 +80,7 @@
 #define ARENA_ALIGN 8
 
 struct leaf {
-  _Atomic uint64_t entry[LEAF_SLOTS];
+  _Atomic map_entry_t entry[LEAF_SLOTS];
 };
 
 /* key[i] is the index (0..15) of child[i]; only the first count are
@@ -104,7 +104,7 @@ struct chunk {
 /* The sizes are multiples of ARENA_ALIGN, so each node leaves the next
  * one aligned (calloc aligns the chunk for anything).
  */
-_Static_assert (sizeof (struct leaf) == 64 && sizeof (struct n4) == 40
+_Static_assert (sizeof (struct leaf) == 32 && sizeof (struct n4) == 40
                 && sizeof (struct n16) == 128, "nodes must stay tight");
 _Static_assert (_Alignof (struct n4) <= ARENA_ALIGN
                 && _Alignof (struct n16) <= ARENA_ALIGN
@@ -502,7 +502,7 @@ map_npages (const struct map *m)
   return m->npages;
 }
 
-uint64_t
+map_entry_t
 map_get (const struct map *m, export_page_t page)
 {
   struct leaf *leaf;
@@ -521,10 +521,10 @@ map_get (const struct map *m, export_page_t page)
  */
 int
 map_cas (struct map *m, export_page_t page,
-         uint64_t *expected, uint64_t desired)
+         map_entry_t *expected, map_entry_t desired)
 {
   struct leaf *leaf;
-  _Atomic uint64_t *entry;
+  _Atomic map_entry_t *entry;
 
   assert (page < m->npages);
   leaf = lookup (m, page);
@@ -547,7 +547,7 @@ map_cas (struct map *m, export_page_t page,
                                                   memory_order_acquire);
 }
 
-uint64_t
+map_entry_t
 map_clear (struct map *m, export_page_t page)
 {
   struct leaf *leaf;
@@ -570,7 +570,7 @@ static bool
 leaf_scan (const struct leaf *leaf, export_page_t *page,
            export_page_t end, bool mapped)
 {
-  uint64_t e;
+  map_entry_t e;
 
   for (;;) {
     e = atomic_load_explicit (&leaf->entry[*page & LEAF_MASK],
@@ -615,9 +615,9 @@ map_find (const struct map *m, export_page_t from,
  */
 static int
 leaf_visit (const struct leaf *leaf, export_page_t page, export_page_t end,
-            int (*fn) (export_page_t, uint64_t, void *), void *opaque)
+            int (*fn) (export_page_t, map_entry_t, void *), void *opaque)
 {
-  uint64_t e;
+  map_entry_t e;
   int r;
 
   do {
@@ -632,7 +632,8 @@ leaf_visit (const struct leaf *leaf, export_page_t page, export_page_t end,
 
 int
 map_foreach (const struct map *m,
-             int (*fn) (export_page_t page, uint64_t entry, void *opaque),
+             int (*fn) (export_page_t page, map_entry_t entry,
+                        void *opaque),
              void *opaque)
 {
   export_page_t page = 0;

@@ -3,26 +3,25 @@
  * A lazy adaptive radix tree: a node is allocated only when an entry
  * below it is first set, so an export costs memory in proportion to
  * the pages written, not to its size.  A written region costs about
- * 8 bytes a page (8-entry leaves plus the nodes above them, under 9.5
- * bytes a page in all); an isolated page costs a 64-byte leaf and the
- * small inner nodes above it, about 130 bytes; an empty map is its
- * header, about a hundred bytes, however large the export.  Nodes come
- * from chunks owned by the map and are freed all at once by
- * map_destroy.
+ * 5 bytes a page (4-byte entries in 8-entry leaves, plus the nodes
+ * above them); an isolated page costs a 32-byte leaf and the small
+ * inner nodes above it, about 100 bytes; an empty map is its header,
+ * about a hundred bytes, however large the export.  Nodes come from
+ * chunks owned by the map and are freed all at once by map_destroy.
  *
- * Entries are uint64_t words read and written with atomic operations:
+ * Entries are 32-bit words read and written with atomic operations:
  * map_get, map_cas and map_clear never take a lock and may be called
  * from any number of threads at once.  The first write into an 8-page
  * region adds nodes to the tree under a map-wide mutex, held briefly;
  * readers never wait for it.  No node is freed before map_destroy, so
  * a reader never sees a node disappear under it.
  *
- * An entry is MAP_UNMAPPED (0: the page was never written or was
- * trimmed, and reads as zeros), or a drum slot in the low bits
- * (MAP_SLOT_MASK) with optional flags:
- *   MAP_MOVING  the page is being migrated to another slot (swap-off);
- *   MAP_LOST    the device that held the page lost it: the page reads
- *               as EIO until it is rewritten (slot bits are 0).
+ * An entry is one of:
+ *   MAP_UNMAPPED  (0) the page was never written or was trimmed, and
+ *                 reads as zeros;
+ *   MAP_LOST      the device that held the page lost it: the page reads
+ *                 as EIO until it is rewritten;
+ *   a drum slot   anything else (1 .. DRUM_MAX_SLOT, see page.h).
  */
 
 #ifndef SWAPDRUM_MAP_H
@@ -34,10 +33,17 @@
 
 #include "page.h"
 
-#define MAP_UNMAPPED UINT64_C (0)
-#define MAP_MOVING (UINT64_C (1) << 63)
-#define MAP_LOST (UINT64_C (1) << 62)
-#define MAP_SLOT_MASK (MAP_LOST - 1)
+typedef uint32_t map_entry_t;
+
+#define MAP_UNMAPPED ((map_entry_t) 0)
+#define MAP_LOST ((map_entry_t) UINT32_MAX)
+
+/* The drum slot an entry holds, or DRUM_NO_SLOT (unmapped or lost). */
+static inline drum_slot_t
+map_entry_slot (map_entry_t e)
+{
+  return e == MAP_LOST ? DRUM_NO_SLOT : e;
+}
 
 struct map;
 
@@ -57,7 +63,7 @@ extern uint64_t map_npages (const struct map *m);
 /* Atomically load the entry of page (< npages); MAP_UNMAPPED if no
  * node covers it.  Acquire ordering.  Never allocates.
  */
-extern uint64_t map_get (const struct map *m, export_page_t page);
+extern map_entry_t map_get (const struct map *m, export_page_t page);
 
 /* Atomically replace the entry of page by desired if it equals
  * *expected (acq_rel ordering).
@@ -71,12 +77,12 @@ extern uint64_t map_get (const struct map *m, export_page_t page);
  * mutex.  Setting an entry to MAP_UNMAPPED never allocates.
  */
 extern int map_cas (struct map *m, export_page_t page,
-                    uint64_t *expected, uint64_t desired);
+                    map_entry_t *expected, map_entry_t desired);
 
 /* Atomically set the entry of page to MAP_UNMAPPED and return what it
  * held.  Never allocates.
  */
-extern uint64_t map_clear (struct map *m, export_page_t page);
+extern map_entry_t map_clear (struct map *m, export_page_t page);
 
 /* Return the first page in [from, end) whose entry is mapped (!= 0)
  * if `mapped`, or unmapped (== 0) if !`mapped`; end if there is none
@@ -95,7 +101,7 @@ extern export_page_t map_find (const struct map *m, export_page_t from,
  * held while fn runs, so fn may call map_get, map_cas and map_clear.
  */
 extern int map_foreach (const struct map *m,
-                        int (*fn) (export_page_t page, uint64_t entry,
+                        int (*fn) (export_page_t page, map_entry_t entry,
                                    void *opaque),
                         void *opaque);
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "export-int.h"
 #include "pool-int.h"
@@ -24,11 +25,11 @@
  */
 static int
 move_page (struct export *exp, struct swapdev *dev, export_page_t page,
-           uint64_t e)
+           map_entry_t e)
 {
   char buf[SD_PAGE_SIZE];
-  drum_slot_t old = e & MAP_SLOT_MASK, slot;
-  uint64_t cur = e;
+  drum_slot_t old = map_entry_slot (e), slot;
+  map_entry_t cur = e;
 
   if (swapdev_read (dev, buf, old - dev->drumoffset, 0,
                     SD_PAGE_SIZE) == -1) {
@@ -63,6 +64,9 @@ struct page_walk {
    */
   int (*fn) (struct page_walk *w, export_page_t page, uint64_t e,
              uint64_t n);
+  /* Handle the pages of [start, end), one stripe chunk. */
+  int (*chunk) (struct page_walk *w, export_page_t start,
+                export_page_t end);
   void (*after_stripe) (struct page_walk *w);
   uint64_t done;                /* pages fn handled */
   /* for export_migrate */
@@ -116,7 +120,7 @@ switch_pages (struct export *exp, export_page_t page, uint64_t e,
   uint64_t i;
 
   for (i = 0; i < n; i++) {
-    uint64_t cur = e + i;
+    map_entry_t cur = e + i;
     if (map_cas (exp->map, page + i, &cur, slots[i]) != 1)
       sd_error ("off: export page %" PRIu64 " changed while it moved "
                 "(bug)", page + i);
@@ -175,8 +179,8 @@ walk_chunk (struct page_walk *w, export_page_t start, export_page_t end)
   for (page = map_find (w->exp->map, start, end, true); page <= end;
        page = page < end ? map_find (w->exp->map, page + 1, end, true)
                          : end + 1) {
-    uint64_t e = page < end ? map_get (w->exp->map, page) : MAP_UNMAPPED;
-    bool on_dev = !(e & MAP_LOST) && e >= lo && e < hi;
+    map_entry_t e = page < end ? map_get (w->exp->map, page) : MAP_UNMAPPED;
+    bool on_dev = e != MAP_LOST && e >= lo && e < hi;
 
     if (run_n > 0 && on_dev && page == run_page + run_n &&
         e == run_e + run_n) {
@@ -196,9 +200,138 @@ walk_chunk (struct page_walk *w, export_page_t start, export_page_t end)
   return 0;
 }
 
-/* Walk every mapped page of the export, one stripe at a time, holding
- * the stripe exclusive while its pages are handled.
+/* Handle the chunk holding its stripe exclusive. */
+static int
+locked_chunk (struct page_walk *w, export_page_t start, export_page_t end)
+{
+  int r;
+
+  stripes_wrlock (&w->exp->stripes, start);
+  r = walk_chunk (w, start, end);
+  stripes_unlock (&w->exp->stripes, start);
+  return r;
+}
+
+/* One run of a chunk: n pages from page on, with slots e, e + 1, ...
+ * on the device, copied to fresh[] (one slot per page).
  */
+struct run {
+  export_page_t page;
+  drum_slot_t e;
+  uint64_t n;
+};
+
+/* The runs of one chunk that live on the device (at most STRIPE_PAGES). */
+struct chunk_copy {
+  export_page_t start;
+  size_t nruns;
+  struct run runs[STRIPE_PAGES];
+  drum_slot_t fresh[STRIPE_PAGES]; /* by page - start; 0: none yet */
+};
+
+static int
+collect_run (struct page_walk *w, export_page_t page, uint64_t e,
+             uint64_t n)
+{
+  struct chunk_copy *cc = w->opaque;
+
+  cc->runs[cc->nruns++] = (struct run) { .page = page, .e = e, .n = n };
+  return 0;
+}
+
+/* Give back every fresh slot the copy took. */
+static void
+release_fresh (struct export *exp, struct chunk_copy *cc)
+{
+  size_t i;
+
+  for (i = 0; i < STRIPE_PAGES; i++)
+    if (cc->fresh[i] != DRUM_NO_SLOT)
+      pool_free (exp->pool, cc->fresh[i], 1);
+}
+
+/* Read one run from the device and write it to fresh slots, in as few
+ * runs as the pool's free space allows.
+ * => returns 0; 1 if the device could not be read or the pool has no
+ *    room left (then the caller moves the chunk holding its stripe,
+ *    which moves what fits and reports); -1 after reporting if fresh
+ *    slots kept failing.
+ */
+static int
+copy_run (struct page_walk *w, struct chunk_copy *cc, const struct run *r)
+{
+  struct export *exp = w->exp;
+  char *buf = w->buf + (r->page - cc->start) * SD_PAGE_SIZE;
+  drum_slot_t *fresh = &cc->fresh[r->page - cc->start], slot;
+  uint64_t done = 0, k;
+
+  if (swapdev_read (w->dev, buf, r->e - w->dev->drumoffset, 0,
+                    r->n * SD_PAGE_SIZE) == -1)
+    return 1;
+  while (done < r->n) {
+    k = pool_alloc (exp->pool, r->n - done, &slot);
+    if (k == 0)
+      return 1;
+    if (write_fresh (exp, r->page + done, buf + done * SD_PAGE_SIZE, slot,
+                     k, fresh + done) == -1) {
+      /* write_fresh gave back what it took for these k pages. */
+      memset (fresh + done, 0, k * sizeof *fresh);
+      return -1;
+    }
+    done += k;
+  }
+  return 0;
+}
+
+/* Move the chunk's pages without holding its stripe while they are
+ * copied, so that client requests to the stripe do not wait for the
+ * copy: note the stripe's write generation, copy every run to fresh
+ * slots, then take the stripe exclusive and switch the map only if the
+ * generation is unchanged (no write, trim or zero overlapped the copy:
+ * each bumps it before letting its stripe go).  Otherwise give the
+ * fresh slots back and move the chunk holding the stripe, as
+ * locked_chunk does; so does a read error, which locked_chunk handles
+ * page by page.  The device takes no allocations (DRAIN), so its slots
+ * cannot be handed to other pages while they are read unlocked.
+ */
+static int
+copy_chunk (struct page_walk *w, export_page_t start, export_page_t end)
+{
+  struct export *exp = w->exp;
+  struct chunk_copy cc = { .start = start };
+  struct page_walk collect = {
+    .exp = exp, .dev = w->dev, .fn = collect_run, .opaque = &cc,
+  };
+  uint32_t gen = stripes_gen (&exp->stripes, start);
+  size_t i;
+  int r = 0;
+
+  walk_chunk (&collect, start, end);
+  for (i = 0; i < cc.nruns && r == 0; i++)
+    r = copy_run (w, &cc, &cc.runs[i]);
+  if (r == -1) {
+    release_fresh (exp, &cc);
+    return -1;
+  }
+  stripes_wrlock (&exp->stripes, start);
+  if (r == 1 || stripes_gen (&exp->stripes, start) != gen) {
+    release_fresh (exp, &cc);
+    r = walk_chunk (w, start, end);
+    stripes_unlock (&exp->stripes, start);
+    return r;
+  }
+  for (i = 0; i < cc.nruns; i++)
+    switch_pages (exp, cc.runs[i].page, cc.runs[i].e, cc.runs[i].n,
+                  &cc.fresh[cc.runs[i].page - start]);
+  stripes_unlock (&exp->stripes, start);
+  for (i = 0; i < cc.nruns; i++) {
+    pool_free (exp->pool, cc.runs[i].e, cc.runs[i].n);
+    *w->moved += cc.runs[i].n;
+  }
+  return 0;
+}
+
+/* Walk every mapped page of the export, one stripe chunk at a time. */
 static int
 walk_export (struct page_walk *w)
 {
@@ -207,14 +340,10 @@ walk_export (struct page_walk *w)
 
   while (page < npages) {
     export_page_t chunk_end = (page | (STRIPE_PAGES - 1)) + 1;
-    int r;
 
     if (chunk_end > npages)
       chunk_end = npages;
-    stripes_wrlock (&w->exp->stripes, page);
-    r = walk_chunk (w, page, chunk_end);
-    stripes_unlock (&w->exp->stripes, page);
-    if (r == -1)
+    if (w->chunk (w, page, chunk_end) == -1)
       return -1;
     if (w->after_stripe)
       w->after_stripe (w);
@@ -238,7 +367,7 @@ export_migrate (struct export *exp, struct swapdev *dev, uint64_t *moved,
                 void *opaque)
 {
   struct page_walk w = {
-    .exp = exp, .dev = dev, .fn = move_run,
+    .exp = exp, .dev = dev, .fn = move_run, .chunk = copy_chunk,
     .after_stripe = report_progress, .moved = moved, .total = total,
     .progress = progress, .opaque = opaque,
   };
@@ -260,7 +389,7 @@ lose_run (struct page_walk *w, export_page_t page, uint64_t e, uint64_t n)
   uint64_t i;
 
   for (i = 0; i < n; i++) {
-    uint64_t cur = e + i;
+    map_entry_t cur = e + i;
     map_cas (w->exp->map, page + i, &cur, MAP_LOST);
   }
   return 0;
@@ -269,7 +398,9 @@ lose_run (struct page_walk *w, export_page_t page, uint64_t e, uint64_t n)
 uint64_t
 export_mark_lost (struct export *exp, struct swapdev *dev)
 {
-  struct page_walk w = { .exp = exp, .dev = dev, .fn = lose_run };
+  struct page_walk w = {
+    .exp = exp, .dev = dev, .fn = lose_run, .chunk = locked_chunk,
+  };
 
   walk_export (&w);
   return w.done;

@@ -23,6 +23,12 @@ typedef uint64_t export_page_t;
 typedef uint64_t drum_slot_t;
 #define DRUM_NO_SLOT ((drum_slot_t) 0)
 
+/* The highest valid slot.  The export map stores a slot in a 32-bit
+ * entry (map.h) with one value reserved, so the drum holds at most
+ * 2^32 - 2 slots: 16 TiB of swap in the pool at once.
+ */
+#define DRUM_MAX_SLOT ((drum_slot_t) UINT32_MAX - 1)
+
 /* A page inside one swap device's allocator, counted from 0. */
 typedef uint64_t dev_page_t;
 

@@ -127,8 +127,13 @@ swapon_reserve (struct pool *pool, struct swapdev *dev, int priority)
     return -1;
   }
   if (drum_claim (pool->drum, dev) == -1) {
-    sd_error ("swap: %s: claiming %" PRIu64 " drum slots: %m",
-              dev->path, dev->npages);
+    if (errno == ENOSPC)
+      sd_error ("swap: %s: %" PRIu64 " pages do not fit in the pool: it "
+                "holds at most %" PRIu64 " pages (16 TiB) at once",
+                dev->path, dev->npages, DRUM_MAX_SLOT);
+    else
+      sd_error ("swap: %s: claiming %" PRIu64 " drum slots: %m",
+                dev->path, dev->npages);
     prio_remove (&pool->prio, dev);
     return -1;
   }

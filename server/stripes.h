@@ -13,12 +13,21 @@
  * exclusive holder (trim, zero, migration, the barrier) holds one
  * stripe at a time and never waits for another while holding it.  No
  * thread takes a stripe it already holds.
+ *
+ * Each stripe also has a write generation, bumped (release) by every
+ * holder that may have changed its pages' data or slots, just before it
+ * lets go: writers through stripes_unlock_written, exclusive holders
+ * through stripes_unlock.  Swap-off copies a stripe's pages without
+ * holding it, then takes it exclusive and switches the map only if the
+ * generation it read before copying is unchanged: any write that
+ * overlapped the copy bumped it before letting go (see migrate.c).
  */
 
 #ifndef SWAPDRUM_STRIPES_H
 #define SWAPDRUM_STRIPES_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "page.h"
@@ -29,6 +38,7 @@
 
 struct stripes {
   pthread_rwlock_t lock[NSTRIPES]; /* each: the slots of its pages */
+  _Atomic uint32_t gen[NSTRIPES];  /* write generations, lock-free */
 };
 
 extern void stripes_init (struct stripes *s);
@@ -40,14 +50,28 @@ extern void stripes_rdlock (struct stripes *s, export_page_t first,
 extern void stripes_unlock_range (struct stripes *s, export_page_t first,
                                   uint64_t n);
 
+/* Release the stripes of pages [first, first + n), held shared by a
+ * request that wrote them, bumping their write generations first.
+ */
+extern void stripes_unlock_written (struct stripes *s, export_page_t first,
+                                    uint64_t n);
+
 /* Take and drop every stripe exclusive, one after the other: when it
  * returns, every request that held a stripe when it was called has
  * finished with it.
  */
 extern void stripes_barrier (struct stripes *s);
 
-/* Hold exclusive / release the one stripe of page. */
+/* Hold exclusive / release the one stripe of page.  stripes_unlock
+ * bumps the stripe's write generation before releasing it.
+ */
 extern void stripes_wrlock (struct stripes *s, export_page_t page);
 extern void stripes_unlock (struct stripes *s, export_page_t page);
+
+/* The write generation of page's stripe (acquire): read it before
+ * copying the stripe's pages without the lock; if it is the same once
+ * the stripe is held exclusive, no write overlapped the copy.
+ */
+extern uint32_t stripes_gen (struct stripes *s, export_page_t page);
 
 #endif /* SWAPDRUM_STRIPES_H */

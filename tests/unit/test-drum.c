@@ -304,17 +304,17 @@ Test (drum, a_claim_past_the_drum_limit_fails_with_enospc_and_changes_nothing)
 {
   struct drum *drum = new_drum ();
 
-  /* The drum has 2^62 slots, 1 .. 2^62 - 1 usable. */
-  claim (drum, 0, (UINT64_C (1) << 62) - 2);
+  /* Slots 1 .. DRUM_MAX_SLOT are usable (the map's 32-bit entries). */
+  claim (drum, 0, DRUM_MAX_SLOT - 1);
   d[1].npages = 2;
   d[1].drumoffset = 12345;
   errno = 0;
   cr_assert_eq (drum_claim (drum, &d[1]), -1);
   cr_assert_eq (errno, ENOSPC);
   cr_assert_eq (d[1].drumoffset, 12345, "drumoffset untouched");
-  expect_owner (drum, (UINT64_C (1) << 62) - 1, NULL);
+  expect_owner (drum, DRUM_MAX_SLOT, NULL);
   claim (drum, 2, 1);                   /* the last slot still fits */
-  cr_assert_eq (d[2].drumoffset, (UINT64_C (1) << 62) - 1);
+  cr_assert_eq (d[2].drumoffset, DRUM_MAX_SLOT);
   expect_range (drum, 0);
   expect_range (drum, 2);
   drum_destroy (drum);

@@ -54,9 +54,9 @@ new_map (uint64_t npages)
 
 /* Set page to entry, asserting that it was unmapped. */
 static void
-set (struct map *m, export_page_t page, uint64_t entry)
+set (struct map *m, export_page_t page, map_entry_t entry)
 {
-  uint64_t expected = MAP_UNMAPPED;
+  map_entry_t expected = MAP_UNMAPPED;
 
   cr_assert_eq (map_cas (m, page, &expected, entry), 1,
                 "setting page %" PRIu64, page);
@@ -110,7 +110,7 @@ Test (map, reading_never_allocates)
 Test (map, cas_from_unmapped_installs_the_entry)
 {
   struct map *m = new_map (1000);
-  uint64_t expected = MAP_UNMAPPED;
+  map_entry_t expected = MAP_UNMAPPED;
 
   cr_assert_eq (map_cas (m, 123, &expected, 42), 1);
   cr_assert_eq (map_get (m, 123), 42);
@@ -122,7 +122,7 @@ Test (map, cas_from_unmapped_installs_the_entry)
 Test (map, cas_replaces_a_mapped_entry_it_expects)
 {
   struct map *m = new_map (1000);
-  uint64_t expected = 42;
+  map_entry_t expected = 42;
 
   set (m, 7, 42);
   cr_assert_eq (map_cas (m, 7, &expected, 43), 1);
@@ -133,7 +133,7 @@ Test (map, cas_replaces_a_mapped_entry_it_expects)
 Test (map, cas_with_a_wrong_expected_fails_and_reports_the_current_entry)
 {
   struct map *m = new_map (1000);
-  uint64_t expected = 41;
+  map_entry_t expected = 41;
 
   set (m, 7, 42);
   cr_assert_eq (map_cas (m, 7, &expected, 99), 0);
@@ -146,7 +146,7 @@ Test (map, cas_expecting_an_entry_on_a_missing_path_fails_without_allocating)
 {
   struct map *m = new_map (TIB_PAGES);
   size_t before = map_bytes (m);
-  uint64_t expected = 5;
+  map_entry_t expected = 5;
 
   cr_assert_eq (map_cas (m, 12345, &expected, 6), 0);
   cr_assert_eq (expected, MAP_UNMAPPED);
@@ -158,7 +158,7 @@ Test (map, cas_to_unmapped_on_a_missing_path_succeeds_without_allocating)
 {
   struct map *m = new_map (TIB_PAGES);
   size_t before = map_bytes (m);
-  uint64_t expected = MAP_UNMAPPED;
+  map_entry_t expected = MAP_UNMAPPED;
 
   cr_assert_eq (map_cas (m, 12345, &expected, MAP_UNMAPPED), 1);
   cr_assert_eq (map_bytes (m), before);
@@ -198,18 +198,16 @@ Test (map, a_page_can_be_rewritten_after_it_was_cleared)
   map_destroy (m);
 }
 
-Test (map, the_moving_and_lost_flags_round_trip)
+Test (map, a_lost_entry_round_trips_and_names_no_slot)
 {
   struct map *m = new_map (1000);
-  uint64_t moving = MAP_MOVING | (MAP_SLOT_MASK & UINT64_C (0x123456789));
-  uint64_t expected = moving;
+  map_entry_t expected = 0x12345678;
 
-  set (m, 3, moving);
-  cr_assert_eq (map_get (m, 3), moving);
-  cr_assert_eq (map_get (m, 3) & MAP_SLOT_MASK, UINT64_C (0x123456789));
+  set (m, 3, 0x12345678);
+  cr_assert_eq (map_entry_slot (map_get (m, 3)), 0x12345678);
   cr_assert_eq (map_cas (m, 3, &expected, MAP_LOST), 1);
   cr_assert_eq (map_get (m, 3), MAP_LOST);
-  cr_assert_eq (map_get (m, 3) & MAP_SLOT_MASK, 0);
+  cr_assert_eq (map_entry_slot (map_get (m, 3)), DRUM_NO_SLOT);
   cr_assert_eq (map_clear (m, 3), MAP_LOST);
   map_destroy (m);
 }
@@ -218,8 +216,10 @@ Test (map, the_largest_slot_number_round_trips)
 {
   struct map *m = new_map (1000);
 
-  set (m, 999, MAP_SLOT_MASK);
-  cr_assert_eq (map_get (m, 999), MAP_SLOT_MASK);
+  set (m, 999, DRUM_MAX_SLOT);
+  cr_assert_eq (map_get (m, 999), DRUM_MAX_SLOT);
+  cr_assert_eq (map_entry_slot (map_get (m, 999)), DRUM_MAX_SLOT);
+  cr_assert_neq (DRUM_MAX_SLOT, (drum_slot_t) MAP_LOST);
   map_destroy (m);
 }
 
@@ -463,12 +463,12 @@ Test (map, find_agrees_with_a_linear_scan)
 struct visits {
   size_t n;
   export_page_t page[16];
-  uint64_t entry[16];
+  map_entry_t entry[16];
   size_t stop_after;            /* return 7 on this visit, if non-zero */
 };
 
 static int
-record_visit (export_page_t page, uint64_t entry, void *opaque)
+record_visit (export_page_t page, map_entry_t entry, void *opaque)
 {
   struct visits *v = opaque;
 
@@ -590,7 +590,8 @@ Test (map, an_empty_1_tib_map_holds_under_4_kib)
 Test (map, a_1_tib_map_with_1000_scattered_pages_holds_under_1_mib)
 {
   struct map *m = new_map (TIB_PAGES);
-  uint64_t state = 42, expected;
+  uint64_t state = 42;
+  map_entry_t expected;
   export_page_t page;
   int i;
 
@@ -610,11 +611,12 @@ Test (map, a_1_tib_map_with_1000_scattered_pages_holds_under_1_mib)
 }
 
 /* Isolated pages: each costs a leaf and the small nodes above it. */
-Test (map, a_1_tib_map_with_262144_random_pages_costs_at_most_150_bytes_each)
+Test (map, a_1_tib_map_with_262144_random_pages_costs_at_most_110_bytes_each)
 {
   const unsigned n = 262144;
   struct map *m = new_map (TIB_PAGES);
-  uint64_t state = 7, expected;
+  uint64_t state = 7;
+  map_entry_t expected;
   export_page_t page;
   double per_page;
   unsigned i;
@@ -627,12 +629,12 @@ Test (map, a_1_tib_map_with_262144_random_pages_costs_at_most_150_bytes_each)
   per_page = (double) map_bytes (m) / (double) n;
   cr_log_info ("1 TiB map, %u random pages: %zu bytes, %.1f bytes a page",
                n, map_bytes (m), per_page);
-  cr_assert_leq (per_page, 150.0);
+  cr_assert_leq (per_page, 110.0);
   map_destroy (m);
 }
 
-/* Dense pages: about 8 bytes each in leaves, plus the nodes above. */
-Test (map, a_fully_written_region_costs_under_9_5_bytes_a_page)
+/* Dense pages: 4 bytes each in leaves, plus the nodes above. */
+Test (map, a_fully_written_region_costs_under_6_bytes_a_page)
 {
   const uint64_t n = UINT64_C (1) << 20, base = 12345;
   struct map *m = new_map (TIB_PAGES);
@@ -644,7 +646,7 @@ Test (map, a_fully_written_region_costs_under_9_5_bytes_a_page)
   per_page = (double) map_bytes (m) / (double) n;
   cr_log_info ("1 TiB map, %" PRIu64 " contiguous pages: %zu bytes, "
                "%.2f bytes a page", n, map_bytes (m), per_page);
-  cr_assert_lt (per_page, 9.5);
+  cr_assert_lt (per_page, 6.0);
   cr_assert_eq (map_find (m, 0, TIB_PAGES, true), base);
   cr_assert_eq (map_find (m, base, TIB_PAGES, false), base + n);
   map_destroy (m);
@@ -686,17 +688,17 @@ race_page (unsigned i)
   return (export_page_t) i * 26821 % TIB_PAGES;
 }
 
-static uint64_t
+static map_entry_t
 racer_value (unsigned id, unsigned i)
 {
-  return ((uint64_t) (id + 1) << 32) | (i + 1);
+  return ((map_entry_t) (id + 1) << 24) | (i + 1);
 }
 
 static void *
 race (void *arg)
 {
   struct racer *r = arg;
-  uint64_t expected;
+  map_entry_t expected;
   unsigned i;
 
   pthread_barrier_wait (r->start);
@@ -789,11 +791,11 @@ struct tearer {
 };
 
 /* An entry whose two halves must agree: a torn read would break that. */
-static uint64_t
+static map_entry_t
 tear_value (uint32_t v)
 {
-  v &= 0x3fffffff;              /* keep clear of MAP_MOVING, MAP_LOST */
-  return ((uint64_t) v << 32) | v;
+  v &= 0x7fff;                  /* keep clear of MAP_LOST */
+  return (v << 16) | v;
 }
 
 static export_page_t
@@ -806,7 +808,7 @@ static void *
 tear_write (void *arg)
 {
   struct tearer *w = arg;
-  uint64_t old, expected;
+  map_entry_t old, expected;
   unsigned round, i;
 
   for (round = 0; round < TEAR_ROUNDS; round++)
@@ -892,17 +894,17 @@ grow_page (unsigned id, unsigned round, unsigned j)
     + (id + j * GROW_WRITERS) * LEAF_PAGES + round % LEAF_PAGES;
 }
 
-static uint64_t
+static map_entry_t
 grow_value (unsigned id, unsigned round, unsigned j)
 {
-  return ((uint64_t) (id + 1) << 32) | (round * 2 + j + 1);
+  return ((map_entry_t) (id + 1) << 24) | (round * 2 + j + 1);
 }
 
 static void *
 grow_write (void *arg)
 {
   struct grower *w = arg;
-  uint64_t expected;
+  map_entry_t expected;
   unsigned round, j;
 
   for (round = 0; round < GROW_ROUNDS; round++) {
@@ -957,7 +959,7 @@ struct grow_order {
 };
 
 static int
-count_in_order (export_page_t page, uint64_t entry, void *opaque)
+count_in_order (export_page_t page, map_entry_t entry, void *opaque)
 {
   struct grow_order *o = opaque;
 

@@ -10,7 +10,10 @@
  *
  * Races are forced, not hoped for: the device holds its I/O (mb_hold)
  * so that a request, the migration's copy or a swap-on is parked in
- * the middle while the other side starts.  Threads never assert; they
+ * the middle while the other side starts.  Swap-off copies a stripe's
+ * pages holding nothing, and moves them again holding the stripe
+ * exclusive only if a request changed the stripe meanwhile: both
+ * halves are tested.  Threads never assert; they
  * record what happened and the test checks after join.
  */
 
@@ -230,42 +233,73 @@ Test (swapoff_threads, off_waits_for_an_overwrite_in_flight_and_keeps_its_data)
   ot_close (&rig);
 }
 
-/* ---- requests to a page while it moves ---- */
+/* ---- requests to a page while it is copied ---- */
 
-/* Page 7 holds old on a.  Start off a with a held, so that the copy of
- * page 7 is parked reading a; then start `req` (at req->offset inside
- * page 7, req->count bytes, a whole page if 0), which must wait for the
- * move (nothing reaches a meanwhile); then let everything go.
+/* Wait (up to 30 s) until job j is done. */
+static void
+wait_done (struct job *j, const char *what)
+{
+  time_t give_up = time (NULL) + 30;
+
+  while (!atomic_load (&j->done)) {
+    cr_assert_lt (time (NULL), give_up, "%s never finished", what);
+    usleep (1000);
+  }
+}
+
+/* Write old to page 7 (on a), then start off a with b held and wait
+ * until the copy of page 7 has read a and is parked writing to b,
+ * holding no stripe.
  */
 static void
-request_during_move (struct ot_rig *rig, const unsigned char *old,
-                     struct job *req)
+park_off_in_copy (struct ot_rig *rig, const unsigned char *old,
+                  struct job *off)
 {
-  struct job off = { .kind = JOB_OFF, .pool = rig->pool, .path = "a" };
-  uint64_t writes_a;
-
+  *off = (struct job) { .kind = JOB_OFF, .pool = rig->pool, .path = "a" };
   fx_pwrite_ok (rig->exp, old, PAGE, 7 * PAGE);
-  mb_hold (rig->mba, true);
-  job_start (&off);
-  wait_inflight (rig->mba, 1);          /* the copy's read */
-  writes_a = mb_writes (rig->mba);
+  mb_hold (rig->mbb, true);
+  job_start (off);
+  wait_inflight (rig->mbb, 1);          /* the copy's write */
+}
+
+/* Start req on page 7: at req->offset inside it, req->count bytes, a
+ * whole page if 0.
+ */
+static void
+start_on_page_7 (struct ot_rig *rig, struct job *req)
+{
   req->exp = rig->exp;
   req->offset += 7 * PAGE;
   if (req->count == 0)
     req->count = PAGE;
   job_start (req);
-  usleep (SETTLE_USEC);
-  cr_assert_not (atomic_load (&req->done), "the request did not wait for "
-                 "the page to move");
-  cr_assert_eq (mb_writes (rig->mba), writes_a, "something was written to "
-                "a while its page moved");
-  cr_assert_eq (mb_inflight (rig->mba), 1);
-  mb_hold (rig->mba, false);
+}
+
+/* Page 7 holds old on a.  Start off a with b held, so that the copy of
+ * page 7 has read a and is parked writing to b, holding no stripe.
+ * Then run `req` (at req->offset inside page 7, req->count bytes, a
+ * whole page if 0): it must finish while the copy is parked, because
+ * the copy holds no lock.  Then let the copy go: the stripe changed
+ * under it (unless req only read), so the page moves again holding the
+ * stripe, and ends on b with req's effect.
+ */
+static void
+request_during_copy (struct ot_rig *rig, const unsigned char *old,
+                     struct job *req)
+{
+  struct job off;
+
+  park_off_in_copy (rig, old, &off);
+  start_on_page_7 (rig, req);
+  wait_done (req, "the request during the copy");
+  cr_assert_eq (mb_inflight (rig->mbb), 1, "the copy is still parked");
+  cr_assert_not (atomic_load (&off.done));
+  mb_hold (rig->mbb, false);
   job_join_ok (&off, "off");
   job_join_ok (req, "request");
 }
 
-Test (swapoff_threads, a_write_to_a_page_being_moved_waits_and_reaches_the_new_slot)
+Test (swapoff_threads, a_write_during_the_copy_of_its_page_does_not_wait_and_survives_the_move)
 {
   struct ot_rig rig;
   unsigned char old[PAGE], new[PAGE];
@@ -274,13 +308,13 @@ Test (swapoff_threads, a_write_to_a_page_being_moved_waits_and_reaches_the_new_s
   memset (old, 0x33, sizeof old);
   memset (new, 0x44, sizeof new);
   rig_open (&rig);
-  request_during_move (&rig, old, &w);
+  request_during_copy (&rig, old, &w);
   fx_expect_data (rig.exp, 7 * PAGE, PAGE, new);
   expect_only_b (&rig, 1);
   ot_close (&rig);
 }
 
-Test (swapoff_threads, a_partial_write_to_a_page_being_moved_lands_on_the_moved_page)
+Test (swapoff_threads, a_partial_write_during_the_copy_of_its_page_lands_on_the_moved_page)
 {
   struct ot_rig rig;
   unsigned char old[PAGE], piece[100];
@@ -290,14 +324,14 @@ Test (swapoff_threads, a_partial_write_to_a_page_being_moved_lands_on_the_moved_
   memset (old, 0x55, sizeof old);
   memset (piece, 0x66, sizeof piece);
   rig_open (&rig);
-  request_during_move (&rig, old, &w);
+  request_during_copy (&rig, old, &w);
   memcpy (old + 1000, piece, sizeof piece);
   fx_expect_data (rig.exp, 7 * PAGE, PAGE, old);
   expect_only_b (&rig, 1);
   ot_close (&rig);
 }
 
-Test (swapoff_threads, a_read_of_a_page_being_moved_waits_and_sees_the_whole_page)
+Test (swapoff_threads, a_read_during_the_copy_of_its_page_does_not_wait_and_sees_the_whole_page)
 {
   struct ot_rig rig;
   unsigned char old[PAGE], got[PAGE];
@@ -306,13 +340,14 @@ Test (swapoff_threads, a_read_of_a_page_being_moved_waits_and_sees_the_whole_pag
   memset (old, 0x77, sizeof old);
   memset (got, 0, sizeof got);
   rig_open (&rig);
-  request_during_move (&rig, old, &r);
+  request_during_copy (&rig, old, &r);
   cr_assert_arr_eq (got, old, PAGE);
+  fx_expect_data (rig.exp, 7 * PAGE, PAGE, old);
   expect_only_b (&rig, 1);
   ot_close (&rig);
 }
 
-Test (swapoff_threads, a_trim_of_a_page_being_moved_waits_and_frees_the_new_slot)
+Test (swapoff_threads, a_trim_during_the_copy_of_its_page_does_not_wait_and_the_copy_is_dropped)
 {
   struct ot_rig rig;
   unsigned char old[PAGE];
@@ -320,10 +355,75 @@ Test (swapoff_threads, a_trim_of_a_page_being_moved_waits_and_frees_the_new_slot
 
   memset (old, 0x88, sizeof old);
   rig_open (&rig);
-  request_during_move (&rig, old, &t);
+  request_during_copy (&rig, old, &t);
   fx_expect_zeros (rig.exp, 7 * PAGE, PAGE);
   expect_only_b (&rig, 0);
   cr_assert_eq (fx_mapped_pages (rig.exp), 0);
+  ot_close (&rig);
+}
+
+/* ---- requests to a page while it moves holding its stripe ---- */
+
+/* As request_during_copy with a write of first, but a is held when the
+ * copy is let go: the copy sees the stripe changed and moves the page
+ * again holding the stripe exclusive, parked reading a.  Then `req`
+ * must wait for that move (nothing reaches a meanwhile).
+ */
+static void
+request_during_locked_move (struct ot_rig *rig, const unsigned char *old,
+                            unsigned char *first, struct job *req)
+{
+  struct job off;
+  struct job w = { .kind = JOB_WRITE, .buf = first };
+  uint64_t writes_a;
+
+  park_off_in_copy (rig, old, &off);
+  start_on_page_7 (rig, &w);
+  job_join_ok (&w, "write during the copy");
+  mb_hold (rig->mba, true);
+  mb_hold (rig->mbb, false);
+  wait_inflight (rig->mba, 1);          /* the locked move's read */
+  writes_a = mb_writes (rig->mba);
+  start_on_page_7 (rig, req);
+  usleep (SETTLE_USEC);
+  cr_assert_not (atomic_load (&req->done), "the request did not wait for "
+                 "the page to move");
+  cr_assert_eq (mb_writes (rig->mba), writes_a, "something was written to "
+                "a while its page moved");
+  mb_hold (rig->mba, false);
+  job_join_ok (&off, "off");
+  job_join_ok (req, "request");
+}
+
+Test (swapoff_threads, a_write_to_a_page_moving_under_its_stripe_waits_and_reaches_the_new_slot)
+{
+  struct ot_rig rig;
+  unsigned char old[PAGE], first[PAGE], new[PAGE];
+  struct job w = { .kind = JOB_WRITE, .buf = new };
+
+  memset (old, 0x33, sizeof old);
+  memset (first, 0x3f, sizeof first);
+  memset (new, 0x44, sizeof new);
+  rig_open (&rig);
+  request_during_locked_move (&rig, old, first, &w);
+  fx_expect_data (rig.exp, 7 * PAGE, PAGE, new);
+  expect_only_b (&rig, 1);
+  ot_close (&rig);
+}
+
+Test (swapoff_threads, a_read_of_a_page_moving_under_its_stripe_waits_and_sees_the_latest_write)
+{
+  struct ot_rig rig;
+  unsigned char old[PAGE], first[PAGE], got[PAGE];
+  struct job r = { .kind = JOB_READ, .buf = got };
+
+  memset (old, 0x77, sizeof old);
+  memset (first, 0x7f, sizeof first);
+  memset (got, 0, sizeof got);
+  rig_open (&rig);
+  request_during_locked_move (&rig, old, first, &r);
+  cr_assert_arr_eq (got, first, PAGE);
+  expect_only_b (&rig, 1);
   ot_close (&rig);
 }
 
