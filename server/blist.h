@@ -14,6 +14,10 @@
  *
  * Limits: a blist holds at most BLIST_MAX_PAGES pages (16 TiB of 4 KiB
  * pages); run lengths inside the tree are 32 bits.
+ *
+ * Memory: one bit per page plus 24 bytes per 512 pages (a cached leaf
+ * summary and an inner node), the leaves padded up to a power of two;
+ * about 44 MiB for 1 TiB of 4 KiB pages.  blist_bytes gives the total.
  */
 
 #ifndef SWAPDRUM_BLIST_H

@@ -280,6 +280,61 @@ Test (blist, a_run_of_zero_pages_is_refused)
   blist_destroy (bl);
 }
 
+/* Leaf summaries: the allocator caches each leaf's runs and must
+ * refresh every leaf a range touches, not only the leaves at its ends.
+ */
+
+Test (blist, freeing_across_leaves_refreshes_every_leaf_in_between)
+{
+  struct blist *bl = full_blist (8 * LEAF);
+
+  /* Leaves 1 to 3 become wholly free, leaves 0 and 4 partly. */
+  free_ok (bl, LEAF - 5, 3 * LEAF + 10);
+  cr_assert_eq (blist_largest_run (bl), 3 * LEAF + 10);
+  /* A page in the middle of leaf 2 splits the run there. */
+  cr_assert_eq (blist_reserve (bl, 2 * LEAF + 100, 1), 0);
+  cr_assert_eq (blist_largest_run (bl), 2 * LEAF - 96);
+  alloc_expect (bl, 2 * LEAF - 96, 2 * LEAF + 101);
+  alloc_expect (bl, LEAF + 105, LEAF - 5);
+  cr_assert_eq (blist_avail (bl), 0);
+  cr_assert_eq (blist_largest_run (bl), 0);
+  blist_destroy (bl);
+}
+
+Test (blist, reserving_across_leaves_refreshes_every_leaf_in_between)
+{
+  struct blist *bl = blist_create (8 * LEAF);
+
+  /* Leaves 1 and 2 become wholly allocated, leaves 0 and 3 partly. */
+  cr_assert_eq (blist_reserve (bl, LEAF - 3, 2 * LEAF + 6), 0);
+  cr_assert_eq (blist_largest_run (bl), 5 * LEAF - 3);
+  alloc_expect (bl, LEAF - 3, 0);
+  alloc_expect (bl, 1, 3 * LEAF + 3);   /* not a page of leaf 1 or 2 */
+  blist_destroy (bl);
+}
+
+Test (blist, allocating_across_leaves_refreshes_every_leaf_in_between)
+{
+  struct blist *bl = blist_create (8 * LEAF);
+
+  alloc_expect (bl, 3 * LEAF + 10, 0);
+  alloc_expect (bl, 1, 3 * LEAF + 10);  /* not a page of leaf 1 or 2 */
+  cr_assert_eq (blist_largest_run (bl), 5 * LEAF - 11);
+  blist_destroy (bl);
+}
+
+Test (blist, a_failed_free_across_leaves_leaves_the_summaries_as_they_were)
+{
+  struct blist *bl = full_blist (8 * LEAF);
+
+  free_ok (bl, 6 * LEAF, 10);
+  /* Only the last page of the range is free: none may be freed. */
+  expect_free_fails (bl, 2 * LEAF, 4 * LEAF + 1);
+  cr_assert_eq (blist_largest_run (bl), 10);
+  alloc_expect (bl, 1, 6 * LEAF);
+  blist_destroy (bl);
+}
+
 /* Exhaustion. */
 
 Test (blist, allocating_until_exhausted_returns_zero_and_avail_is_zero)
