@@ -14,6 +14,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "export-int.h"
 #include "pool-int.h"
@@ -176,6 +178,40 @@ swapoff_finish (struct pool *pool, struct swapdev *dev, const char *path)
   return 0;
 }
 
+/* Swap-off copies as fast as the CPU and the devices allow.  Client
+ * requests must not queue behind it for a CPU, so the copy runs at this
+ * nice value (the calling thread only; Linux's setpriority on a thread
+ * id), and the thread's own value is put back afterwards where the
+ * process may raise it again (root, or RLIMIT_NICE).
+ */
+#define MIGRATE_NICE 19
+
+/* => returns the thread's nice value before, to give to
+ *    restore_priority.
+ */
+static int
+lower_priority (void)
+{
+  pid_t tid = gettid ();
+  int old;
+
+  errno = 0;
+  old = getpriority (PRIO_PROCESS, tid);
+  if (old == -1 && errno != 0)
+    old = 0;
+  if (old < MIGRATE_NICE &&
+      setpriority (PRIO_PROCESS, tid, MIGRATE_NICE) == -1)
+    sd_debug ("off: cannot lower the copy's CPU priority: %m");
+  return old;
+}
+
+static void
+restore_priority (int old)
+{
+  if (setpriority (PRIO_PROCESS, gettid (), old) == -1)
+    sd_debug ("off: the admin thread stays at nice %d: %m", MIGRATE_NICE);
+}
+
 int
 pool_swapoff (struct pool *pool, const char *path,
               pool_progress_fn progress, void *opaque)
@@ -186,6 +222,7 @@ pool_swapoff (struct pool *pool, const char *path,
   struct swapdev *dev;
   uint64_t moved = 0, total = 0;
   size_t nexps = 0, i;
+  int nice_was;
 
   dev = swapoff_begin (pool, path, ident, &exps, &nexps, &total);
   if (dev == NULL)
@@ -195,15 +232,18 @@ pool_swapoff (struct pool *pool, const char *path,
    */
   for (i = 0; i < nexps; i++)
     stripes_barrier (&exps[i]->stripes);
+  nice_was = lower_priority ();
   for (i = 0; i < nexps; i++) {
     if (export_migrate (exps[i], dev, &moved, total, progress,
                         opaque) == -1) {
+      restore_priority (nice_was);
       sd_error ("off: %s: stopped after moving %" PRIu64 " of %" PRIu64
                 " pages; the device is enabled again", path, moved, total);
       swapoff_undo (pool, dev);
       return -1;
     }
   }
+  restore_priority (nice_was);
   if (swapoff_finish (pool, dev, path) == -1) {
     swapoff_undo (pool, dev);
     return -1;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -228,6 +229,36 @@ Test (swapoff, off_reports_progress_rising_to_the_pages_on_the_device)
   cr_assert_eq (pr.total, on_a);
   cr_assert_eq (pr.moved, pr.total, "ended at %" PRIu64 " of %" PRIu64,
                 pr.moved, pr.total);
+  ot_close (&rig);
+}
+
+/* ---- CPU priority ---- */
+
+static void
+record_nice (void *opaque, uint64_t moved, uint64_t total)
+{
+  int *nice = opaque;
+
+  (void) moved;
+  (void) total;
+  errno = 0;
+  *nice = getpriority (PRIO_PROCESS, gettid ());
+}
+
+Test (swapoff, off_copies_at_nice_19_and_then_puts_the_thread_back)
+{
+  struct ot_rig rig;
+  int during = 0, before;
+
+  errno = 0;
+  before = getpriority (PRIO_PROCESS, gettid ());
+  cr_assert_eq (errno, 0);
+  if (geteuid () != 0)
+    cr_skip_test ("only root may raise a thread's priority back");
+  spill_rig (&rig);
+  cr_assert_eq (pool_swapoff (rig.pool, "a", record_nice, &during), 0);
+  cr_assert_eq (during, 19, "the copy ran at nice %d", during);
+  cr_assert_eq (getpriority (PRIO_PROCESS, gettid ()), before);
   ot_close (&rig);
 }
 
