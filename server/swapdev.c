@@ -20,9 +20,9 @@
 #include "swapdrum/log.h"
 
 struct swapdev *
-swapdev_new (const char *path, const char *ident,
-             const struct swapdev_ops *ops, void *priv, uint64_t size,
-             unsigned maxactive)
+swapdev_alloc (const char *path, enum swapdev_kind kind,
+               const struct swapdev_ops *ops, void *priv,
+               unsigned maxactive)
 {
   struct swapdev *dev;
 
@@ -32,15 +32,34 @@ swapdev_new (const char *path, const char *ident,
     return NULL;
   }
   dev->fd = -1;
-  dev->kind = SWAPDEV_TEST;
+  dev->kind = kind;
   dev->ops = ops;
   dev->priv = priv;
-  dev->maxactive = maxactive ? maxactive : 8;
+  dev->maxactive = maxactive ? maxactive : SWAPDEV_MAXACTIVE;
   pthread_mutex_init (&dev->gate_lock, NULL);
   pthread_cond_init (&dev->gate_cond, NULL);
   dev->path = strdup (path);
+  if (dev->path == NULL) {
+    sd_error ("swap: %s: %m", path);
+    dev->ops = NULL;            /* the caller still owns priv */
+    swapdev_free (dev);
+    return NULL;
+  }
+  return dev;
+}
+
+struct swapdev *
+swapdev_new (const char *path, const char *ident,
+             const struct swapdev_ops *ops, void *priv, uint64_t size,
+             unsigned maxactive)
+{
+  struct swapdev *dev;
+
+  dev = swapdev_alloc (path, SWAPDEV_TEST, ops, priv, maxactive);
+  if (dev == NULL)
+    return NULL;
   dev->ident = strdup (ident);
-  if (dev->path == NULL || dev->ident == NULL) {
+  if (dev->ident == NULL) {
     sd_error ("swap: %s: %m", path);
     goto err;
   }

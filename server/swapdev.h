@@ -44,6 +44,9 @@ enum swapdev_kind {
 #define SWF_FAILED  0x08   /* kept failing: no new allocations */
 #define SWF_DRAIN   0x10   /* swap-off: its pages are moving away */
 
+/* maxactive when the caller asks for the default (0). */
+#define SWAPDEV_MAXACTIVE 8
+
 /* After this many I/O errors in a row a device is marked FAILED. */
 #define SWAPDEV_FAIL_AFTER 8
 
@@ -148,6 +151,19 @@ extern struct swapdev *swapdev_open_local (const struct devspec *spec);
  * => returns a malloc'd string, or NULL with errno set (no report).
  */
 extern char *swapdev_path_ident (const char *path);
+
+/* The part every backend's constructor shares: a device called path,
+ * of the given kind, over ops and priv, with no fd (-1) and the gate
+ * open for maxactive I/Os (0: SWAPDEV_MAXACTIVE).  The caller fills in
+ * the rest (ident, layout, fd) and frees the device with swapdev_free
+ * if that fails; from here on swapdev_free calls ops->close.
+ * => returns the device, or NULL after reporting "swap: PATH: reason"
+ *    (the caller still owns priv).
+ */
+extern struct swapdev *swapdev_alloc (const char *path,
+                                      enum swapdev_kind kind,
+                                      const struct swapdev_ops *ops,
+                                      void *priv, unsigned maxactive);
 
 /* Build a device over a caller-supplied backend (unit tests).
  * `size` is the backend's size in bytes.
