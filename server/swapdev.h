@@ -10,12 +10,14 @@
  *   [stamp]  one page: magic, pool id, device id, generation;
  *   [data]   npages pages; device page p lives at data_offset + p*4096.
  *
- * Locking (lock order: pool lock -> gate_lock; no I/O under either):
+ * Locking (lock order: pool lock -> the gate's lock; no I/O under
+ * either):
  *   - fields under "constant" are set before the device joins the pool
  *     and never change;
  *   - fields under "pool" belong to the pool and are read and written
  *     only with the pool lock held (see pool.c);
- *   - gate_lock protects the maxactive gate fields;
+ *   - the maxactive gate (gate.h) is lock-free while it has room and
+ *     takes its own lock only when I/Os must wait;
  *   - counters are atomics, read without locks for stats.
  */
 
@@ -27,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gate.h"
 #include "page.h"
 #include "swapdrum/devspec.h"
 
@@ -113,14 +116,11 @@ struct swapdev {
   uint64_t npginuse;            /* pages handed out, excluding bad */
   uint64_t npgbad;              /* pages marked bad, never reused */
 
-  /* gate_lock: FIFO admission of at most maxactive I/Os */
-  pthread_mutex_t gate_lock;
-  pthread_cond_t gate_cond;
-  unsigned maxactive;
-  uint64_t next_ticket;         /* tickets handed out */
-  uint64_t released;            /* I/Os finished */
-  unsigned active;              /* I/Os in flight */
-  unsigned peak_active;         /* most ever in flight at once */
+  /* the gate's own locking (gate.h): FIFO admission of at most
+   * maxactive I/Os, and the peak in flight for stats
+   */
+  unsigned maxactive;           /* constant */
+  struct gate gate;
 
   /* counters */
   _Atomic uint64_t nreads, nwrites;

@@ -68,15 +68,17 @@ Test (swapdev_local, a_created_file_is_a_file_device_with_the_file_default)
   cr_assert_eq (dev->data_offset, PAGE);
   cr_assert_eq (dev->npages, MIB / PAGE - 1);
   cr_assert_eq (dev->maxactive, 8);
+  cr_assert_eq (dev->gate.max, 8);
   swapdev_free (dev);
 }
 
-Test (swapdev_local, maxactive_from_the_spec_is_kept)
+Test (swapdev_local, maxactive_from_the_spec_sizes_the_gate)
 {
   struct swapdev *dev = open_local (MIB, 3);
 
   cr_assert_not_null (dev, "%s", mb_log_last ());
   cr_assert_eq (dev->maxactive, 3);
+  cr_assert_eq (dev->gate.max, 3);
   swapdev_free (dev);
 }
 
