@@ -22,7 +22,7 @@
 struct export;
 
 /* The pool.  Lock order: admin_lock -> devlife -> stripe locks (see
- * stripes.h) -> lock -> a device's gate_lock.
+ * stripes.h) -> lock -> a device's gate lock (gate.h).
  */
 struct pool {
   /* admin_lock serializes the changes of the device set (swap-on,

@@ -409,9 +409,7 @@ devstat_fill (struct pool_devstat *st, const struct swapdev *dev)
   st->priority = dev->priority;
   st->maxactive = dev->maxactive;
   st->flags = dev->flags;
-  pthread_mutex_lock ((pthread_mutex_t *) &dev->gate_lock);
-  st->peak_active = dev->peak_active;
-  pthread_mutex_unlock ((pthread_mutex_t *) &dev->gate_lock);
+  st->peak_active = gate_peak (&dev->gate);
   st->nreads = atomic_load (&dev->nreads);
   st->nwrites = atomic_load (&dev->nwrites);
   st->bytes_read = atomic_load (&dev->bytes_read);

@@ -219,18 +219,13 @@ local_ident (const struct stat *st)
   return ident;
 }
 
-/* Fill in dev from its open fd. */
+/* Fill in the layout and identity of dev from its open fd. */
 static int
-setup_local (struct swapdev *dev, const struct stat *st,
-             const struct devspec *spec)
+setup_local (struct swapdev *dev, const struct stat *st)
 {
   uint64_t size, skip;
-  bool block = S_ISBLK (st->st_mode);
+  bool block = dev->kind == SWAPDEV_BLOCK;
 
-  dev->kind = block ? SWAPDEV_BLOCK : SWAPDEV_FILE;
-  dev->ops = block ? &block_ops : &file_ops;
-  dev->maxactive = spec->maxactive ? spec->maxactive
-                   : block ? BLOCK_MAXACTIVE : FILE_MAXACTIVE;
   if ((block ? size_block (dev, &size) : size_file (dev, st, &size)) == -1)
     return -1;
   skip = block ? 1 : 0;
@@ -251,12 +246,40 @@ setup_local (struct swapdev *dev, const struct stat *st,
   return 0;
 }
 
+/* Build the device over fd, open on the object st describes: the
+ * common part through swapdev_alloc, then the file or block specifics.
+ * => returns the device, which owns fd; or NULL after reporting, with
+ *    fd closed.
+ */
+static struct swapdev *
+new_local (const struct devspec *spec, int fd, const struct stat *st)
+{
+  bool block = S_ISBLK (st->st_mode);
+  unsigned maxactive = spec->maxactive ? spec->maxactive
+                       : block ? BLOCK_MAXACTIVE : FILE_MAXACTIVE;
+  struct swapdev *dev;
+
+  dev = swapdev_alloc (spec->path, block ? SWAPDEV_BLOCK : SWAPDEV_FILE,
+                       block ? &block_ops : &file_ops, NULL, maxactive);
+  if (dev == NULL) {
+    close (fd);
+    return NULL;
+  }
+  dev->fd = fd;
+  if (setup_local (dev, st) == -1) {
+    swapdev_free (dev);         /* closes fd */
+    return NULL;
+  }
+  return dev;
+}
+
 struct swapdev *
 swapdev_open_local (const struct devspec *spec)
 {
   struct swapdev *dev;
   struct stat st;
   bool created = false;
+  int fd;
 
   if (spec->create_size &&
       create_file (spec->path, spec->create_size, &created) == -1)
@@ -265,21 +288,16 @@ swapdev_open_local (const struct devspec *spec)
     sd_error ("swap: %s: %m", spec->path);
     goto err_unlink;
   }
-  dev = calloc (1, sizeof *dev);
-  if (dev == NULL || (dev->path = strdup (spec->path)) == NULL) {
-    sd_error ("swap: %s: %m", spec->path);
-    free (dev);
+  fd = open_backend (spec->path, &st);
+  if (fd == -1)
+    goto err_unlink;
+  if (fstat (fd, &st) == -1) {
+    close (fd);
     goto err_unlink;
   }
-  pthread_mutex_init (&dev->gate_lock, NULL);
-  pthread_cond_init (&dev->gate_cond, NULL);
-  dev->fd = open_backend (spec->path, &st);
-  if (dev->fd == -1 || fstat (dev->fd, &st) == -1 ||
-      setup_local (dev, &st, spec) == -1) {
-    dev->ops = dev->fd >= 0 ? &file_ops : NULL;
-    swapdev_free (dev);
+  dev = new_local (spec, fd, &st);
+  if (dev == NULL)
     goto err_unlink;
-  }
   return dev;
 
  err_unlink:

@@ -3,8 +3,9 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* The parts of a swap device every backend shares: the maxactive
- * gate, the counters, the stamp and the page-addressed I/O wrappers.
+/* The parts of a swap device every backend shares: construction, the
+ * counters, the stamp and the page-addressed I/O wrappers, which pass
+ * the maxactive gate (gate.c).
  */
 
 #include <config.h>
@@ -20,9 +21,9 @@
 #include "swapdrum/log.h"
 
 struct swapdev *
-swapdev_new (const char *path, const char *ident,
-             const struct swapdev_ops *ops, void *priv, uint64_t size,
-             unsigned maxactive)
+swapdev_alloc (const char *path, enum swapdev_kind kind,
+               const struct swapdev_ops *ops, void *priv,
+               unsigned maxactive)
 {
   struct swapdev *dev;
 
@@ -32,15 +33,33 @@ swapdev_new (const char *path, const char *ident,
     return NULL;
   }
   dev->fd = -1;
-  dev->kind = SWAPDEV_TEST;
+  dev->kind = kind;
   dev->ops = ops;
   dev->priv = priv;
-  dev->maxactive = maxactive ? maxactive : 8;
-  pthread_mutex_init (&dev->gate_lock, NULL);
-  pthread_cond_init (&dev->gate_cond, NULL);
+  dev->maxactive = maxactive ? maxactive : SWAPDEV_MAXACTIVE;
+  gate_init (&dev->gate, dev->maxactive);
   dev->path = strdup (path);
+  if (dev->path == NULL) {
+    sd_error ("swap: %s: %m", path);
+    dev->ops = NULL;            /* the caller still owns priv */
+    swapdev_free (dev);
+    return NULL;
+  }
+  return dev;
+}
+
+struct swapdev *
+swapdev_new (const char *path, const char *ident,
+             const struct swapdev_ops *ops, void *priv, uint64_t size,
+             unsigned maxactive)
+{
+  struct swapdev *dev;
+
+  dev = swapdev_alloc (path, SWAPDEV_TEST, ops, priv, maxactive);
+  if (dev == NULL)
+    return NULL;
   dev->ident = strdup (ident);
-  if (dev->path == NULL || dev->ident == NULL) {
+  if (dev->ident == NULL) {
     sd_error ("swap: %s: %m", path);
     goto err;
   }
@@ -70,8 +89,7 @@ swapdev_free (struct swapdev *dev)
   if (dev->ops && dev->ops->close)
     dev->ops->close (dev);
   blist_destroy (dev->blist);
-  pthread_mutex_destroy (&dev->gate_lock);
-  pthread_cond_destroy (&dev->gate_cond);
+  gate_destroy (&dev->gate);
   free (dev->path);
   free (dev->ident);
   free (dev);
@@ -81,34 +99,6 @@ const char *
 swapdev_kind_name (const struct swapdev *dev)
 {
   return dev->ops->kind_name;
-}
-
-/* Wait for a turn at the maxactive gate.  Tickets are served in the
- * order they were taken, so waiters go in FIFO order.
- */
-static void
-gate_enter (struct swapdev *dev)
-{
-  uint64_t ticket;
-
-  pthread_mutex_lock (&dev->gate_lock);
-  ticket = dev->next_ticket++;
-  while (ticket >= dev->released + dev->maxactive)
-    pthread_cond_wait (&dev->gate_cond, &dev->gate_lock);
-  dev->active++;
-  if (dev->active > dev->peak_active)
-    dev->peak_active = dev->active;
-  pthread_mutex_unlock (&dev->gate_lock);
-}
-
-static void
-gate_leave (struct swapdev *dev)
-{
-  pthread_mutex_lock (&dev->gate_lock);
-  dev->active--;
-  dev->released++;
-  pthread_cond_broadcast (&dev->gate_cond);
-  pthread_mutex_unlock (&dev->gate_lock);
 }
 
 /* Count the outcome of one I/O for the FAILED logic. */
@@ -150,10 +140,10 @@ swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
     errno = EIO;
     return -1;
   }
-  gate_enter (dev);
+  gate_enter (&dev->gate);
   r = dev->ops->pread (dev, buf, count, offset);
   saved_errno = errno;
-  gate_leave (dev);
+  gate_leave (&dev->gate);
   atomic_fetch_add_explicit (&dev->nreads, 1, memory_order_relaxed);
   if (r == 0)
     atomic_fetch_add_explicit (&dev->bytes_read, count,
@@ -180,10 +170,10 @@ swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
   }
   if (!fua)
     atomic_store (&dev->dirty, true);
-  gate_enter (dev);
+  gate_enter (&dev->gate);
   r = dev->ops->pwrite (dev, buf, count, offset, fua);
   saved_errno = errno;
-  gate_leave (dev);
+  gate_leave (&dev->gate);
   atomic_fetch_add_explicit (&dev->nwrites, 1, memory_order_relaxed);
   if (r == 0)
     atomic_fetch_add_explicit (&dev->bytes_written, count,
@@ -200,10 +190,10 @@ swapdev_discard (struct swapdev *dev, dev_page_t page, uint64_t n)
 
   if (dev->ops->discard == NULL || atomic_load (&dev->offline))
     return 0;
-  gate_enter (dev);
+  gate_enter (&dev->gate);
   r = dev->ops->discard (dev, n * SD_PAGE_SIZE,
                          dev->data_offset + page * SD_PAGE_SIZE);
-  gate_leave (dev);
+  gate_leave (&dev->gate);
   return r;
 }
 
@@ -216,9 +206,9 @@ swapdev_flush (struct swapdev *dev)
     return 0;                   /* nothing it holds can be made safer */
   if (!atomic_exchange (&dev->dirty, false))
     return 0;
-  gate_enter (dev);
+  gate_enter (&dev->gate);
   r = dev->ops->flush (dev);
-  gate_leave (dev);
+  gate_leave (&dev->gate);
   if (r == -1) {
     atomic_store (&dev->dirty, true);
     sd_error ("flush: %s: %m", dev->path);

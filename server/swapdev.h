@@ -10,12 +10,14 @@
  *   [stamp]  one page: magic, pool id, device id, generation;
  *   [data]   npages pages; device page p lives at data_offset + p*4096.
  *
- * Locking (lock order: pool lock -> gate_lock; no I/O under either):
+ * Locking (lock order: pool lock -> the gate's lock; no I/O under
+ * either):
  *   - fields under "constant" are set before the device joins the pool
  *     and never change;
  *   - fields under "pool" belong to the pool and are read and written
  *     only with the pool lock held (see pool.c);
- *   - gate_lock protects the maxactive gate fields;
+ *   - the maxactive gate (gate.h) is lock-free while it has room and
+ *     takes its own lock only when I/Os must wait;
  *   - counters are atomics, read without locks for stats.
  */
 
@@ -27,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gate.h"
 #include "page.h"
 #include "swapdrum/devspec.h"
 
@@ -43,6 +46,9 @@ enum swapdev_kind {
 #define SWF_FAKE    0x04   /* placeholder while being set up */
 #define SWF_FAILED  0x08   /* kept failing: no new allocations */
 #define SWF_DRAIN   0x10   /* swap-off: its pages are moving away */
+
+/* maxactive when the caller asks for the default (0). */
+#define SWAPDEV_MAXACTIVE 8
 
 /* After this many I/O errors in a row a device is marked FAILED. */
 #define SWAPDEV_FAIL_AFTER 8
@@ -110,14 +116,11 @@ struct swapdev {
   uint64_t npginuse;            /* pages handed out, excluding bad */
   uint64_t npgbad;              /* pages marked bad, never reused */
 
-  /* gate_lock: FIFO admission of at most maxactive I/Os */
-  pthread_mutex_t gate_lock;
-  pthread_cond_t gate_cond;
-  unsigned maxactive;
-  uint64_t next_ticket;         /* tickets handed out */
-  uint64_t released;            /* I/Os finished */
-  unsigned active;              /* I/Os in flight */
-  unsigned peak_active;         /* most ever in flight at once */
+  /* the gate's own locking (gate.h): FIFO admission of at most
+   * maxactive I/Os, and the peak in flight for stats
+   */
+  unsigned maxactive;           /* constant */
+  struct gate gate;
 
   /* counters */
   _Atomic uint64_t nreads, nwrites;
@@ -148,6 +151,19 @@ extern struct swapdev *swapdev_open_local (const struct devspec *spec);
  * => returns a malloc'd string, or NULL with errno set (no report).
  */
 extern char *swapdev_path_ident (const char *path);
+
+/* The part every backend's constructor shares: a device called path,
+ * of the given kind, over ops and priv, with no fd (-1) and the gate
+ * open for maxactive I/Os (0: SWAPDEV_MAXACTIVE).  The caller fills in
+ * the rest (ident, layout, fd) and frees the device with swapdev_free
+ * if that fails; from here on swapdev_free calls ops->close.
+ * => returns the device, or NULL after reporting "swap: PATH: reason"
+ *    (the caller still owns priv).
+ */
+extern struct swapdev *swapdev_alloc (const char *path,
+                                      enum swapdev_kind kind,
+                                      const struct swapdev_ops *ops,
+                                      void *priv, unsigned maxactive);
 
 /* Build a device over a caller-supplied backend (unit tests).
  * `size` is the backend's size in bytes.
