@@ -161,11 +161,18 @@ class Server:
         # It forks into the background; its pid file says where.
         self.cmd = ["nbd-server", "-C", conf, "-p", pidfile]
         subprocess.run(self.cmd, stdout=log, stderr=log, check=True)
+        # The file appears before the pid is written into it.
         deadline = time.time() + 10
-        while not os.path.exists(pidfile) and time.time() < deadline:
-            time.sleep(0.05)
-        with open(pidfile) as f:
-            self.pid = int(f.read().strip())
+        while True:
+            try:
+                with open(pidfile) as f:
+                    self.pid = int(f.read().strip())
+                break
+            except (OSError, ValueError):
+                if time.time() > deadline:
+                    raise RuntimeError("nbd-server wrote no pid to %s"
+                                       % pidfile)
+                time.sleep(0.05)
 
     def start(self, transport):
         """Start the server on transport ("unix" or "tcp"); returns
