@@ -101,12 +101,18 @@ swapdev_kind_name (const struct swapdev *dev)
   return dev->ops->kind_name;
 }
 
-/* Count the outcome of one I/O for the FAILED logic. */
+/* Count the outcome of one I/O for the FAILED logic.  A success
+ * stores only when there was a run of errors to end: every I/O from
+ * every thread passes here, and an unconditional store would bounce
+ * the counter's cache line between them.
+ */
 static void
 note_result (struct swapdev *dev, int r, _Atomic uint64_t *errors)
 {
-  if (r == 0)
-    atomic_store_explicit (&dev->error_run, 0, memory_order_relaxed);
+  if (r == 0) {
+    if (atomic_load_explicit (&dev->error_run, memory_order_relaxed) != 0)
+      atomic_store_explicit (&dev->error_run, 0, memory_order_relaxed);
+  }
   else {
     atomic_fetch_add (errors, 1);
     atomic_fetch_add (&dev->error_run, 1);
@@ -160,20 +166,25 @@ swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
   uint64_t offset = dev->data_offset + page * SD_PAGE_SIZE + skip;
   int r, saved_errno;
 
-  /* Set dirty before the write so that a flush racing with it
-   * either sees the flag or runs after the data is in the backend.
-   */
   if (atomic_load (&dev->offline)) {
     atomic_fetch_add (&dev->write_errors, 1);
     errno = EIO;
     return -1;
   }
-  if (!fua)
-    atomic_store (&dev->dirty, true);
   gate_enter (&dev->gate);
   r = dev->ops->pwrite (dev, buf, count, offset, fua);
   saved_errno = errno;
   gate_leave (&dev->gate);
+  /* Mark the device dirty once the data is in the backend: a flush
+   * that starts after this write completed then sees the flag (set
+   * here, or still set by an earlier write, since whoever clears it
+   * flushes after clearing).  Marking it before the write let a flush
+   * racing with the write clear the flag before the data arrived, and
+   * the next flush skipped the device.  Store only on a change: every
+   * write passes here.
+   */
+  if (r == 0 && !fua && !atomic_load (&dev->dirty))
+    atomic_store (&dev->dirty, true);
   atomic_fetch_add_explicit (&dev->nwrites, 1, memory_order_relaxed);
   if (r == 0)
     atomic_fetch_add_explicit (&dev->bytes_written, count,

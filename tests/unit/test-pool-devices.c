@@ -309,6 +309,42 @@ Test (pool_devices, flush_reaches_only_devices_written_since_the_last_flush)
   pool_destroy (pool);
 }
 
+static void *
+write_page_zero (void *arg)
+{
+  char page[SD_PAGE_SIZE] = { 0 };
+
+  return (void *) (intptr_t) swapdev_write (arg, page, 0, 0, sizeof page,
+                                            false);
+}
+
+/* A flush that raced with a write need not cover it, but the next
+ * flush, issued after the write completed, must.
+ */
+Test (pool_devices, a_write_that_completes_during_a_flush_is_flushed_by_the_next)
+{
+  struct pool *pool = fx_new_pool ();
+  struct membackend *ma;
+  struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
+  pthread_t th;
+  void *r;
+  uint64_t before;
+
+  mb_hold (ma, true);
+  cr_assert_eq (pthread_create (&th, NULL, write_page_zero, a), 0);
+  while (mb_inflight (ma) < 1)
+    sched_yield ();
+  cr_assert_eq (pool_flush (pool), 0);  /* races with the write */
+  mb_hold (ma, false);
+  pthread_join (th, &r);
+  cr_assert_eq ((intptr_t) r, 0);
+  before = mb_flushes (ma);
+  cr_assert_eq (pool_flush (pool), 0);
+  cr_assert_eq (mb_flushes (ma), before + 1,
+                "the completed write was never flushed");
+  pool_destroy (pool);
+}
+
 Test (pool_devices, a_failed_flush_gives_eio_and_is_retried_next_time)
 {
   struct pool *pool = fx_new_pool ();
