@@ -65,38 +65,44 @@ ctl_off_request (const char *path)
   return req;
 }
 
-/* Connect, send req, and release the reply: for the requests whose
- * reply says nothing but "ok".
+/* Connect, send req and hang up.
+ * => returns the reply, or NULL after the failure was reported.
  */
-static int
-call_once (const struct ctl_ctx *ctx, json_object *req)
+static json_object *
+call (const struct ctl_ctx *ctx, json_object *req)
 {
   struct ctl_conn *conn = ctl_conn_open (ctx->socket, ctx->json);
   json_object *reply;
 
   if (conn == NULL)
-    return -1;
+    return NULL;
   reply = ctl_conn_call (conn, req, NULL, NULL);
   ctl_conn_close (conn);
-  json_object_put (reply);
-  return reply ? 0 : -1;
+  return reply;
 }
 
-/* Connect and send a request of no members; the reply goes to print
- * unless --json printed it already.
+/* For the requests whose reply says nothing but "ok". */
+static int
+call_once (const struct ctl_ctx *ctx, json_object *req)
+{
+  json_object *reply = call (ctx, req);
+
+  if (reply == NULL)
+    return -1;
+  json_object_put (reply);
+  return 0;
+}
+
+/* Send a request of no members; the reply goes to print unless
+ * --json printed it already.
  */
 static int
 show (const struct ctl_ctx *ctx, const char *cmd,
       void (*print) (json_object *, const struct ctl_units *))
 {
   CLEANUP_JSON json_object *req = ctl_request_new (cmd);
-  struct ctl_conn *conn = ctl_conn_open (ctx->socket, ctx->json);
-  json_object *reply;
+  json_object *reply = call (ctx, req);
 
-  if (conn == NULL)
-    return -1;
-  reply = ctl_conn_call (conn, req, NULL, NULL);
-  ctl_conn_close (conn);
   if (reply == NULL)
     return -1;
   if (!ctx->json)
