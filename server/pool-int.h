@@ -22,7 +22,8 @@
 struct export;
 
 /* The pool.  Lock order: admin_lock -> devlife -> stripe locks (see
- * stripes.h) -> lock -> a device's gate lock (gate.h).
+ * stripes.h) -> lock.  A device's gate lock (gate.h) is a leaf, never
+ * taken with `lock` held.
  */
 struct pool {
   /* admin_lock serializes the changes of the device set (swap-on,

@@ -10,8 +10,8 @@
  *   [stamp]  one page: magic, pool id, device id, generation;
  *   [data]   npages pages; device page p lives at data_offset + p*4096.
  *
- * Locking (lock order: pool lock -> the gate's lock; no I/O under
- * either):
+ * Locking (no I/O under the pool lock; the gate's lock is a leaf,
+ * never taken with the pool lock held):
  *   - fields under "constant" are set before the device joins the pool
  *     and never change;
  *   - fields under "pool" belong to the pool and are read and written
