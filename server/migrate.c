@@ -88,7 +88,9 @@ struct page_walk {
   uint64_t paced;               /* *moved at the last pace_account */
   struct pace pace;
   pool_progress_fn progress;
-  void *opaque;
+  void *opaque;                 /* progress's */
+  /* for copy_chunk's walk that collects the runs */
+  struct chunk_copy *cc;
 };
 
 /* Write n pages of buf to the fresh slots from slot on (one device).
@@ -248,7 +250,7 @@ static int
 collect_run (struct page_walk *w, export_page_t page, uint64_t e,
              uint64_t n)
 {
-  struct chunk_copy *cc = w->opaque;
+  struct chunk_copy *cc = w->cc;
 
   cc->runs[cc->nruns++] = (struct run) { .page = page, .e = e, .n = n };
   return 0;
@@ -315,7 +317,7 @@ copy_chunk (struct page_walk *w, export_page_t start, export_page_t end)
   struct export *exp = w->exp;
   struct chunk_copy cc = { .start = start };
   struct page_walk collect = {
-    .exp = exp, .dev = w->dev, .fn = collect_run, .opaque = &cc,
+    .exp = exp, .dev = w->dev, .fn = collect_run, .cc = &cc,
   };
   uint32_t gen = stripes_gen (&exp->stripes, start);
   size_t i;
