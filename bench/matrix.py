@@ -50,9 +50,9 @@ class Cell:
 
 
 def default_cells():
-    """The default run (about 40 minutes here with 5 repetitions):
-    every row in both modes on disk over a unix socket, the cell a
-    swap pool mostly runs in; and the rows the targets are most
+    """The default run (36 minutes here with --reps 5, about 25 with the
+    default 3): every row in both modes on disk over a unix socket, the
+    cell a swap pool mostly runs in; and the rows the targets are most
     sensitive to over TCP, and on tmpfs to expose CPU cost."""
     keys = [r.key for r in fiojob.ROWS]
     return [
