@@ -4,7 +4,7 @@
  */
 
 /* Unit tests of remote devices that go away and come back
- * (server/monitor.c, with the data path of server/export.c): a device
+ * (server/pool/monitor.c, with the data path of server/export/export.c): a device
  * whose connection drops is marked FAILED at the next error and its
  * pages answer EIO; the monitor thread reconnects it with backoff,
  * checks its stamp, and brings it back with its pages (it restarted
@@ -34,7 +34,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 #include "swapdrum/pool.h"
 
