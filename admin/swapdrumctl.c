@@ -54,7 +54,7 @@ static const struct option long_options[] = {
   { "json",    no_argument, NULL, OPT_JSON },
   { "help",    no_argument, NULL, OPT_HELP },
   { "version", no_argument, NULL, 'V' },
-  { NULL },
+  { NULL, 0, NULL, 0 },
 };
 
 static void
