@@ -21,6 +21,14 @@
 
 struct export;
 
+/* How pool_swapon turns a spec into a device (not yet in a pool):
+ * by default swapdev_open_nbd for a URI (own is the pool's
+ * description), else swapdev_open_local.
+ * => returns the device, or NULL after reporting "swap: PATH: reason".
+ */
+typedef struct swapdev *(*pool_open_fn) (const struct devspec *spec,
+                                         const char *own);
+
 /* The pool.  Lock order: admin_lock -> devlife -> stripe locks (see
  * stripes.h) -> lock.  A device's gate lock (gate.h) is a leaf, never
  * taken with `lock` held.
@@ -48,6 +56,7 @@ struct pool {
   uint8_t pool_id[16];
   char description[64];         /* "swapdrum pool ID": constant */
   uint64_t next_device_id;
+  pool_open_fn open;            /* set before any swap-on, then constant */
 
   /* The monitor thread (monitor.c) brings FAILED devices back.
    * mon_lock protects mon_stop.
@@ -105,5 +114,11 @@ extern void pool_remove_export (struct pool *pool, struct export *exp);
  */
 extern int pool_swapon_dev (struct pool *pool, struct swapdev *dev,
                             int priority);
+
+/* Make pool_swapon open devices with open instead (the fuzzers: an
+ * admin "on" must build an in-memory device, never touch a file or
+ * the network).  Call before any swap-on; NULL restores the default.
+ */
+extern void pool_set_opener (struct pool *pool, pool_open_fn open);
 
 #endif /* SWAPDRUM_POOL_INT_H */

@@ -44,6 +44,22 @@ pool_description (struct pool *pool)
   return pool->description;
 }
 
+/* The default opener: a remote export for a URI, else a local file or
+ * block device.
+ */
+static struct swapdev *
+open_device (const struct devspec *spec, const char *own)
+{
+  return devspec_is_uri (spec->path) ? swapdev_open_nbd (spec, own)
+                                     : swapdev_open_local (spec);
+}
+
+void
+pool_set_opener (struct pool *pool, pool_open_fn open)
+{
+  pool->open = open ? open : open_device;
+}
+
 struct pool *
 pool_create (void)
 {
@@ -59,6 +75,7 @@ pool_create (void)
   pthread_mutex_init (&pool->lock, NULL);
   pthread_rwlock_init (&pool->devlife, NULL);
   pool->next_device_id = 1;
+  pool->open = open_device;
   pool->drum = drum_create ();
   if (pool->drum == NULL ||
       getrandom (pool->pool_id, sizeof pool->pool_id, 0) !=
@@ -205,9 +222,7 @@ pool_swapon (struct pool *pool, const struct devspec *spec)
               spec->maxactive, SD_MAXACTIVE_MAX);
     return -1;
   }
-  dev = devspec_is_uri (spec->path)
-    ? swapdev_open_nbd (spec, pool->description)
-    : swapdev_open_local (spec);
+  dev = pool->open (spec, pool->description);
   if (dev == NULL)
     return -1;
   return pool_swapon_dev (pool, dev, spec->priority);
