@@ -80,4 +80,12 @@ extern void admin_post_progress (struct admin_job *job, uint64_t moved,
                                  uint64_t total);
 extern void admin_post_done (struct admin_job *job);
 
+/* Deliver the news of every job in the outbox, as reply lines on their
+ * connections (what the loop does when the worker wakes it; the admin
+ * fuzzer calls it after running a job itself).
+ * => loop thread; takes srv->lock; returns true if the server is
+ *    stopping (then nothing is delivered).
+ */
+extern bool admin_deliver_news (struct admin_server *srv);
+
 #endif /* SWAPDRUM_ADMIN_INT_H */

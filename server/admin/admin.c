@@ -114,13 +114,9 @@ pop_news (struct admin_server *srv, struct admin_news *news)
   return job;
 }
 
-/* Woken by the worker (news) or by admin_destroy (stopping).  Jobs
- * still in the outbox when stopping are freed by admin_destroy.
- */
-static void
-wake_cb (struct ev_loop *loop, ev_async *w, int revents)
+bool
+admin_deliver_news (struct admin_server *srv)
 {
-  struct admin_server *srv = w->data;
   struct admin_news news;
   struct admin_job *job;
   bool stopping;
@@ -133,7 +129,16 @@ wake_cb (struct ev_loop *loop, ev_async *w, int revents)
     if (job)
       admin_job_deliver (job, &news);
   } while (job);
-  if (stopping)
+  return stopping;
+}
+
+/* Woken by the worker (news) or by admin_destroy (stopping).  Jobs
+ * still in the outbox when stopping are freed by admin_destroy.
+ */
+static void
+wake_cb (struct ev_loop *loop, ev_async *w, int revents)
+{
+  if (admin_deliver_news (w->data))
     ev_break (loop, EVBREAK_ALL);
 }
 
