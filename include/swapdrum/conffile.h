@@ -13,6 +13,7 @@
 #define SWAPDRUM_CONFFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "swapdrum/devspec.h"
 
@@ -28,6 +29,12 @@ struct conffile {
  *    *cf is then empty.
  */
 extern int conffile_read (const char *file, struct conffile *cf);
+
+/* The same from fp, already open (the fuzzer reads from memory); name
+ * stands for the file in the messages.  fp is left open.
+ */
+extern int conffile_read_stream (FILE *fp, const char *name,
+                                 struct conffile *cf);
 
 /* Free what conffile_read allocated.  Accepts an empty *cf. */
 extern void conffile_free (struct conffile *cf);

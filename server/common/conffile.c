@@ -101,30 +101,38 @@ read_line (struct conffile *cf, const char *file, unsigned lineno,
 }
 
 int
-conffile_read (const char *file, struct conffile *cf)
+conffile_read_stream (FILE *fp, const char *name, struct conffile *cf)
 {
-  __attribute__ ((cleanup (cleanup_fclose))) FILE *fp = fopen (file, "re");
   CLEANUP_FREE char *line = NULL;
   size_t cap = 0;
   unsigned lineno = 0;
 
   *cf = (struct conffile) { NULL, NULL, 0 };
-  if (fp == NULL) {
-    sd_error ("%s: %m", file);
-    return -1;
-  }
   while (getline (&line, &cap, fp) != -1) {
-    if (read_line (cf, file, ++lineno, line) == -1) {
+    if (read_line (cf, name, ++lineno, line) == -1) {
       conffile_free (cf);
       return -1;
     }
   }
   if (ferror (fp)) {
-    sd_error ("%s: %m", file);
+    sd_error ("%s: %m", name);
     conffile_free (cf);
     return -1;
   }
   return 0;
+}
+
+int
+conffile_read (const char *file, struct conffile *cf)
+{
+  __attribute__ ((cleanup (cleanup_fclose))) FILE *fp = fopen (file, "re");
+
+  if (fp == NULL) {
+    *cf = (struct conffile) { NULL, NULL, 0 };
+    sd_error ("%s: %m", file);
+    return -1;
+  }
+  return conffile_read_stream (fp, file, cf);
 }
 
 void
