@@ -20,27 +20,17 @@
 #include "admin/admin-conn.h"
 #include "admin/admin-reply.h"
 
-static const struct {
-  int err;
-  const char *name;
-} errno_names[] = {
-  { EINVAL, "EINVAL" }, { ENOENT, "ENOENT" }, { EBUSY, "EBUSY" },
-  { ENOSPC, "ENOSPC" }, { EPERM, "EPERM" }, { EIO, "EIO" },
-  { ENOMEM, "ENOMEM" }, { EEXIST, "EEXIST" }, { EADDRINUSE, "EADDRINUSE" },
-  { EACCES, "EACCES" }, { ENOTDIR, "ENOTDIR" },
-  { ENAMETOOLONG, "ENAMETOOLONG" }, { EROFS, "EROFS" }, { ENODEV, "ENODEV" },
-  { ENXIO, "ENXIO" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { EAGAIN, "EAGAIN" },
-  { EFBIG, "EFBIG" }, { ELOOP, "ELOOP" }, { EISDIR, "EISDIR" },
-};
-
 const char *
 admin_errno_name (int err, char *buf, size_t len)
 {
-  size_t i;
+  /* glibc (2.32 and later) knows every name; a table of our own had
+   * missed those of the network (ECONNREFUSED from a remote "on" was
+   * sent as "E111").
+   */
+  const char *name = err > 0 ? strerrorname_np (err) : NULL;
 
-  for (i = 0; i < sizeof errno_names / sizeof errno_names[0]; i++)
-    if (errno_names[i].err == err)
-      return errno_names[i].name;
+  if (name)
+    return name;
   snprintf (buf, len, "E%d", err);
   return buf;
 }
@@ -70,6 +60,62 @@ admin_reply_new (json_object *req, bool ok)
   return reply;
 }
 
+/* The length of the UTF-8 character at p (at most len bytes), or 0 if
+ * it is not one (RFC 3629: no overlong form, no surrogate, at most
+ * U+10FFFF).
+ */
+static size_t
+utf8_length (const unsigned char *p, size_t len)
+{
+  unsigned char lo = 0x80, hi = 0xbf;
+  size_t n, i;
+
+  if (p[0] < 0x80)
+    return 1;
+  if (p[0] >= 0xc2 && p[0] <= 0xdf)
+    n = 2;
+  else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+    n = 3;
+    lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+    hi = p[0] == 0xed ? 0x9f : 0xbf;
+  }
+  else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+    n = 4;
+    lo = p[0] == 0xf0 ? 0x90 : 0x80;
+    hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+  }
+  else
+    return 0;
+  if (len < n || p[1] < lo || p[1] > hi)
+    return 0;
+  for (i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xbf)
+      return 0;
+  return n;
+}
+
+/* Make msg one line of UTF-8, in place, as the protocol promises: a
+ * message quotes paths as given (a newline is a valid path byte), and
+ * the engine's messages are cut at 1023 bytes, maybe inside a
+ * character.  Control characters and broken sequences become '?'.
+ */
+static void
+one_line (char *msg)
+{
+  unsigned char *p = (unsigned char *) msg;
+  size_t len = strlen (msg), n;
+
+  while (len > 0) {
+    n = utf8_length (p, len);
+    if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+      *p = '?';
+      n = 1;
+    }
+    p += n;
+    len -= n;
+  }
+}
+
 void
 admin_reply_error (struct admin_conn *conn, json_object *req, int err,
                    const char *fmt, ...)
@@ -82,6 +128,8 @@ admin_reply_error (struct admin_conn *conn, json_object *req, int err,
   if (vasprintf (&msg, fmt, args) == -1)
     msg = NULL;
   va_end (args);
+  if (msg)
+    one_line (msg);
   admin_put (reply, "errno",
              json_object_new_string (admin_errno_name (err, buf, sizeof buf)));
   admin_put (reply, "error",

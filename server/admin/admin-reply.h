@@ -21,8 +21,8 @@
 
 struct admin_conn;
 
-/* The symbolic name of an errno value ("EBUSY"); "E<n>" (written in
- * buf) for one not in our table.
+/* The symbolic name of an errno value ("EBUSY", "ECONNREFUSED"); "E<n>"
+ * (written in buf) for one that libc has no name for.
  */
 extern const char *admin_errno_name (int err, char *buf, size_t len);
 
@@ -38,7 +38,8 @@ extern void admin_put_u64 (json_object *obj, const char *key, uint64_t val);
 extern json_object *admin_reply_new (json_object *req, bool ok);
 
 /* Send an error reply for req on conn: errno err, the message from
- * fmt.
+ * fmt, made one line of valid UTF-8 (control characters and broken
+ * sequences become '?').
  */
 extern void admin_reply_error (struct admin_conn *conn, json_object *req,
                                int err, const char *fmt, ...)
