@@ -4,9 +4,9 @@
  *   PATH [priority=N] [maxactive=N] [create=SIZE]
  *
  * Words are separated by blanks; a word starting with '#' starts a
- * comment; blank lines are ignored.  PATH must be absolute and appear
- * once.  (So a path cannot contain blanks.)  Each other word is one
- * option, parsed by devspec_option.
+ * comment; blank lines are ignored; a NUL byte anywhere is an error.
+ * PATH must be absolute and appear once.  (So a path cannot contain
+ * blanks.)  Each other word is one option, parsed by devspec_option.
  */
 
 #ifndef SWAPDRUM_CONFFILE_H

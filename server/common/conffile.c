@@ -105,10 +105,20 @@ conffile_read_stream (FILE *fp, const char *name, struct conffile *cf)
 {
   CLEANUP_FREE char *line = NULL;
   size_t cap = 0;
+  ssize_t len;
   unsigned lineno = 0;
 
   *cf = (struct conffile) { NULL, NULL, 0 };
-  while (getline (&line, &cap, fp) != -1) {
+  while ((len = getline (&line, &cap, fp)) != -1) {
+    /* The words are C strings: whatever follows a NUL would be lost
+     * without a word ("/a\0 priority=5" is /a at priority 0).
+     */
+    if (memchr (line, '\0', len)) {
+      errno = EINVAL;
+      sd_error ("%s:%u: a NUL byte in the line", name, ++lineno);
+      conffile_free (cf);
+      return -1;
+    }
     if (read_line (cf, name, ++lineno, line) == -1) {
       conffile_free (cf);
       return -1;
