@@ -490,19 +490,45 @@ put_query (FILE *f, const char *query)
   }
 }
 
-/* The identity of a remote device: the export it reaches.  That is its
- * URI as libnbd normalises it, less what only says how to get in (TLS:
- * nbds becomes nbd; the TLS username; the tls-* parameters, which name
- * key files) and with the socket path canonical.  So the same export
- * named with another key file, another parameter order or another
- * spelling of its socket is refused as the device it already is.
- * => returns "nbd:" and that URI, or NULL (ENOMEM).
+/* Put uri, as libnbd normalises it, into a remote's identity, less
+ * what only says how to get in: TLS (nbds becomes nbd), the TLS
+ * username and the tls-* parameters (which name key files).
+ */
+static void
+put_uri (FILE *f, const char *uri)
+{
+  const char *auth, *at, *end;
+
+  if (strncmp (uri, "nbds", 4) == 0) {
+    fputs ("nbd", f);
+    uri += 4;
+  }
+  auth = strstr (uri, "://");
+  if (auth == NULL) {
+    fputs (uri, f);
+    return;
+  }
+  auth += 3;
+  fwrite (uri, 1, auth - uri, f);
+  end = auth + strcspn (auth, "/?");
+  at = memchr (auth, '@', end - auth);
+  uri = at ? at + 1 : auth;
+  end = uri + strcspn (uri, "?");
+  fwrite (uri, 1, end - uri, f);
+  if (*end == '?')
+    put_query (f, end + 1);
+}
+
+/* The identity of a remote device: the export it reaches, "nbd:" and
+ * its URI as put_uri puts it.  So the same export named with another
+ * key file, another parameter order or another spelling of its socket
+ * is refused as the device it already is.
+ * => returns the identity, or NULL (ENOMEM).
  */
 static char *
 remote_ident (struct remote *r)
 {
   CLEANUP_FREE char *uri = nbd_get_uri (r->conns[0].h);
-  const char *p = uri ? uri : r->uri, *auth, *at, *end;
   char *ident = NULL;
   size_t size;
   FILE *f = open_memstream (&ident, &size);
@@ -510,24 +536,7 @@ remote_ident (struct remote *r)
   if (f == NULL)
     return NULL;
   fputs ("nbd:", f);
-  if (strncmp (p, "nbds", 4) == 0) {
-    fputs ("nbd", f);
-    p += 4;
-  }
-  auth = strstr (p, "://");
-  if (auth == NULL)
-    fputs (p, f);
-  else {
-    auth += 3;
-    fwrite (p, 1, auth - p, f);
-    end = auth + strcspn (auth, "/?");
-    at = memchr (auth, '@', end - auth);
-    p = at ? at + 1 : auth;
-    end = p + strcspn (p, "?");
-    fwrite (p, 1, end - p, f);
-    if (*end == '?')
-      put_query (f, end + 1);
-  }
+  put_uri (f, uri ? uri : r->uri);
   if (fclose (f) == EOF) {
     free (ident);
     return NULL;
