@@ -27,13 +27,15 @@ struct admin_job;
 
 /* Limits (docs/admin-protocol.md). */
 #define ADMIN_LINE_MAX 65536      /* bytes of one request, '\n' excluded */
-#define ADMIN_IDLE_TIMEOUT 60.    /* seconds of silence before closing */
+#define ADMIN_IDLE_TIMEOUT 60.    /* seconds of silence before closing
+                                   * (idle_timeout's value) */
 #define ADMIN_MAX_CLIENTS 1024    /* more are closed as they come */
 #define ADMIN_MAX_QUEUED 16       /* requests queued behind a running one */
 
 struct admin_server {
   /* Constant once admin_create returns (euid and loop: once
-   * admin_start returns).
+   * admin_start returns; idle_timeout: the unit tests shorten it
+   * between admin_create and admin_start).
    */
   struct pool *pool;
   char *path;
@@ -41,6 +43,7 @@ struct admin_server {
   uid_t euid;                   /* privileged peers: 0 and this */
   int fd;                       /* the listening socket */
   struct ev_loop *loop;
+  double idle_timeout;          /* seconds: ADMIN_IDLE_TIMEOUT */
 
   /* Loop thread only. */
   ev_io accept_watcher;
@@ -51,7 +54,7 @@ struct admin_server {
   unsigned nclients;            /* clients with an open socket */
 
   /* lock protects jobs_head/jobs_tail, outbox, stopping and every
-   * job's hand-back fields (see struct admin_job).  Held briefly: never
+   * job's hand-back fields (admin-worker.h).  Held briefly: never
    * across an engine call or a libev call other than ev_async_send.
    */
   pthread_mutex_t lock;
@@ -65,27 +68,5 @@ struct admin_server {
   bool started;
   pthread_t loop_thread, worker_thread;
 };
-
-/* Queue job for the worker thread.
- * => loop thread; takes ownership of job.
- */
-extern void admin_submit (struct admin_server *srv, struct admin_job *job);
-
-/* Hand job's progress (coalesced with any the loop has not seen yet)
- * or its completion to the loop, and wake the loop.  After
- * admin_post_done the worker must not touch job again.
- * => worker thread; takes srv->lock.
- */
-extern void admin_post_progress (struct admin_job *job, uint64_t moved,
-                                 uint64_t total);
-extern void admin_post_done (struct admin_job *job);
-
-/* Deliver the news of every job in the outbox, as reply lines on their
- * connections (what the loop does when the worker wakes it; the admin
- * fuzzer calls it after running a job itself).
- * => loop thread; takes srv->lock; returns true if the server is
- *    stopping (then nothing is delivered).
- */
-extern bool admin_deliver_news (struct admin_server *srv);
 
 #endif /* SWAPDRUM_ADMIN_INT_H */

@@ -26,6 +26,7 @@
 #include "admin/admin-conn.h"
 #include "admin/admin-int.h"
 #include "admin/admin-sock.h"
+#include "admin/admin-worker.h"
 #include "swapdrum/admin.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
@@ -81,7 +82,7 @@ accept_cb (struct ev_loop *loop, ev_io *w, int revents)
       close (fd);
       continue;
     }
-    admin_conn_new (srv, fd);
+    admin_conn_new (srv, fd, &admin_cmd_handler);
   }
 }
 
@@ -93,102 +94,14 @@ accept_resume_cb (struct ev_loop *loop, ev_timer *w, int revents)
   ev_io_start (loop, &srv->accept_watcher);
 }
 
-/* ---- between the threads ---- */
-
-/* Take a job with news off the outbox.
- * => caller holds srv->lock; returns the job with *news set (its news
- *    cleared), or NULL.
- */
-static struct admin_job *
-pop_news (struct admin_server *srv, struct admin_news *news)
-{
-  struct admin_job *job = srv->outbox;
-
-  if (job == NULL)
-    return NULL;
-  srv->outbox = job->next;
-  job->next = NULL;
-  job->in_outbox = false;
-  *news = job->news;
-  memset (&job->news, 0, sizeof job->news);
-  return job;
-}
-
-bool
-admin_deliver_news (struct admin_server *srv)
-{
-  struct admin_news news;
-  struct admin_job *job;
-  bool stopping;
-
-  do {
-    pthread_mutex_lock (&srv->lock);
-    stopping = srv->stopping;
-    job = stopping ? NULL : pop_news (srv, &news);
-    pthread_mutex_unlock (&srv->lock);
-    if (job)
-      admin_job_deliver (job, &news);
-  } while (job);
-  return stopping;
-}
-
 /* Woken by the worker (news) or by admin_destroy (stopping).  Jobs
  * still in the outbox when stopping are freed by admin_destroy.
  */
 static void
 wake_cb (struct ev_loop *loop, ev_async *w, int revents)
 {
-  if (admin_deliver_news (w->data))
+  if (admin_worker_deliver (w->data))
     ev_break (loop, EVBREAK_ALL);
-}
-
-void
-admin_submit (struct admin_server *srv, struct admin_job *job)
-{
-  SD_LOCK_FOR_SCOPE (&srv->lock);
-
-  job->next = NULL;
-  *srv->jobs_tail = job;
-  srv->jobs_tail = &job->next;
-  pthread_cond_signal (&srv->work);
-}
-
-/* => caller holds srv->lock. */
-static void
-to_outbox (struct admin_server *srv, struct admin_job *job)
-{
-  if (!job->in_outbox) {
-    job->next = srv->outbox;
-    srv->outbox = job;
-    job->in_outbox = true;
-  }
-}
-
-void
-admin_post_progress (struct admin_job *job, uint64_t moved, uint64_t total)
-{
-  struct admin_server *srv = job->srv;
-
-  pthread_mutex_lock (&srv->lock);
-  job->news.progress = true;
-  job->news.moved = moved;
-  job->news.total = total;
-  to_outbox (srv, job);
-  pthread_mutex_unlock (&srv->lock);
-  ev_async_send (srv->loop, &srv->wake);
-}
-
-void
-admin_post_done (struct admin_job *job)
-{
-  struct admin_server *srv = job->srv;
-
-  /* From the unlock on, the loop may free job. */
-  pthread_mutex_lock (&srv->lock);
-  job->news.done = true;
-  to_outbox (srv, job);
-  pthread_mutex_unlock (&srv->lock);
-  ev_async_send (srv->loop, &srv->wake);
 }
 
 /* ---- the threads ---- */
@@ -199,44 +112,6 @@ loop_main (void *arg)
   struct admin_server *srv = arg;
 
   ev_run (srv->loop, 0);
-  return NULL;
-}
-
-/* The next job to run, or NULL when stopping (queued jobs are then
- * left to admin_destroy).
- */
-static struct admin_job *
-next_job (struct admin_server *srv)
-{
-  SD_LOCK_FOR_SCOPE (&srv->lock);
-  struct admin_job *job;
-
-  while (!srv->stopping && srv->jobs_head == NULL)
-    pthread_cond_wait (&srv->work, &srv->lock);
-  if (srv->stopping)
-    return NULL;
-  job = srv->jobs_head;
-  srv->jobs_head = job->next;
-  if (srv->jobs_head == NULL)
-    srv->jobs_tail = &srv->jobs_head;
-  job->next = NULL;
-  return job;
-}
-
-/* One worker is enough: the engine runs one change of the device set
- * at a time anyway (its admin_lock), and read-only requests never come
- * here.
- */
-static void *
-worker_main (void *arg)
-{
-  struct admin_server *srv = arg;
-  struct admin_job *job;
-
-  while ((job = next_job (srv)) != NULL) {
-    admin_job_run (job);
-    admin_post_done (job);
-  }
   return NULL;
 }
 
@@ -270,7 +145,8 @@ start_threads (struct admin_server *srv)
 
   sigfillset (&all);
   pthread_sigmask (SIG_SETMASK, &all, &old);
-  err = pthread_create (&srv->worker_thread, NULL, worker_main, srv);
+  err = pthread_create (&srv->worker_thread, NULL, admin_worker_main,
+                        srv);
   if (err == 0) {
     err = pthread_create (&srv->loop_thread, NULL, loop_main, srv);
     if (err != 0) {
@@ -303,6 +179,7 @@ admin_create (struct pool *pool, const char *path, mode_t mode, gid_t group)
     return NULL;
   }
   srv->pool = pool;
+  srv->idle_timeout = ADMIN_IDLE_TIMEOUT;
   srv->jobs_tail = &srv->jobs_head;
   pthread_mutex_init (&srv->lock, NULL);
   pthread_cond_init (&srv->work, NULL);
@@ -348,25 +225,6 @@ admin_start (struct admin_server *srv)
   return 0;
 }
 
-/* Free the jobs nobody will run or deliver any more.
- * => every other thread has ended.
- */
-static void
-free_jobs (struct admin_server *srv)
-{
-  struct admin_job *job;
-
-  while ((job = srv->jobs_head) != NULL) {
-    srv->jobs_head = job->next;
-    admin_job_free (job);
-  }
-  srv->jobs_tail = &srv->jobs_head;
-  while ((job = srv->outbox) != NULL) {
-    srv->outbox = job->next;
-    admin_job_free (job);
-  }
-}
-
 void
 admin_destroy (struct admin_server *srv)
 {
@@ -374,7 +232,7 @@ admin_destroy (struct admin_server *srv)
     return;
   if (srv->started)
     stop_threads (srv, true);
-  free_jobs (srv);
+  admin_worker_free_jobs (srv);
   while (srv->conns)
     admin_conn_free (srv->conns);
   if (srv->loop) {

@@ -44,6 +44,7 @@
 #include "admin/admin-cmd.h"
 #include "admin/admin-conn.h"
 #include "admin/admin-int.h"
+#include "admin/admin-worker.h"
 #include "fuzz.h"
 #include "membackend.h"
 #include "pool/pool-int.h"
@@ -101,7 +102,7 @@ open_mem (const struct devspec *spec, const char *own)
 static void
 wake_cb (struct ev_loop *loop, ev_async *w, int revents)
 {
-  admin_deliver_news (&srv);
+  admin_worker_deliver (&srv);
 }
 
 int
@@ -117,6 +118,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   srv.path = srv_path;
   srv.fd = -1;
   srv.euid = geteuid ();
+  srv.idle_timeout = ADMIN_IDLE_TIMEOUT;
   srv.jobs_tail = &srv.jobs_head;
   pthread_mutex_init (&srv.lock, NULL);
   pthread_cond_init (&srv.work, NULL);
@@ -200,29 +202,6 @@ check_pool (struct pool *pool, struct export *exp)
 }
 
 /* ---- the connection ---- */
-
-/* Run the job the loop handed to the worker, if any, as the worker
- * would; its result reaches the loop through srv.wake.
- */
-static void
-run_job (void)
-{
-  struct admin_job *job;
-
-  pthread_mutex_lock (&srv.lock);
-  job = srv.jobs_head;
-  if (job) {
-    srv.jobs_head = job->next;
-    if (srv.jobs_head == NULL)
-      srv.jobs_tail = &srv.jobs_head;
-    job->next = NULL;
-  }
-  pthread_mutex_unlock (&srv.lock);
-  if (job) {
-    admin_job_run (job);
-    admin_post_done (job);
-  }
-}
 
 /* Check one reply line.  => returns 1 for a final reply, 0 for a
  * progress line.
@@ -342,7 +321,7 @@ converse (const uint8_t *data, size_t size, bool privileged)
 
   FUZZ_CHECK (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
                           SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %m");
-  conn = admin_conn_new (&srv, sv[0]);
+  conn = admin_conn_new (&srv, sv[0], &admin_cmd_handler);
   FUZZ_CHECK (conn != NULL, "admin_conn_new: %s", fuzz_log_last ());
   if (!privileged)
     conn->uid = NOBODY;
@@ -359,7 +338,7 @@ converse (const uint8_t *data, size_t size, bool privileged)
     else if (size == 0 && rounds == 0)
       shutdown (sv[1], SHUT_WR);
     ev_run (srv.loop, EVRUN_NOWAIT);
-    run_job ();
+    admin_worker_run_one (&srv);
     eof = read_replies (sv[1], &rp) || eof;
   }
   close (sv[1]);
