@@ -519,16 +519,9 @@ put_uri (FILE *f, const char *uri)
     put_query (f, end + 1);
 }
 
-/* The identity of a remote device: the export it reaches, "nbd:" and
- * its URI as put_uri puts it.  So the same export named with another
- * key file, another parameter order or another spelling of its socket
- * is refused as the device it already is.
- * => returns the identity, or NULL (ENOMEM).
- */
-static char *
-remote_ident (struct remote *r)
+char *
+swapdev_nbd_ident (const char *uri)
 {
-  CLEANUP_FREE char *uri = nbd_get_uri (r->conns[0].h);
   char *ident = NULL;
   size_t size;
   FILE *f = open_memstream (&ident, &size);
@@ -536,12 +529,23 @@ remote_ident (struct remote *r)
   if (f == NULL)
     return NULL;
   fputs ("nbd:", f);
-  put_uri (f, uri ? uri : r->uri);
+  put_uri (f, uri);
   if (fclose (f) == EOF) {
     free (ident);
     return NULL;
   }
   return ident;
+}
+
+/* The identity of a connected remote: from its URI as libnbd
+ * normalises it, or as given if libnbd cannot say.
+ */
+static char *
+remote_ident (struct remote *r)
+{
+  CLEANUP_FREE char *uri = nbd_get_uri (r->conns[0].h);
+
+  return swapdev_nbd_ident (uri ? uri : r->uri);
 }
 
 struct swapdev *

@@ -183,6 +183,17 @@ extern struct swapdev *swapdev_new (const char *path, const char *ident,
 extern struct swapdev *swapdev_open_nbd (const struct devspec *spec,
                                          const char *own_description);
 
+/* The identity of the remote export at uri (as libnbd normalises it,
+ * nbd_get_uri): "nbd:" and the URI less what only says how to get in
+ * (TLS: nbds becomes nbd; the user name; tls-* parameters), its socket
+ * path made canonical.  So the same export named with another key
+ * file, another parameter order or another spelling of its socket is
+ * refused as the device it already is.  Touches nothing but realpath:
+ * the device spec fuzzer reaches it without a network.
+ * => returns a malloc'd string, or NULL (ENOMEM).
+ */
+extern char *swapdev_nbd_ident (const char *uri);
+
 /* Mark the device offline (its connection is gone: page I/O fails
  * with EIO at once) or online again.
  */
