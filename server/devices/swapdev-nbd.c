@@ -511,7 +511,12 @@ put_uri (FILE *f, const char *uri)
   auth += 3;
   fwrite (uri, 1, auth - uri, f);
   end = auth + strcspn (auth, "/?");
-  at = memchr (auth, '@', end - auth);
+  /* The host follows the last '@' of the authority (RFC 3986: a host
+   * never holds one).  Cutting at the first left "nbd://u@x@host/e"
+   * as "nbd://x@host/e", whose own identity is "nbd://host/e": two
+   * names of one export with two identities.
+   */
+  at = memrchr (auth, '@', end - auth);
   uri = at ? at + 1 : auth;
   end = uri + strcspn (uri, "?");
   fwrite (uri, 1, end - uri, f);

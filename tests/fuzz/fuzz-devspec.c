@@ -11,10 +11,11 @@
  *
  * The same text also goes through sd_parse_size and sd_parse_int (the
  * admin protocol's "create" and the plugin's size=), and
- * devspec_is_uri, which decides whether a device is remote.  What a
- * remote device is identified by (libnbd's normalised URI, see
- * swapdev-nbd.c) is only known after connecting: out of reach without
- * a network.
+ * devspec_is_uri, which decides whether a device is remote, and, for a
+ * URI, swapdev_nbd_ident, which turns it into the identity that refuses
+ * the same export added twice: that must be stable (the identity of an
+ * identity is itself), keep no TLS detail, and start "nbd:".  (What
+ * libnbd makes of a URI before that, nbd_get_uri, needs a connection.)
  */
 
 #include <config.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/swapdev.h"
 #include "fuzz.h"
 #include "swapdrum/devspec.h"
 
@@ -98,6 +100,26 @@ fuzz_numbers (const char *text)
   }
 }
 
+static void
+fuzz_ident (const char *uri)
+{
+  char *ident = swapdev_nbd_ident (uri), *again, *query;
+
+  FUZZ_CHECK (ident != NULL, "%s: no identity", uri);
+  FUZZ_CHECK (strncmp (ident, "nbd:", 4) == 0 &&
+              strncmp (ident + 4, "nbds", 4) != 0,
+              "%s: identity %s", uri, ident);
+  query = strchr (ident, '?');
+  FUZZ_CHECK (query == NULL || (strstr (query, "?tls-") == NULL &&
+                                strstr (query, "&tls-") == NULL),
+              "%s: identity %s keeps a tls- parameter", uri, ident);
+  again = swapdev_nbd_ident (ident + 4);
+  FUZZ_CHECK (again != NULL && strcmp (again, ident) == 0,
+              "%s: identity %s, but that one's is %s", uri, ident, again);
+  free (again);
+  free (ident);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -105,7 +127,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   fuzz_devspec (text);
   fuzz_numbers (text);
-  (void) devspec_is_uri (text);
+  if (devspec_is_uri (text))
+    fuzz_ident (text);
   free (text);
   return 0;
 }
