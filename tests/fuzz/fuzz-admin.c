@@ -69,7 +69,7 @@ static char srv_path[] = "fuzz-admin";
 /* What the export holds. */
 static unsigned char expected[EXPORT_PAGES * PAGE];
 
-/* The pool's opener: an in-memory device for a path (created= sets its
+/* The pool's opener: an in-memory device for a path (create= sets its
  * size, as it would a file's), identified by the path's last
  * component, so that "/x/a" and "/y/a" are one object under two names.
  * No URI can be reached.
