@@ -25,7 +25,6 @@
 
 #include <libnbd.h>
 
-#include "storage/blist.h"
 #include "common/clock.h"
 #include "devices/swapdev.h"
 #include "swapdrum/cleanup.h"
@@ -370,11 +369,10 @@ remote_connect (struct swapdev *dev)
   return -1;
 }
 
+/* Close every connection and free r.  Accepts NULL. */
 static void
-remote_close (struct swapdev *dev)
+remote_free (struct remote *r)
 {
-  struct remote *r = dev->priv;
-
   if (r == NULL)
     return;
   drop_all (r);
@@ -383,6 +381,12 @@ remote_close (struct swapdev *dev)
   free (r->conns);
   free (r->uri);
   free (r);
+}
+
+static void
+remote_close (struct swapdev *dev)
+{
+  remote_free (dev->priv);
   dev->priv = NULL;
 }
 
@@ -396,26 +400,31 @@ static const struct swapdev_ops nbd_ops = {
   .close = remote_close,
 };
 
+/* The backend's state for spec, with no connection yet.
+ * => returns it, or NULL after reporting "swap: URI: reason".
+ */
 static struct remote *
 remote_new (const struct devspec *spec)
 {
+  size_t nconns = spec->maxactive ? spec->maxactive : NBD_MAXACTIVE;
   struct remote *r = calloc (1, sizeof *r);
 
   if (r == NULL)
-    return NULL;
-  r->nconns = spec->maxactive ? spec->maxactive : NBD_MAXACTIVE;
-  r->timeout_ms = (spec->timeout ? spec->timeout : SD_TIMEOUT_DEFAULT) * 1000;
-  r->uri = strdup (spec->path);
-  r->conns = calloc (r->nconns, sizeof *r->conns);
+    goto err;
   pthread_mutex_init (&r->lock, NULL);
   pthread_cond_init (&r->cond, NULL);
-  if (r->uri == NULL || r->conns == NULL) {
-    free (r->uri);
-    free (r->conns);
-    free (r);
-    return NULL;
-  }
+  r->timeout_ms = (spec->timeout ? spec->timeout : SD_TIMEOUT_DEFAULT) * 1000;
+  r->uri = strdup (spec->path);
+  r->conns = calloc (nconns, sizeof *r->conns);
+  if (r->uri == NULL || r->conns == NULL)
+    goto err;
+  r->nconns = nconns;
   return r;
+
+ err:
+  sd_error ("swap: %s: %m", spec->path);
+  remote_free (r);
+  return NULL;
 }
 
 /* The identity of a remote device: its URI as libnbd normalises it. */
@@ -430,40 +439,45 @@ remote_ident (struct remote *r)
   return ident;
 }
 
+/* The constructor: check the export on one connection, build the
+ * device over it (swapdev_alloc, swapdev_layout, as every backend),
+ * then open all maxactive connections.
+ */
 struct swapdev *
 swapdev_open_nbd (const struct devspec *spec, const char *own)
 {
-  struct remote *r = remote_new (spec);
-  struct swapdev *dev;
+  struct remote *r;
+  struct swapdev *dev = NULL;
 
-  if (r == NULL) {
-    sd_error ("swap: %s: %m", spec->path);
-    return NULL;
-  }
   if (spec->create_size) {
     errno = EINVAL;
     sd_error ("swap: %s: create= applies to files only", spec->path);
-    remote_close (&(struct swapdev) { .priv = r });
     return NULL;
   }
+  r = remote_new (spec);
+  if (r == NULL)
+    return NULL;
   r->conns[0].h = connect_one (r->uri, r->timeout_ms);
   if (r->conns[0].h == NULL || check_export (r, r->conns[0].h, own) == -1)
     goto err;
-  dev = swapdev_new (spec->path, "", &nbd_ops, r, r->size, r->nconns);
+  dev = swapdev_alloc (spec->path, SWAPDEV_NBD, &nbd_ops, r, r->nconns);
   if (dev == NULL)
     goto err;
-  dev->kind = SWAPDEV_NBD;
-  free (dev->ident);
+  if (swapdev_layout (dev, r->size, 0) == -1)
+    goto err;
   dev->ident = remote_ident (r);
-  if (dev->ident == NULL || remote_connect (dev) == -1) {
-    if (dev->ident == NULL)
-      sd_error ("swap: %s: %m", spec->path);
-    swapdev_free (dev);         /* closes r */
-    return NULL;
+  if (dev->ident == NULL) {
+    sd_error ("swap: %s: %m", spec->path);
+    goto err;
   }
+  if (remote_connect (dev) == -1)
+    goto err;
   return dev;
 
  err:
-  remote_close (&(struct swapdev) { .priv = r });
+  if (dev)
+    swapdev_free (dev);         /* closes r too */
+  else
+    remote_free (r);
   return NULL;
 }

@@ -1,9 +1,13 @@
 /* swapdrum: a swap device.
  *
- * A swap device is a backend (a regular file, a block device; remote
- * NBD exports later) behind a small vtable, plus what the pool keeps
- * about it: its drum range, its free-page allocator, counters, flags,
+ * A swap device is a backend (a regular file, a block device, a remote
+ * NBD export) behind a small vtable, plus what the pool keeps about
+ * it: its drum range, its free-page allocator, counters, flags,
  * priority and in-flight limit (maxactive).
+ *
+ * Each kind has one constructor (swapdev_open_local, swapdev_open_nbd,
+ * and swapdev_new for the unit tests' backends), built from the same
+ * two shared steps: swapdev_alloc, then swapdev_layout.
  *
  * Layout on the backend, in 4096-byte pages:
  *   [skip]   block devices only: page 0 is never touched (labels);
@@ -165,9 +169,20 @@ extern struct swapdev *swapdev_alloc (const char *path,
                                       const struct swapdev_ops *ops,
                                       void *priv, unsigned maxactive);
 
-/* Build a device over a caller-supplied backend (unit tests).
- * `size` is the backend's size in bytes.
- * => returns NULL after reporting, on bad size or ENOMEM.
+/* The layout every backend shares, over size bytes: `skip` pages left
+ * alone (block devices: 1), the stamp page, then the data pages.  Sets
+ * stamp_offset, data_offset and npages.
+ * => returns 0, or -1 after reporting "swap: PATH: reason" with errno
+ *    EINVAL (no room for the stamp and one data page) or EFBIG (more
+ *    data pages than BLIST_MAX_PAGES).
+ */
+extern int swapdev_layout (struct swapdev *dev, uint64_t size,
+                           uint64_t skip);
+
+/* Build a device over a caller-supplied backend (unit tests), laid out
+ * with no skip page.  `size` is the backend's size in bytes.
+ * => returns NULL after reporting, on bad size or ENOMEM (the caller
+ *    still owns priv).
  */
 extern struct swapdev *swapdev_new (const char *path, const char *ident,
                                     const struct swapdev_ops *ops,
