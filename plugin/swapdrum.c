@@ -321,11 +321,12 @@ swapdrum_cleanup (void)
 }
 
 #define swapdrum_config_help \
-  "[swap=]PATH[,priority=N][,maxactive=N][,create=SIZE]\n" \
+  "[swap=]PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]\n" \
   "                     A swap device (repeat for more); lower priority\n" \
-  "                     numbers are preferred.\n" \
+  "                     numbers are preferred.  PATH may be an NBD URI.\n" \
   "config=FILE          Devices listed in FILE, one per line:\n" \
   "                     PATH [priority=N] [maxactive=N] [create=SIZE]\n" \
+  "                          [timeout=SECONDS]\n" \
   "size=SIZE            Export size (default: the sum of the devices).\n" \
   "parallel=BOOL        Force the PARALLEL thread model on or off.\n" \
   "admin=PATH|off       Admin socket (default /run/swapdrum/admin.sock\n" \

@@ -1,7 +1,7 @@
 /* swapdrum: the pool's config file, read by the plugin (config=FILE)
  * and by swapdrumctl -A/-U.  One device per line:
  *
- *   PATH [priority=N] [maxactive=N] [create=SIZE]
+ *   PATH [priority=N] [maxactive=N] [create=SIZE] [timeout=SECONDS]
  *
  * Words are separated by blanks; a word starting with '#' starts a
  * comment; blank lines are ignored.  PATH must be absolute and appear
