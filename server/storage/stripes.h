@@ -17,10 +17,11 @@
  * Each stripe also has a write generation, bumped (release) by every
  * holder that may have changed its pages' data or slots, just before it
  * lets go: writers through stripes_unlock_written, exclusive holders
- * through stripes_unlock.  Swap-off copies a stripe's pages without
+ * through stripes_wrunlock.  Swap-off copies a stripe's pages without
  * holding it, then takes it exclusive and switches the map only if the
  * generation it read before copying is unchanged: any write that
- * overlapped the copy bumped it before letting go (see migrate.c).
+ * overlapped the copy bumped it before letting go (see
+ * export/export-migrate.c).
  */
 
 #ifndef SWAPDRUM_STRIPES_H
@@ -62,11 +63,21 @@ extern void stripes_unlock_written (struct stripes *s, export_page_t first,
  */
 extern void stripes_barrier (struct stripes *s);
 
-/* Hold exclusive / release the one stripe of page.  stripes_unlock
- * bumps the stripe's write generation before releasing it.
+/* Take the one stripe of page exclusive / release it from exclusive.
+ * stripes_wrunlock bumps the stripe's write generation before
+ * releasing it.
  */
 extern void stripes_wrlock (struct stripes *s, export_page_t page);
-extern void stripes_unlock (struct stripes *s, export_page_t page);
+extern void stripes_wrunlock (struct stripes *s, export_page_t page);
+
+/* The old name of stripes_wrunlock, until export-migrate.c (being
+ * rewritten elsewhere) calls it by the new one.  Remove then.
+ */
+static inline void
+stripes_unlock (struct stripes *s, export_page_t page)
+{
+  stripes_wrunlock (s, page);
+}
 
 /* The write generation of page's stripe (acquire): read it before
  * copying the stripe's pages without the lock; if it is the same once
