@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Local swap devices: regular files and block devices (DESIGN §3).
+/* Local swap devices: regular files and block devices (docs/design.md,
+ * "Swap devices").
  *
  * Files are fully allocated at swap-on: swapping to a sparse file can
  * fail with ENOSPC at the worst moment (the seed panics on them), so a

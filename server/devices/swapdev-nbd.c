@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Remote swap devices: NBD exports reached with libnbd (DESIGN §3).
+/* Remote swap devices: NBD exports reached with libnbd (docs/design.md,
+ * "Remote devices").
  *
  * A remote device holds `maxactive` connections.  The device's gate
  * (swapdev.c) admits at most maxactive I/Os at once, so every admitted
