@@ -114,6 +114,20 @@ pop_news (struct admin_server *srv, struct admin_news *news)
   return job;
 }
 
+/* The next job with news, unless stopping.
+ * => returns the job with *news set, or NULL (none left, or *stopping
+ *    set).
+ */
+static struct admin_job *
+take_news (struct admin_server *srv, struct admin_news *news,
+           bool *stopping)
+{
+  SD_LOCK_FOR_SCOPE (&srv->lock);
+
+  *stopping = srv->stopping;
+  return *stopping ? NULL : pop_news (srv, news);
+}
+
 /* Woken by the worker (news) or by admin_destroy (stopping).  Jobs
  * still in the outbox when stopping are freed by admin_destroy.
  */
@@ -126,10 +140,7 @@ wake_cb (struct ev_loop *loop, ev_async *w, int revents)
   bool stopping;
 
   do {
-    pthread_mutex_lock (&srv->lock);
-    stopping = srv->stopping;
-    job = stopping ? NULL : pop_news (srv, &news);
-    pthread_mutex_unlock (&srv->lock);
+    job = take_news (srv, &news, &stopping);
     if (job)
       admin_job_deliver (job, &news);
   } while (job);

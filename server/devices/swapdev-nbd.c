@@ -145,6 +145,26 @@ take_conn (struct remote *r)
   return -1;
 }
 
+/* Free connection i, taking it out of the set if it is broken, and
+ * wake flush waiting for it.
+ * => returns the broken handle for the caller to close (not under the
+ *    lock), or NULL.
+ */
+static struct nbd_handle *
+release_conn (struct remote *r, size_t i, bool broken)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+  struct nbd_handle *dead = NULL;
+
+  if (broken) {
+    dead = r->conns[i].h;
+    r->conns[i].h = NULL;
+  }
+  r->conns[i].busy = false;
+  pthread_cond_broadcast (&r->cond);
+  return dead;
+}
+
 /* Give a connection back; if its command failed, drop it and take the
  * device offline: a remote that errs at the transport level or times
  * out is not trusted again until the monitor has checked its stamp.
@@ -152,16 +172,8 @@ take_conn (struct remote *r)
 static void
 give_conn (struct swapdev *dev, struct remote *r, size_t i, bool broken)
 {
-  struct nbd_handle *dead = NULL;
+  struct nbd_handle *dead = release_conn (r, i, broken);
 
-  pthread_mutex_lock (&r->lock);
-  if (broken) {
-    dead = r->conns[i].h;
-    r->conns[i].h = NULL;
-  }
-  r->conns[i].busy = false;
-  pthread_cond_broadcast (&r->cond);
-  pthread_mutex_unlock (&r->lock);
   if (dead) {
     nbd_close (dead);
     swapdev_set_online (dev, false);
@@ -336,6 +348,20 @@ check_export (struct remote *r, struct nbd_handle *h, const char *own)
   return 0;
 }
 
+/* Put the connections hs[0 .. nconns) in place of the old ones, which
+ * are closed.
+ */
+static void
+install_conns (struct remote *r, struct nbd_handle **hs)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+  size_t i;
+
+  drop_all (r);
+  for (i = 0; i < r->nconns; i++)
+    r->conns[i].h = hs[i];
+}
+
 /* (Re)open every connection.  The device stays offline. */
 static int
 remote_connect (struct swapdev *dev)
@@ -354,11 +380,7 @@ remote_connect (struct swapdev *dev)
     if (hs[i] == NULL || (i == 0 && check_export (r, hs[0], NULL) == -1))
       goto err;
   }
-  pthread_mutex_lock (&r->lock);
-  drop_all (r);
-  for (i = 0; i < r->nconns; i++)
-    r->conns[i].h = hs[i];
-  pthread_mutex_unlock (&r->lock);
+  install_conns (r, hs);
   free (hs);
   return 0;
 
