@@ -12,8 +12,10 @@
 #ifndef SWAPDRUM_ADMIN_INT_H
 #define SWAPDRUM_ADMIN_INT_H
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -79,5 +81,17 @@ extern void admin_submit (struct admin_server *srv, struct admin_job *job);
 extern void admin_post_progress (struct admin_job *job, uint64_t moved,
                                  uint64_t total);
 extern void admin_post_done (struct admin_job *job);
+
+/* True if the len bytes at p are all white space (or len is 0): a
+ * line with no request (admin-conn.c), or what may follow a request's
+ * JSON object on its line (admin-cmd.c).
+ */
+static inline bool
+admin_is_blank (const char *p, size_t len)
+{
+  while (len > 0 && isspace ((unsigned char) *p))
+    p++, len--;
+  return len == 0;
+}
 
 #endif /* SWAPDRUM_ADMIN_INT_H */
