@@ -6,6 +6,9 @@
  * swapdrumctl's -o (devspec_option); the admin socket's "on" takes
  * them as JSON members and fills in a struct devspec itself.  PATH is
  * a file, a block device or an NBD URI (devspec_is_uri).
+ *
+ * Pointer parameters must not be NULL where the function is marked
+ * SD_NONNULL (nonnull.h); the destructors accept NULL.
  */
 
 #ifndef SWAPDRUM_DEVSPEC_H
@@ -13,6 +16,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "swapdrum/nonnull.h"
 
 #define SD_PRIORITY_MIN (-1000000)
 #define SD_PRIORITY_MAX 1000000
@@ -36,7 +41,8 @@ struct devspec {
  *    path, ENOMEM) or, for a bad option, as devspec_option does with
  *    WHAT "swap: PATH"; *spec is then untouched.
  */
-extern int devspec_parse (const char *text, struct devspec *spec);
+extern int devspec_parse (const char *text, struct devspec *spec)
+  SD_NONNULL (1, 2);
 
 /* Apply one "key=value" option to *spec: priority (SD_PRIORITY_MIN to
  * SD_PRIORITY_MAX), maxactive (1 to SD_MAXACTIVE_MAX), create (a size
@@ -49,12 +55,14 @@ extern int devspec_parse (const char *text, struct devspec *spec);
  *    then untouched.
  */
 extern int devspec_option (struct devspec *spec, const char *what,
-                           const char *opt);
+                           const char *opt)
+  SD_NONNULL (1, 2, 3);
 
 /* True if path names a remote device: an NBD URI (nbd://, nbds://,
  * nbd+unix://, nbds+unix://, nbd+vsock://, nbds+vsock://).
  */
-extern bool devspec_is_uri (const char *path);
+extern bool devspec_is_uri (const char *path)
+  SD_NONNULL (1);
 
 /* Free what devspec_parse allocated.  Accepts NULL. */
 extern void devspec_free (struct devspec *spec);
@@ -65,12 +73,14 @@ extern void devspec_free (struct devspec *spec);
  *    "what: TEXT: reason".
  */
 extern int sd_parse_size (const char *what, const char *text,
-                          uint64_t *size);
+                          uint64_t *size)
+  SD_NONNULL (1, 2, 3);
 
 /* Parse a decimal integer in [min, max].
  * => returns 0, or -1 after reporting "what: TEXT: reason".
  */
 extern int sd_parse_int (const char *what, const char *text,
-                         long long min, long long max, long long *out);
+                         long long min, long long max, long long *out)
+  SD_NONNULL (1, 2, 5);
 
 #endif /* SWAPDRUM_DEVSPEC_H */
