@@ -24,11 +24,46 @@
 #include "admin/admin-int.h"
 #include "admin/admin-query.h"
 #include "admin/admin-reply.h"
+#include "admin/admin-worker.h"
+#include "swapdrum/devspec.h"
 #include "swapdrum/log.h"
 #include "swapdrum/pool.h"
 
 /* A swap-off sends at most one progress line per this many ns. */
 #define PROGRESS_INTERVAL_NS 100000000
+
+enum cmd_op {
+  CMD_ON,
+  CMD_OFF,
+  CMD_CTL,
+};
+
+/* A request that changes the pool: a job for the worker. */
+struct cmd_job {
+  struct admin_job job;         /* first: the worker's part */
+
+  /* Set on the loop thread before it is submitted, constant after. */
+  enum cmd_op op;
+  struct devspec spec;          /* path (malloc'd), priority, ... */
+
+  /* Loop thread only. */
+  struct admin_conn *conn;      /* who asked; may be dead by the end */
+  json_object *req;             /* the request (its "id" goes back) */
+
+  /* Worker thread only. */
+  struct timespec last_progress; /* when progress was last handed back */
+  bool progress_sent;
+  uint64_t moved;               /* pages moved so far (off) */
+
+  /* Written by the worker before its run returns; read by the loop
+   * after the news says done.
+   */
+  int err;                      /* 0: success; else the errno */
+  char *error;                  /* the engine's message (malloc'd) */
+};
+
+static void cmd_job_free (struct admin_job *j);
+static const struct admin_job_ops cmd_job_ops;
 
 /* ---- members of the requests that change the pool ---- */
 
@@ -151,7 +186,7 @@ get_create (struct admin_conn *conn, json_object *req, const char *what,
 }
 
 static int
-prepare_on (struct admin_conn *conn, json_object *req, struct admin_job *job)
+prepare_on (struct admin_conn *conn, json_object *req, struct cmd_job *job)
 {
   long long priority = 0, maxactive = 0, timeout = 0;
 
@@ -172,13 +207,13 @@ prepare_on (struct admin_conn *conn, json_object *req, struct admin_job *job)
 }
 
 static int
-prepare_off (struct admin_conn *conn, json_object *req, struct admin_job *job)
+prepare_off (struct admin_conn *conn, json_object *req, struct cmd_job *job)
 {
   return get_path (conn, req, "off", &job->spec.path);
 }
 
 static int
-prepare_ctl (struct admin_conn *conn, json_object *req, struct admin_job *job)
+prepare_ctl (struct admin_conn *conn, json_object *req, struct cmd_job *job)
 {
   long long priority;
 
@@ -200,8 +235,8 @@ struct command {
   void (*answer) (struct admin_conn *conn, json_object *req);
   /* The others: fill in job from req, or reply and return -1. */
   int (*prepare) (struct admin_conn *conn, json_object *req,
-                  struct admin_job *job);
-  enum admin_op op;
+                  struct cmd_job *job);
+  enum cmd_op op;
 };
 
 static const struct command commands[] = {
@@ -211,11 +246,11 @@ static const struct command commands[] = {
   { .name = "summary", .answer = admin_query_summary },
   { .name = "on",
     .members = { "path", "priority", "maxactive", "create", "timeout" },
-    .changes_pool = true, .prepare = prepare_on, .op = ADMIN_ON },
+    .changes_pool = true, .prepare = prepare_on, .op = CMD_ON },
   { .name = "off", .members = { "path" },
-    .changes_pool = true, .prepare = prepare_off, .op = ADMIN_OFF },
+    .changes_pool = true, .prepare = prepare_off, .op = CMD_OFF },
   { .name = "ctl", .members = { "path", "priority" },
-    .changes_pool = true, .prepare = prepare_ctl, .op = ADMIN_CTL },
+    .changes_pool = true, .prepare = prepare_ctl, .op = CMD_CTL },
 };
 
 /* Parse a request line into a JSON object.  Anything but an object is
@@ -335,23 +370,24 @@ static void
 start_job (struct admin_conn *conn, json_object *req,
            const struct command *cmd)
 {
-  struct admin_job *job = calloc (1, sizeof *job);
+  struct cmd_job *job = calloc (1, sizeof *job);
 
   if (job == NULL) {
     admin_reply_error (conn, req, ENOMEM, "%s: %s", cmd->name,
                        strerror (ENOMEM));
     return;
   }
-  job->srv = conn->srv;
+  job->job.ops = &cmd_job_ops;
+  job->job.srv = conn->srv;
   job->op = cmd->op;
   job->conn = conn;
   if (cmd->prepare (conn, req, job) == -1) {
-    admin_job_free (job);
+    cmd_job_free (&job->job);
     return;
   }
   job->req = json_object_get (req);
   conn->busy = true;
-  admin_submit (conn->srv, job);
+  admin_worker_submit (&job->job);
 }
 
 void
@@ -383,7 +419,7 @@ admin_cmd_too_long (struct admin_conn *conn)
 /* ---- jobs ---- */
 
 static const char *const op_names[] = {
-  [ADMIN_ON] = "on", [ADMIN_OFF] = "off", [ADMIN_CTL] = "ctl",
+  [CMD_ON] = "on", [CMD_OFF] = "off", [CMD_CTL] = "ctl",
 };
 
 static int64_t
@@ -399,7 +435,7 @@ ns_between (const struct timespec *a, const struct timespec *b)
 static void
 job_progress (void *opaque, uint64_t moved, uint64_t total)
 {
-  struct admin_job *job = opaque;
+  struct cmd_job *job = opaque;
   struct timespec now;
 
   job->moved = moved;
@@ -409,25 +445,26 @@ job_progress (void *opaque, uint64_t moved, uint64_t total)
     return;
   job->progress_sent = true;
   job->last_progress = now;
-  admin_post_progress (job, moved, total);
+  admin_worker_progress (&job->job, moved, total);
 }
 
-void
-admin_job_run (struct admin_job *job)
+static void
+cmd_job_run (struct admin_job *j)
 {
-  struct pool *pool = job->srv->pool;
+  struct cmd_job *job = (struct cmd_job *) j;
+  struct pool *pool = j->srv->pool;
   int r = -1;
 
   sd_clear_error ();
   errno = 0;
   switch (job->op) {
-  case ADMIN_ON:
+  case CMD_ON:
     r = pool_swapon (pool, &job->spec);
     break;
-  case ADMIN_OFF:
+  case CMD_OFF:
     r = pool_swapoff (pool, job->spec.path, job_progress, job);
     break;
-  case ADMIN_CTL:
+  case CMD_CTL:
     r = pool_ctl (pool, job->spec.path, job->spec.priority);
     break;
   }
@@ -438,7 +475,7 @@ admin_job_run (struct admin_job *job)
 }
 
 static json_object *
-progress_json (const struct admin_job *job, const struct admin_news *news)
+progress_json (const struct cmd_job *job, const struct admin_news *news)
 {
   json_object *line = json_object_new_object ();
   json_object *progress = json_object_new_object ();
@@ -451,7 +488,7 @@ progress_json (const struct admin_job *job, const struct admin_news *news)
 }
 
 static void
-reply_job (struct admin_job *job)
+reply_job (struct cmd_job *job)
 {
   json_object *reply;
 
@@ -461,14 +498,15 @@ reply_job (struct admin_job *job)
     return;
   }
   reply = admin_reply_new (job->req, true);
-  if (job->op == ADMIN_OFF)
+  if (job->op == CMD_OFF)
     admin_put_u64 (reply, "moved", job->moved);
   admin_conn_send (job->conn, reply);
 }
 
-void
-admin_job_deliver (struct admin_job *job, const struct admin_news *news)
+static void
+cmd_job_deliver (struct admin_job *j, const struct admin_news *news)
 {
+  struct cmd_job *job = (struct cmd_job *) j;
   struct admin_conn *conn = job->conn;
 
   if (news->progress)
@@ -476,13 +514,15 @@ admin_job_deliver (struct admin_job *job, const struct admin_news *news)
   if (!news->done)
     return;
   reply_job (job);
-  admin_job_free (job);
+  cmd_job_free (j);
   admin_conn_job_done (conn);
 }
 
-void
-admin_job_free (struct admin_job *job)
+static void
+cmd_job_free (struct admin_job *j)
 {
+  struct cmd_job *job = (struct cmd_job *) j;
+
   if (job == NULL)
     return;
   json_object_put (job->req);
@@ -490,3 +530,14 @@ admin_job_free (struct admin_job *job)
   free (job->error);
   free (job);
 }
+
+static const struct admin_job_ops cmd_job_ops = {
+  .run = cmd_job_run,
+  .deliver = cmd_job_deliver,
+  .free = cmd_job_free,
+};
+
+const struct admin_conn_handler admin_cmd_handler = {
+  .request = admin_cmd_request,
+  .too_long = admin_cmd_too_long,
+};

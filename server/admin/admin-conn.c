@@ -17,7 +17,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "admin/admin-cmd.h"
 #include "admin/admin-conn.h"
 #include "admin/admin-int.h"
 #include "swapdrum/log.h"
@@ -151,9 +150,9 @@ static void
 run_request (struct admin_conn *conn, const struct admin_request *rq)
 {
   if (rq->line)
-    admin_cmd_request (conn, rq->line, rq->len);
+    conn->handler->request (conn, rq->line, rq->len);
   else
-    admin_cmd_too_long (conn);
+    conn->handler->too_long (conn);
 }
 
 /* Keep a copy of rq until the running request ends.
@@ -447,7 +446,8 @@ get_peer (struct admin_conn *conn)
 }
 
 struct admin_conn *
-admin_conn_new (struct admin_server *srv, int fd)
+admin_conn_new (struct admin_server *srv, int fd,
+                const struct admin_conn_handler *handler)
 {
   struct admin_conn *conn = calloc (1, sizeof *conn);
 
@@ -457,6 +457,7 @@ admin_conn_new (struct admin_server *srv, int fd)
     return NULL;
   }
   conn->srv = srv;
+  conn->handler = handler;
   conn->fd = fd;
   conn->queue_tail = &conn->queue_head;
   get_peer (conn);

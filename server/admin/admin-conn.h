@@ -24,6 +24,18 @@
 
 struct admin_server;
 struct admin_request;
+struct admin_conn;
+
+/* What a connection does with its requests, in order, one at a time
+ * (the next waits while conn->busy): the server chooses (admin.c gives
+ * admin-cmd's).  => loop thread.
+ */
+struct admin_conn_handler {
+  /* One request line: len bytes, no '\n', not NUL-terminated. */
+  void (*request) (struct admin_conn *conn, const char *line, size_t len);
+  /* A line longer than ADMIN_LINE_MAX (its bytes are dropped). */
+  void (*too_long) (struct admin_conn *conn);
+};
 
 enum admin_conn_state {
   CONN_OPEN,                    /* reading requests */
@@ -35,6 +47,7 @@ enum admin_conn_state {
 
 struct admin_conn {
   struct admin_server *srv;
+  const struct admin_conn_handler *handler;
   struct admin_conn *prev, *next; /* srv->conns */
   enum admin_conn_state state;
   bool failed;                  /* I/O error: close at the next chance */
@@ -63,10 +76,13 @@ struct admin_conn {
   size_t out_start, out_len, out_cap;
 };
 
-/* Take on a new client, fd (non-blocking, close-on-exec).
+/* Take on a new client, fd (non-blocking, close-on-exec), whose
+ * requests go to handler.
  * => returns the connection, or NULL after reporting (fd closed).
  */
-extern struct admin_conn *admin_conn_new (struct admin_server *srv, int fd);
+extern struct admin_conn *admin_conn_new (
+  struct admin_server *srv, int fd,
+  const struct admin_conn_handler *handler);
 
 /* Send reply (one line), taking ownership of it.  A dead or failed
  * connection drops it.

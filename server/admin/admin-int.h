@@ -53,7 +53,7 @@ struct admin_server {
   unsigned nclients;            /* clients with an open socket */
 
   /* lock protects jobs_head/jobs_tail, outbox, stopping and every
-   * job's hand-back fields (see struct admin_job).  Held briefly: never
+   * job's hand-back fields (admin-worker.h).  Held briefly: never
    * across an engine call or a libev call other than ev_async_send.
    */
   pthread_mutex_t lock;
@@ -67,20 +67,6 @@ struct admin_server {
   bool started;
   pthread_t loop_thread, worker_thread;
 };
-
-/* Queue job for the worker thread.
- * => loop thread; takes ownership of job.
- */
-extern void admin_submit (struct admin_server *srv, struct admin_job *job);
-
-/* Hand job's progress (coalesced with any the loop has not seen yet)
- * or its completion to the loop, and wake the loop.  After
- * admin_post_done the worker must not touch job again.
- * => worker thread; takes srv->lock.
- */
-extern void admin_post_progress (struct admin_job *job, uint64_t moved,
-                                 uint64_t total);
-extern void admin_post_done (struct admin_job *job);
 
 /* True if the len bytes at p are all white space (or len is 0): a
  * line with no request (admin-conn.c), or what may follow a request's

@@ -26,6 +26,7 @@
 #include "admin/admin-conn.h"
 #include "admin/admin-int.h"
 #include "admin/admin-sock.h"
+#include "admin/admin-worker.h"
 #include "swapdrum/admin.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
@@ -81,7 +82,7 @@ accept_cb (struct ev_loop *loop, ev_io *w, int revents)
       close (fd);
       continue;
     }
-    admin_conn_new (srv, fd);
+    admin_conn_new (srv, fd, &admin_cmd_handler);
   }
 }
 
@@ -93,108 +94,14 @@ accept_resume_cb (struct ev_loop *loop, ev_timer *w, int revents)
   ev_io_start (loop, &srv->accept_watcher);
 }
 
-/* ---- between the threads ---- */
-
-/* Take a job with news off the outbox.
- * => caller holds srv->lock; returns the job with *news set (its news
- *    cleared), or NULL.
- */
-static struct admin_job *
-pop_news (struct admin_server *srv, struct admin_news *news)
-{
-  struct admin_job *job = srv->outbox;
-
-  if (job == NULL)
-    return NULL;
-  srv->outbox = job->next;
-  job->next = NULL;
-  job->in_outbox = false;
-  *news = job->news;
-  memset (&job->news, 0, sizeof job->news);
-  return job;
-}
-
-/* The next job with news, unless stopping.
- * => returns the job with *news set, or NULL (none left, or *stopping
- *    set).
- */
-static struct admin_job *
-take_news (struct admin_server *srv, struct admin_news *news,
-           bool *stopping)
-{
-  SD_LOCK_FOR_SCOPE (&srv->lock);
-
-  *stopping = srv->stopping;
-  return *stopping ? NULL : pop_news (srv, news);
-}
-
 /* Woken by the worker (news) or by admin_destroy (stopping).  Jobs
  * still in the outbox when stopping are freed by admin_destroy.
  */
 static void
 wake_cb (struct ev_loop *loop, ev_async *w, int revents)
 {
-  struct admin_server *srv = w->data;
-  struct admin_news news;
-  struct admin_job *job;
-  bool stopping;
-
-  do {
-    job = take_news (srv, &news, &stopping);
-    if (job)
-      admin_job_deliver (job, &news);
-  } while (job);
-  if (stopping)
+  if (admin_worker_deliver (w->data))
     ev_break (loop, EVBREAK_ALL);
-}
-
-void
-admin_submit (struct admin_server *srv, struct admin_job *job)
-{
-  SD_LOCK_FOR_SCOPE (&srv->lock);
-
-  job->next = NULL;
-  *srv->jobs_tail = job;
-  srv->jobs_tail = &job->next;
-  pthread_cond_signal (&srv->work);
-}
-
-/* => caller holds srv->lock. */
-static void
-to_outbox (struct admin_server *srv, struct admin_job *job)
-{
-  if (!job->in_outbox) {
-    job->next = srv->outbox;
-    srv->outbox = job;
-    job->in_outbox = true;
-  }
-}
-
-void
-admin_post_progress (struct admin_job *job, uint64_t moved, uint64_t total)
-{
-  struct admin_server *srv = job->srv;
-
-  pthread_mutex_lock (&srv->lock);
-  job->news.progress = true;
-  job->news.moved = moved;
-  job->news.total = total;
-  to_outbox (srv, job);
-  pthread_mutex_unlock (&srv->lock);
-  ev_async_send (srv->loop, &srv->wake);
-}
-
-void
-admin_post_done (struct admin_job *job)
-{
-  struct admin_server *srv = job->srv;
-
-  /* From the unlock on, the loop may free job. */
-  pthread_mutex_lock (&srv->lock);
-  job->news.done = true;
-  to_outbox (srv, job);
-  pthread_mutex_unlock (&srv->lock);
-  ev_async_send (srv->loop, &srv->wake);
 }
 
 /* ---- the threads ---- */
@@ -205,44 +112,6 @@ loop_main (void *arg)
   struct admin_server *srv = arg;
 
   ev_run (srv->loop, 0);
-  return NULL;
-}
-
-/* The next job to run, or NULL when stopping (queued jobs are then
- * left to admin_destroy).
- */
-static struct admin_job *
-next_job (struct admin_server *srv)
-{
-  SD_LOCK_FOR_SCOPE (&srv->lock);
-  struct admin_job *job;
-
-  while (!srv->stopping && srv->jobs_head == NULL)
-    pthread_cond_wait (&srv->work, &srv->lock);
-  if (srv->stopping)
-    return NULL;
-  job = srv->jobs_head;
-  srv->jobs_head = job->next;
-  if (srv->jobs_head == NULL)
-    srv->jobs_tail = &srv->jobs_head;
-  job->next = NULL;
-  return job;
-}
-
-/* One worker is enough: the engine runs one change of the device set
- * at a time anyway (its admin_lock), and read-only requests never come
- * here.
- */
-static void *
-worker_main (void *arg)
-{
-  struct admin_server *srv = arg;
-  struct admin_job *job;
-
-  while ((job = next_job (srv)) != NULL) {
-    admin_job_run (job);
-    admin_post_done (job);
-  }
   return NULL;
 }
 
@@ -276,7 +145,8 @@ start_threads (struct admin_server *srv)
 
   sigfillset (&all);
   pthread_sigmask (SIG_SETMASK, &all, &old);
-  err = pthread_create (&srv->worker_thread, NULL, worker_main, srv);
+  err = pthread_create (&srv->worker_thread, NULL, admin_worker_main,
+                        srv);
   if (err == 0) {
     err = pthread_create (&srv->loop_thread, NULL, loop_main, srv);
     if (err != 0) {
@@ -354,25 +224,6 @@ admin_start (struct admin_server *srv)
   return 0;
 }
 
-/* Free the jobs nobody will run or deliver any more.
- * => every other thread has ended.
- */
-static void
-free_jobs (struct admin_server *srv)
-{
-  struct admin_job *job;
-
-  while ((job = srv->jobs_head) != NULL) {
-    srv->jobs_head = job->next;
-    admin_job_free (job);
-  }
-  srv->jobs_tail = &srv->jobs_head;
-  while ((job = srv->outbox) != NULL) {
-    srv->outbox = job->next;
-    admin_job_free (job);
-  }
-}
-
 void
 admin_destroy (struct admin_server *srv)
 {
@@ -380,7 +231,7 @@ admin_destroy (struct admin_server *srv)
     return;
   if (srv->started)
     stop_threads (srv, true);
-  free_jobs (srv);
+  admin_worker_free_jobs (srv);
   while (srv->conns)
     admin_conn_free (srv->conns);
   if (srv->loop) {

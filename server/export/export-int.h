@@ -1,17 +1,21 @@
 /* swapdrum: an export's insides, for the engine's own modules
- * (export.c, the data path; migrate.c, swap-off).
+ * (export.c, the data path; export-unmap.c, trim, zero and extents;
+ * export-migrate.c, what the pool asks of an export: swap-off and lost
+ * pages).
  */
 
 #ifndef SWAPDRUM_EXPORT_INT_H
 #define SWAPDRUM_EXPORT_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "storage/map.h"
 #include "storage/page.h"
 #include "storage/stripes.h"
 #include "devices/swapdev.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
 #define PAGE_MASK (SD_PAGE_SIZE - 1)
@@ -25,7 +29,8 @@ struct export {
   uint64_t size;                /* bytes, a multiple of 4096 */
   struct map *map;              /* atomic entries; see map.h */
   struct stripes stripes;       /* see stripes.h */
-  bool registered;              /* in pool->exports */
+  struct pool_tenant tenant;    /* how the pool reaches our pages */
+  bool registered;              /* tenant is in the pool's list */
 };
 
 /* Take one fresh slot from the pool and write a whole page there,
@@ -47,7 +52,8 @@ extern void export_drop_slot (struct export *exp, struct swapdev *dev,
 
 /* Write count bytes at offset through the map: overwrites go to the
  * slots pages have, new pages take slots by priority, write errors
- * relocate pages.
+ * relocate pages.  Recursive: a page another writer mapped or changed
+ * first is written again through here (see install in export.c).
  * => caller holds the stripes of the range shared.
  * => returns 0, or -1 with errno set after reporting.
  */
@@ -61,34 +67,21 @@ extern int export_write_range (struct export *exp, const char *buf,
 extern int export_check_bounds (const struct export *exp, const char *what,
                                 uint64_t count, uint64_t offset);
 
-/* Move every page of exp that lives on dev to other devices (swap-off),
- * one stripe at a time: copy the stripe's pages on dev without holding
- * it, then switch the map holding it exclusive if its write generation
- * shows no write overlapped the copy; else move them again holding it
- * exclusive, so a write to a moving page either finishes before the
- * copy reads it or waits and reaches the new slot (see migrate.c).
- * dev must no longer be ENABLE (so no new page goes there) and
- * stripes_barrier must have run since.  A page that cannot be read from
- * dev is marked MAP_LOST (it answers EIO until rewritten) and its slot
- * marked bad.  *moved counts the pages moved; progress, if not NULL, is
- * called after each stripe.
- * => returns 0, or -1 with errno ENOSPC/EIO when no other device could
- *    take a page (after reporting); pages moved so far stay moved.
+/* How the pool reaches an export's pages (pool-int.h's tenant
+ * interface), in export-migrate.c: migrate moves every page of the
+ * export that lives on a device to other devices (swap-off), one stripe
+ * at a time, copying without holding the stripe and switching the map
+ * holding it exclusive if no write overlapped the copy; mark_lost marks
+ * every page on a device that came back empty MAP_LOST.  Each first
+ * waits for the export's requests in flight (stripes_barrier).
  */
-extern int export_migrate (struct export *exp, struct swapdev *dev,
-                           uint64_t *moved, uint64_t total,
-                           void (*progress) (void *opaque, uint64_t moved,
-                                             uint64_t total),
-                           void *opaque);
+extern const struct pool_tenant_ops export_tenant_ops;
 
-/* The device came back without the pages it held (its stamp is gone or
- * different): mark every page of exp that lived on dev MAP_LOST (it
- * answers EIO until rewritten whole, never zeros or stale data), one
- * stripe at a time, holding it exclusive.  The slots are not freed:
- * the caller resets the device's allocator afterwards.  dev must take
- * no allocations (FAILED) and stripes_barrier must have run since.
- * => returns the number of pages marked.
- */
-extern uint64_t export_mark_lost (struct export *exp, struct swapdev *dev);
+/* The export that embeds tenant t. */
+static inline struct export *
+export_of_tenant (struct pool_tenant *t)
+{
+  return (struct export *) ((char *) t - offsetof (struct export, tenant));
+}
 
 #endif /* SWAPDRUM_EXPORT_INT_H */

@@ -3,9 +3,11 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Swap-off migration: move an export's pages off one device while
- * client I/O goes on (the seed's swap_off / uvm_swap_drum_off, which
- * pages everything in; we copy slot to slot instead).
+/* What the pool asks of an export (its tenant operations): swap-off
+ * migration, which moves the export's pages off one device while client
+ * I/O goes on (the seed's swap_off / uvm_swap_drum_off, which pages
+ * everything in; we copy slot to slot instead), and marking the pages
+ * of a device that came back empty lost.
  */
 
 #include <config.h>
@@ -18,6 +20,7 @@
 #include "export/export-int.h"
 #include "pool/pace.h"
 #include "pool/pool-int.h"
+#include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
 
 /* Swap-off copies at most this many bytes a second (pace.h).  Unpaced,
@@ -68,30 +71,67 @@ move_page (struct export *exp, struct swapdev *dev, export_page_t page,
   return 0;
 }
 
-/* What to do with the pages of an export that live on a device. */
-struct page_walk {
+/* A run of pages that live on the device: n pages from page on, with
+ * the consecutive slots e, e + 1, ...
+ */
+struct run {
+  export_page_t page;
+  drum_slot_t e;
+  uint64_t n;
+};
+
+/* A swap-off in progress: the device, the copy's buffer and the
+ * counters.
+ */
+struct migration {
   struct export *exp;
   struct swapdev *dev;
-  /* Handle n pages from page on, whose slots are e, e + 1, ... on dev
-   * (plain slots, no flags).
-   */
-  int (*fn) (struct page_walk *w, export_page_t page, uint64_t e,
-             uint64_t n);
-  /* Handle the pages of [start, end), one stripe chunk. */
-  int (*chunk) (struct page_walk *w, export_page_t start,
-                export_page_t end);
-  void (*after_stripe) (struct page_walk *w);
-  uint64_t done;                /* pages fn handled */
-  /* for export_migrate */
   char *buf;                    /* STRIPE_PAGES pages */
   uint64_t *moved, total;
   uint64_t paced;               /* *moved at the last pace_account */
   struct pace pace;
   pool_progress_fn progress;
   void *opaque;                 /* progress's */
-  /* for copy_chunk's walk that collects the runs */
-  struct chunk_copy *cc;
 };
+
+/* True if entry e is a slot on dev. */
+static bool
+on_device (const struct swapdev *dev, map_entry_t e)
+{
+  return e != MAP_LOST && e >= dev->drumoffset &&
+    e < dev->drumoffset + dev->npages;
+}
+
+/* Find the next run of pages in [*page, end) that live on dev with
+ * consecutive slots.
+ * => returns true with *r set and *page just past the run, or false
+ *    (and *page = end) if there is none.  The caller holds the stripe
+ *    of [*page, end) exclusive, or reads the map knowing that it may
+ *    change (copy_chunk checks the write generation afterwards).
+ */
+static bool
+next_run (struct export *exp, struct swapdev *dev, export_page_t *page,
+          export_page_t end, struct run *r)
+{
+  export_page_t p = map_find (exp->map, *page, end, true);
+  map_entry_t e;
+
+  while (p < end && !on_device (dev, map_get (exp->map, p)))
+    p = map_find (exp->map, p + 1, end, true);
+  if (p >= end) {
+    *page = end;
+    return false;
+  }
+  r->page = p;
+  r->e = map_get (exp->map, p);
+  r->n = 1;
+  while (p + r->n < end &&
+         (e = map_get (exp->map, p + r->n)) == r->e + r->n &&
+         on_device (dev, e))
+    r->n++;
+  *page = p + r->n;
+  return true;
+}
 
 /* Write n pages of buf to the fresh slots from slot on (one device).
  * If that fails, page by page: a slot that fails again is marked bad
@@ -144,117 +184,69 @@ switch_pages (struct export *exp, export_page_t page, uint64_t e,
   }
 }
 
-/* Move n pages with consecutive slots on dev, with one read and as few
- * writes as the pool's free runs allow.  A read failure falls back to
- * page by page, which marks unreadable pages lost.
+/* Move one run of pages with one read and as few writes as the pool's
+ * free runs allow.  A read failure falls back to page by page, which
+ * marks unreadable pages lost.
+ * => caller holds the run's stripe exclusive.
  */
 static int
-move_run (struct page_walk *w, export_page_t page, uint64_t e, uint64_t n)
+move_run (struct migration *m, const struct run *r)
 {
-  struct export *exp = w->exp;
+  struct export *exp = m->exp;
   drum_slot_t slots[STRIPE_PAGES], slot;
   uint64_t done = 0, k, i;
 
-  if (swapdev_read (w->dev, w->buf, e - w->dev->drumoffset, 0,
-                    n * SD_PAGE_SIZE) == -1) {
-    for (i = 0; i < n; i++) {
-      if (move_page (exp, w->dev, page + i, e + i) == -1)
+  if (swapdev_read (m->dev, m->buf, r->e - m->dev->drumoffset, 0,
+                    r->n * SD_PAGE_SIZE) == -1) {
+    for (i = 0; i < r->n; i++) {
+      if (move_page (exp, m->dev, r->page + i, r->e + i) == -1)
         return -1;
-      (*w->moved)++;
+      (*m->moved)++;
     }
     return 0;
   }
-  while (done < n) {
-    k = pool_alloc (exp->pool, n - done, &slot);
+  while (done < r->n) {
+    k = pool_alloc (exp->pool, r->n - done, &slot);
     if (k == 0) {
       sd_error ("off: %s: no other device can take export page %" PRIu64
-                ": %m", w->dev->path, page + done);
+                ": %m", m->dev->path, r->page + done);
       return -1;
     }
-    if (write_fresh (exp, page + done, w->buf + done * SD_PAGE_SIZE, slot,
-                     k, slots) == -1)
+    if (write_fresh (exp, r->page + done, m->buf + done * SD_PAGE_SIZE,
+                     slot, k, slots) == -1)
       return -1;
-    switch_pages (exp, page + done, e + done, k, slots);
-    pool_free (exp->pool, e + done, k);
+    switch_pages (exp, r->page + done, r->e + done, k, slots);
+    pool_free (exp->pool, r->e + done, k);
     done += k;
-    *w->moved += k;
+    *m->moved += k;
   }
   return 0;
 }
 
-/* Apply w->fn to the pages of [start, end), one stripe chunk, that live
- * on w->dev, in runs of consecutive pages with consecutive slots.
+/* Move the pages of [start, end), one stripe chunk, that live on the
+ * device, run by run.
  * => caller holds the chunk's stripe exclusive.
  */
 static int
-walk_chunk (struct page_walk *w, export_page_t start, export_page_t end)
+move_chunk (struct migration *m, export_page_t start, export_page_t end)
 {
-  drum_slot_t lo = w->dev->drumoffset, hi = lo + w->dev->npages;
-  export_page_t page, run_page = 0;
-  uint64_t run_e = 0, run_n = 0;
+  struct run r;
 
-  for (page = map_find (w->exp->map, start, end, true); page <= end;
-       page = page < end ? map_find (w->exp->map, page + 1, end, true)
-                         : end + 1) {
-    map_entry_t e = page < end ? map_get (w->exp->map, page) : MAP_UNMAPPED;
-    bool on_dev = e != MAP_LOST && e >= lo && e < hi;
-
-    if (run_n > 0 && on_dev && page == run_page + run_n &&
-        e == run_e + run_n) {
-      run_n++;
-      continue;
-    }
-    if (run_n > 0 && w->fn (w, run_page, run_e, run_n) == -1)
+  while (next_run (m->exp, m->dev, &start, end, &r))
+    if (move_run (m, &r) == -1)
       return -1;
-    w->done += run_n;
-    run_n = 0;
-    if (on_dev) {
-      run_page = page;
-      run_e = e;
-      run_n = 1;
-    }
-  }
   return 0;
 }
 
-/* Handle the chunk holding its stripe exclusive. */
-static int
-locked_chunk (struct page_walk *w, export_page_t start, export_page_t end)
-{
-  int r;
-
-  stripes_wrlock (&w->exp->stripes, start);
-  r = walk_chunk (w, start, end);
-  stripes_unlock (&w->exp->stripes, start);
-  return r;
-}
-
-/* One run of a chunk: n pages from page on, with slots e, e + 1, ...
- * on the device, copied to fresh[] (one slot per page).
+/* The runs of one chunk that live on the device (at most STRIPE_PAGES),
+ * and the fresh slots their copies took.
  */
-struct run {
-  export_page_t page;
-  drum_slot_t e;
-  uint64_t n;
-};
-
-/* The runs of one chunk that live on the device (at most STRIPE_PAGES). */
 struct chunk_copy {
   export_page_t start;
   size_t nruns;
   struct run runs[STRIPE_PAGES];
   drum_slot_t fresh[STRIPE_PAGES]; /* by page - start; 0: none yet */
 };
-
-static int
-collect_run (struct page_walk *w, export_page_t page, uint64_t e,
-             uint64_t n)
-{
-  struct chunk_copy *cc = w->cc;
-
-  cc->runs[cc->nruns++] = (struct run) { .page = page, .e = e, .n = n };
-  return 0;
-}
 
 /* Give back every fresh slot the copy took. */
 static void
@@ -275,14 +267,14 @@ release_fresh (struct export *exp, struct chunk_copy *cc)
  *    slots kept failing.
  */
 static int
-copy_run (struct page_walk *w, struct chunk_copy *cc, const struct run *r)
+copy_run (struct migration *m, struct chunk_copy *cc, const struct run *r)
 {
-  struct export *exp = w->exp;
-  char *buf = w->buf + (r->page - cc->start) * SD_PAGE_SIZE;
+  struct export *exp = m->exp;
+  char *buf = m->buf + (r->page - cc->start) * SD_PAGE_SIZE;
   drum_slot_t *fresh = &cc->fresh[r->page - cc->start], slot;
   uint64_t done = 0, k;
 
-  if (swapdev_read (w->dev, buf, r->e - w->dev->drumoffset, 0,
+  if (swapdev_read (m->dev, buf, r->e - m->dev->drumoffset, 0,
                     r->n * SD_PAGE_SIZE) == -1)
     return 1;
   while (done < r->n) {
@@ -306,26 +298,26 @@ copy_run (struct page_walk *w, struct chunk_copy *cc, const struct run *r)
  * slots, then take the stripe exclusive and switch the map only if the
  * generation is unchanged (no write, trim or zero overlapped the copy:
  * each bumps it before letting its stripe go).  Otherwise give the
- * fresh slots back and move the chunk holding the stripe, as
- * locked_chunk does; so does a read error, which locked_chunk handles
- * page by page.  The device takes no allocations (DRAIN), so its slots
- * cannot be handed to other pages while they are read unlocked.
+ * fresh slots back and move the chunk holding the stripe (move_chunk);
+ * so does a read error, which move_run handles page by page.  The
+ * device takes no allocations (DRAIN), so its slots cannot be handed to
+ * other pages while they are read unlocked.
  */
 static int
-copy_chunk (struct page_walk *w, export_page_t start, export_page_t end)
+copy_chunk (struct migration *m, export_page_t start, export_page_t end)
 {
-  struct export *exp = w->exp;
+  struct export *exp = m->exp;
   struct chunk_copy cc = { .start = start };
-  struct page_walk collect = {
-    .exp = exp, .dev = w->dev, .fn = collect_run, .cc = &cc,
-  };
   uint32_t gen = stripes_gen (&exp->stripes, start);
+  export_page_t page = start;
   size_t i;
   int r = 0;
 
-  walk_chunk (&collect, start, end);
+  while (cc.nruns < STRIPE_PAGES &&
+         next_run (exp, m->dev, &page, end, &cc.runs[cc.nruns]))
+    cc.nruns++;
   for (i = 0; i < cc.nruns && r == 0; i++)
-    r = copy_run (w, &cc, &cc.runs[i]);
+    r = copy_run (m, &cc, &cc.runs[i]);
   if (r == -1) {
     release_fresh (exp, &cc);
     return -1;
@@ -333,7 +325,7 @@ copy_chunk (struct page_walk *w, export_page_t start, export_page_t end)
   stripes_wrlock (&exp->stripes, start);
   if (r == 1 || stripes_gen (&exp->stripes, start) != gen) {
     release_fresh (exp, &cc);
-    r = walk_chunk (w, start, end);
+    r = move_chunk (m, start, end);
     stripes_unlock (&exp->stripes, start);
     return r;
   }
@@ -343,89 +335,91 @@ copy_chunk (struct page_walk *w, export_page_t start, export_page_t end)
   stripes_unlock (&exp->stripes, start);
   for (i = 0; i < cc.nruns; i++) {
     pool_free (exp->pool, cc.runs[i].e, cc.runs[i].n);
-    *w->moved += cc.runs[i].n;
+    *m->moved += cc.runs[i].n;
   }
   return 0;
 }
 
-/* Walk every mapped page of the export, one stripe chunk at a time. */
-static int
-walk_export (struct page_walk *w)
+/* The end of the stripe chunk that holds page, clipped to npages. */
+static export_page_t
+chunk_end (export_page_t page, export_page_t npages)
 {
-  export_page_t npages = w->exp->size >> SD_PAGE_SHIFT;
-  export_page_t page = map_find (w->exp->map, 0, npages, true);
+  export_page_t end = (page | (STRIPE_PAGES - 1)) + 1;
 
-  while (page < npages) {
-    export_page_t chunk_end = (page | (STRIPE_PAGES - 1)) + 1;
-
-    if (chunk_end > npages)
-      chunk_end = npages;
-    if (w->chunk (w, page, chunk_end) == -1)
-      return -1;
-    if (w->after_stripe)
-      w->after_stripe (w);
-    page = map_find (w->exp->map, chunk_end, npages, true);
-  }
-  return 0;
+  return end < npages ? end : npages;
 }
 
-/* After each stripe: report progress, and keep the copy to
- * MIGRATE_RATE (see pace.h).
+/* After each chunk: report progress, and keep the copy to MIGRATE_RATE
+ * (see pace.h).
  */
 static void
-report_progress (struct page_walk *w)
+report_progress (struct migration *m)
 {
-  pace_account (&w->pace, (*w->moved - w->paced) * SD_PAGE_SIZE);
-  w->paced = *w->moved;
-  if (w->progress)
-    w->progress (w->opaque, *w->moved, w->total);
+  pace_account (&m->pace, (*m->moved - m->paced) * SD_PAGE_SIZE);
+  m->paced = *m->moved;
+  if (m->progress)
+    m->progress (m->opaque, *m->moved, m->total);
 }
 
-int
-export_migrate (struct export *exp, struct swapdev *dev, uint64_t *moved,
-                uint64_t total,
-                void (*progress) (void *opaque, uint64_t moved,
-                                  uint64_t total),
+static int
+export_migrate (struct pool_tenant *t, struct swapdev *dev,
+                uint64_t *moved, uint64_t total, pool_progress_fn progress,
                 void *opaque)
 {
-  struct page_walk w = {
-    .exp = exp, .dev = dev, .fn = move_run, .chunk = copy_chunk,
-    .after_stripe = report_progress, .moved = moved, .total = total,
-    .progress = progress, .opaque = opaque,
+  struct export *exp = export_of_tenant (t);
+  CLEANUP_FREE char *buf = malloc (STRIPE_PAGES * SD_PAGE_SIZE);
+  struct migration m = {
+    .exp = exp, .dev = dev, .buf = buf, .moved = moved, .paced = *moved,
+    .total = total, .progress = progress, .opaque = opaque,
   };
-  int r;
+  export_page_t npages = exp->size >> SD_PAGE_SHIFT, start, end;
 
-  w.buf = malloc (STRIPE_PAGES * SD_PAGE_SIZE);
-  if (w.buf == NULL) {
+  if (buf == NULL) {
     sd_error ("off: %s: %m", dev->path);
     return -1;
   }
-  w.paced = *moved;
-  pace_start (&w.pace, MIGRATE_RATE);
-  r = walk_export (&w);
-  free (w.buf);
-  return r;
-}
-
-static int
-lose_run (struct page_walk *w, export_page_t page, uint64_t e, uint64_t n)
-{
-  uint64_t i;
-
-  for (i = 0; i < n; i++) {
-    map_entry_t cur = e + i;
-    map_cas (w->exp->map, page + i, &cur, MAP_LOST);
+  /* Requests that allocated on dev before it stopped taking new pages
+   * finish and map them: after this every page on dev is in the map.
+   */
+  stripes_barrier (&exp->stripes);
+  pace_start (&m.pace, MIGRATE_RATE);
+  for (start = map_find (exp->map, 0, npages, true); start < npages;
+       start = map_find (exp->map, end, npages, true)) {
+    end = chunk_end (start, npages);
+    if (copy_chunk (&m, start, end) == -1)
+      return -1;
+    report_progress (&m);
   }
   return 0;
 }
 
-uint64_t
-export_mark_lost (struct export *exp, struct swapdev *dev)
+static uint64_t
+export_mark_lost (struct pool_tenant *t, struct swapdev *dev)
 {
-  struct page_walk w = {
-    .exp = exp, .dev = dev, .fn = lose_run, .chunk = locked_chunk,
-  };
+  struct export *exp = export_of_tenant (t);
+  export_page_t npages = exp->size >> SD_PAGE_SHIFT, start, end, page;
+  uint64_t lost = 0, i;
+  struct run r;
 
-  walk_export (&w);
-  return w.done;
+  stripes_barrier (&exp->stripes);
+  for (start = map_find (exp->map, 0, npages, true); start < npages;
+       start = map_find (exp->map, end, npages, true)) {
+    end = chunk_end (start, npages);
+    page = start;
+    stripes_wrlock (&exp->stripes, start);
+    while (next_run (exp, dev, &page, end, &r)) {
+      for (i = 0; i < r.n; i++) {
+        map_entry_t cur = r.e + i;
+        map_cas (exp->map, r.page + i, &cur, MAP_LOST);
+      }
+      lost += r.n;
+    }
+    stripes_unlock (&exp->stripes, start);
+  }
+  return lost;
 }
+
+const struct pool_tenant_ops export_tenant_ops = {
+  .migrate = export_migrate,
+  .mark_lost = export_mark_lost,
+};

@@ -53,7 +53,8 @@ export_create (struct pool *pool, const char *name, uint64_t size)
   exp->pool = pool;
   exp->size = size;
   stripes_init (&exp->stripes);
-  if (pool_add_export (pool, exp) == -1) {
+  exp->tenant.ops = &export_tenant_ops;
+  if (pool_add_tenant (pool, &exp->tenant) == -1) {
     sd_error ("export: %s: %m", name);
     export_destroy (exp);
     return NULL;
@@ -78,7 +79,7 @@ export_destroy (struct export *exp)
   if (exp == NULL)
     return;
   if (exp->registered)
-    pool_remove_export (exp->pool, exp);
+    pool_remove_tenant (exp->pool, &exp->tenant);
   map_foreach (exp->map, free_entry, exp);
   map_destroy (exp->map);
   stripes_fini (&exp->stripes);
@@ -152,21 +153,35 @@ unmapped_run (struct export *exp, export_page_t page, uint64_t skip,
   return n < count ? n : count;
 }
 
+/* The device that owns slot, which the map or the pool gave for page.
+ * => returns it, or NULL with errno EIO after reporting: a slot with no
+ *    device is a bug, never a reason to read or write elsewhere.
+ */
+static struct swapdev *
+slot_device (struct export *exp, const char *what, export_page_t page,
+             drum_slot_t slot)
+{
+  struct swapdev *dev = pool_getsdp (exp->pool, slot);
+
+  if (dev == NULL) {
+    errno = EIO;
+    sd_error ("%s: export page %" PRIu64 ": slot %" PRIu64
+              " has no device (bug)", what, page, slot);
+  }
+  return dev;
+}
+
 /* Read one run of mapped pages.  => returns bytes read, or -1. */
 static int64_t
 read_mapped (struct export *exp, char *buf, export_page_t page,
              uint64_t skip, uint64_t count, map_entry_t e)
 {
   drum_slot_t slot = map_entry_slot (e);
-  struct swapdev *dev = pool_getsdp (exp->pool, slot);
+  struct swapdev *dev = slot_device (exp, "read", page, slot);
   uint64_t n;
 
-  if (dev == NULL) {
-    errno = EIO;
-    sd_error ("read: export page %" PRIu64 ": slot %" PRIu64
-              " has no device (bug)", page, slot);
+  if (dev == NULL)
     return -1;
-  }
   n = mapped_run (exp, page, skip, count, e, dev);
   if (swapdev_read (dev, buf, slot - dev->drumoffset, skip, n) == -1) {
     sd_error ("read: export page %" PRIu64 ": %s page %" PRIu64 ": %m",
@@ -236,7 +251,9 @@ export_new_slot (struct export *exp, export_page_t page, const void *data,
                                 : "no working device has room");
       return -1;
     }
-    dev = pool_getsdp (exp->pool, slot);
+    dev = slot_device (exp, "write", page, slot);
+    if (dev == NULL)
+      return -1;
     if (swapdev_write (dev, data, slot - dev->drumoffset, 0,
                        SD_PAGE_SIZE, fua) == 0) {
       *slotp = slot;
@@ -255,7 +272,10 @@ export_new_slot (struct export *exp, export_page_t page, const void *data,
 /* Map page to slot, which holds the page's new data, if the page is
  * still unmapped or lost.  If another writer mapped it first, give the
  * slot back and write this request's piece of the page over the
- * winner's slot instead.
+ * winner's slot instead: that recurses into export_write_range, where
+ * the page is now mapped, so it is an overwrite (write_mapped), which
+ * comes back here only through relocate, after yet another writer
+ * changed the page.  Each level needs a lost race; none holds a lock.
  */
 static int
 install (struct export *exp, export_page_t page, drum_slot_t slot,
@@ -274,12 +294,15 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
     }
   }
   pool_free (exp->pool, slot, 1);
-  return export_write_range (exp, piece, len, (page << SD_PAGE_SHIFT) + skip, fua);
+  return export_write_range (exp, piece, len,
+                             (page << SD_PAGE_SHIFT) + skip, fua);
 }
 
 /* A write to the mapped slot `e` failed: put the page's new contents
  * (the old page with this piece over it) on a good slot, then mark
- * the old slot bad (the seed's uvm_swap_markbad).
+ * the old slot bad (the seed's uvm_swap_markbad).  If another writer
+ * changed the page meanwhile, give the fresh slot back and write the
+ * piece again through export_write_range (recursion: see install).
  */
 static int
 relocate (struct export *exp, export_page_t page, map_entry_t e,
@@ -287,9 +310,11 @@ relocate (struct export *exp, export_page_t page, map_entry_t e,
 {
   char full[SD_PAGE_SIZE];
   drum_slot_t old = map_entry_slot (e), slot;
-  struct swapdev *odev = pool_getsdp (exp->pool, old);
+  struct swapdev *odev = slot_device (exp, "write", page, old);
   map_entry_t cur = e;
 
+  if (odev == NULL)
+    return -1;
   if (len < SD_PAGE_SIZE &&
       swapdev_read (odev, full, old - odev->drumoffset, 0,
                     SD_PAGE_SIZE) == -1) {
@@ -307,7 +332,8 @@ relocate (struct export *exp, export_page_t page, map_entry_t e,
     return 0;
   }
   pool_free (exp->pool, slot, 1);
-  return export_write_range (exp, piece, len, (page << SD_PAGE_SHIFT) + skip, fua);
+  return export_write_range (exp, piece, len,
+                             (page << SD_PAGE_SHIFT) + skip, fua);
 }
 
 /* Write one run of mapped pages; after an error, page by page. */
@@ -316,9 +342,12 @@ write_mapped (struct export *exp, const char *buf, export_page_t page,
               uint64_t skip, uint64_t count, map_entry_t e, bool fua)
 {
   drum_slot_t slot = map_entry_slot (e);
-  struct swapdev *dev = pool_getsdp (exp->pool, slot);
-  uint64_t n = mapped_run (exp, page, skip, count, e, dev), done;
+  struct swapdev *dev = slot_device (exp, "write", page, slot);
+  uint64_t n, done;
 
+  if (dev == NULL)
+    return -1;
+  n = mapped_run (exp, page, skip, count, e, dev);
   if (swapdev_write (dev, buf, slot - dev->drumoffset, skip, n, fua) == 0)
     return n;
   pool_note_error (exp->pool, dev);
@@ -342,8 +371,10 @@ static int
 place_page (struct export *exp, export_page_t page, drum_slot_t slot,
             const char *data, bool fua)
 {
-  struct swapdev *dev = pool_getsdp (exp->pool, slot);
+  struct swapdev *dev = slot_device (exp, "write", page, slot);
 
+  if (dev == NULL)
+    return -1;
   if (swapdev_write (dev, data, slot - dev->drumoffset, 0,
                      SD_PAGE_SIZE, fua) == -1) {
     pool_note_error (exp->pool, dev);
@@ -372,7 +403,11 @@ write_new (struct export *exp, const char *buf, export_page_t page,
                               : "no working device has room");
     return -1;
   }
-  dev = pool_getsdp (exp->pool, slot);
+  dev = slot_device (exp, "write", page, slot);
+  if (dev == NULL) {
+    pool_free (exp->pool, slot, n);
+    return -1;
+  }
   if (swapdev_write (dev, buf, slot - dev->drumoffset, 0,
                      n * SD_PAGE_SIZE, fua) == -1) {
     pool_note_error (exp->pool, dev);
@@ -423,7 +458,7 @@ write_new_partial (struct export *exp, const char *buf, export_page_t page,
 
 int
 export_write_range (struct export *exp, const char *buf, uint64_t count,
-             uint64_t offset, bool fua)
+                    uint64_t offset, bool fua)
 {
   while (count > 0) {
     export_page_t page = offset >> SD_PAGE_SHIFT;

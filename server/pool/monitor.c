@@ -6,7 +6,9 @@
 /* The pool's monitor thread: it brings FAILED devices that can
  * reconnect (remote exports) back into service, checking their stamp
  * first, so a remote that restarted empty is never read as if it held
- * its pages (DESIGN §3).
+ * its pages (docs/design.md, "Remote devices").  It calls into the pool
+ * and reports to it (pool_mark_lost); the pool never calls the
+ * monitor: its owner starts it after the pool and stops it before.
  */
 
 #include <config.h>
@@ -19,8 +21,8 @@
 
 #include "storage/blist.h"
 #include "common/clock.h"
-#include "export/export-int.h"
 #include "pool/pool-int.h"
+#include "swapdrum/monitor.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
 
@@ -47,25 +49,16 @@ in_pool (struct pool *pool, const struct swapdev *dev)
 static int
 forget_pages (struct pool *pool, struct swapdev *dev)
 {
-  CLEANUP_FREE struct export **exps = NULL;
   struct blist *fresh = blist_create (dev->npages);
-  size_t i, n;
-  uint64_t lost = 0;
+  uint64_t lost;
 
-  pthread_mutex_lock (&pool->lock);
-  n = pool->nexports;
-  exps = malloc ((n + 1) * sizeof *exps);
-  if (exps && n)
-    memcpy (exps, pool->exports, n * sizeof *exps);
-  pthread_mutex_unlock (&pool->lock);
-  if (exps == NULL || fresh == NULL) {
+  if (fresh == NULL) {
     sd_error ("swap: %s: %m", dev->path);
-    blist_destroy (fresh);
     return -1;
   }
-  for (i = 0; i < n; i++) {
-    stripes_barrier (&exps[i]->stripes);
-    lost += export_mark_lost (exps[i], dev);
+  if (pool_mark_lost (pool, dev, &lost) == -1) {
+    blist_destroy (fresh);
+    return -1;
   }
   pthread_mutex_lock (&pool->lock);
   blist_destroy (dev->blist);
@@ -162,13 +155,23 @@ monitor_round (struct pool *pool)
     revive (pool, devs[i]);
 }
 
+/* A monitor thread and what stops it. */
+struct monitor {
+  struct pool *pool;
+  pthread_t thread;
+  /* lock protects stop; cond wakes the thread early to stop. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool stop;
+};
+
 static void *
 monitor_main (void *arg)
 {
-  struct pool *pool = arg;
+  struct monitor *mon = arg;
 
-  pthread_mutex_lock (&pool->mon_lock);
-  while (!pool->mon_stop) {
+  pthread_mutex_lock (&mon->lock);
+  while (!mon->stop) {
     struct timespec until;
 
     clock_gettime (CLOCK_REALTIME, &until);
@@ -177,44 +180,53 @@ monitor_main (void *arg)
       until.tv_sec++;
       until.tv_nsec -= 1000000000L;
     }
-    pthread_cond_timedwait (&pool->mon_cond, &pool->mon_lock, &until);
-    if (pool->mon_stop)
+    pthread_cond_timedwait (&mon->cond, &mon->lock, &until);
+    if (mon->stop)
       break;
-    pthread_mutex_unlock (&pool->mon_lock);
-    monitor_round (pool);
-    pthread_mutex_lock (&pool->mon_lock);
+    pthread_mutex_unlock (&mon->lock);
+    monitor_round (mon->pool);
+    pthread_mutex_lock (&mon->lock);
   }
-  pthread_mutex_unlock (&pool->mon_lock);
+  pthread_mutex_unlock (&mon->lock);
   return NULL;
 }
 
-int
-pool_monitor_start (struct pool *pool)
+struct monitor *
+monitor_start (struct pool *pool)
 {
+  struct monitor *mon = calloc (1, sizeof *mon);
   int err;
 
-  if (pool->mon_started)
-    return 0;
-  pool->mon_stop = false;
-  err = pthread_create (&pool->mon_thread, NULL, monitor_main, pool);
+  if (mon == NULL) {
+    sd_error ("pool: monitor thread: %m");
+    return NULL;
+  }
+  mon->pool = pool;
+  pthread_mutex_init (&mon->lock, NULL);
+  pthread_cond_init (&mon->cond, NULL);
+  err = pthread_create (&mon->thread, NULL, monitor_main, mon);
   if (err) {
     errno = err;
     sd_error ("pool: monitor thread: %m");
-    return -1;
+    pthread_mutex_destroy (&mon->lock);
+    pthread_cond_destroy (&mon->cond);
+    free (mon);
+    return NULL;
   }
-  pool->mon_started = true;
-  return 0;
+  return mon;
 }
 
 void
-pool_monitor_stop (struct pool *pool)
+monitor_stop (struct monitor *mon)
 {
-  if (!pool->mon_started)
+  if (mon == NULL)
     return;
-  pthread_mutex_lock (&pool->mon_lock);
-  pool->mon_stop = true;
-  pthread_cond_signal (&pool->mon_cond);
-  pthread_mutex_unlock (&pool->mon_lock);
-  pthread_join (pool->mon_thread, NULL);
-  pool->mon_started = false;
+  pthread_mutex_lock (&mon->lock);
+  mon->stop = true;
+  pthread_cond_signal (&mon->cond);
+  pthread_mutex_unlock (&mon->lock);
+  pthread_join (mon->thread, NULL);
+  pthread_mutex_destroy (&mon->lock);
+  pthread_cond_destroy (&mon->cond);
+  free (mon);
 }

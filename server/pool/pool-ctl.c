@@ -17,7 +17,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "export/export-int.h"
 #include "pool/pool-int.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
@@ -110,11 +109,12 @@ room_elsewhere (struct pool *pool, const struct swapdev *dev)
 }
 
 /* Step 1 of swap-off: check there is room elsewhere and stop new
- * allocations on the device.  Copies the export list to *exps.
+ * allocations on the device.  Copies the tenant list to *ts at the same
+ * moment, so that a tenant added later cannot have pages on the device.
  */
 static struct swapdev *
 swapoff_begin (struct pool *pool, const char *path, const char *ident,
-               struct export ***exps, size_t *nexps, uint64_t *total)
+               struct pool_tenant ***ts, size_t *nts, uint64_t *total)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct swapdev *dev = lookup (pool, "off", path, ident);
@@ -129,14 +129,9 @@ swapoff_begin (struct pool *pool, const char *path, const char *ident,
               "the device holds %" PRIu64, path, room, dev->npginuse);
     return NULL;
   }
-  *exps = malloc ((pool->nexports + 1) * sizeof **exps);
-  if (*exps == NULL) {
-    sd_error ("off: %s: %m", path);
+  *ts = pool_tenants_locked (pool, "off", nts);
+  if (*ts == NULL)
     return NULL;
-  }
-  if (pool->nexports > 0)
-    memcpy (*exps, pool->exports, pool->nexports * sizeof **exps);
-  *nexps = pool->nexports;
   *total = dev->npginuse;
   dev->flags = (dev->flags & ~SWF_ENABLE) | SWF_DRAIN;
   return dev;
@@ -218,24 +213,19 @@ pool_swapoff (struct pool *pool, const char *path,
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
   CLEANUP_FREE char *ident = swapdev_path_ident (path);
-  CLEANUP_FREE struct export **exps = NULL;
+  CLEANUP_FREE struct pool_tenant **ts = NULL;
   struct swapdev *dev;
   uint64_t moved = 0, total = 0;
-  size_t nexps = 0, i;
+  size_t nts = 0, i;
   int nice_was;
 
-  dev = swapoff_begin (pool, path, ident, &exps, &nexps, &total);
+  dev = swapoff_begin (pool, path, ident, &ts, &nts, &total);
   if (dev == NULL)
     return -1;
-  /* Requests that allocated on dev before ENABLE went off finish and
-   * map their pages; after this every page on dev is in a map.
-   */
-  for (i = 0; i < nexps; i++)
-    stripes_barrier (&exps[i]->stripes);
   nice_was = lower_priority ();
-  for (i = 0; i < nexps; i++) {
-    if (export_migrate (exps[i], dev, &moved, total, progress,
-                        opaque) == -1) {
+  for (i = 0; i < nts; i++) {
+    if (ts[i]->ops->migrate (ts[i], dev, &moved, total, progress,
+                             opaque) == -1) {
       restore_priority (nice_was);
       sd_error ("off: %s: stopped after moving %" PRIu64 " of %" PRIu64
                 " pages; the device is enabled again", path, moved, total);

@@ -19,7 +19,34 @@
 #include "devices/swapdev.h"
 #include "swapdrum/pool.h"
 
-struct export;
+/* A tenant of the pool: something that maps its pages to drum slots
+ * (an export).  The pool never looks inside a tenant: when the pages on
+ * a device must move (swap-off) or are gone (a remote device came back
+ * empty), it asks every tenant through these operations.  A tenant
+ * embeds struct pool_tenant and finds itself from it (container_of).
+ * Both operations are called under admin_lock, with dev taking no new
+ * allocations (DRAIN or FAILED); each waits for its own requests that
+ * may still map pages on dev before it walks its map.
+ */
+struct pool_tenant;
+struct pool_tenant_ops {
+  /* Move every page on dev to other devices, adding to *moved (out of
+   * total, for progress, which may be NULL).
+   * => returns 0, or -1 after reporting (ENOSPC/EIO: no other device
+   *    could take a page); pages moved so far stay moved.
+   */
+  int (*migrate) (struct pool_tenant *t, struct swapdev *dev,
+                  uint64_t *moved, uint64_t total,
+                  pool_progress_fn progress, void *opaque);
+  /* Mark every page on dev lost (EIO until rewritten); the slots stay
+   * allocated, the caller resets dev's allocator afterwards.
+   * => returns the number of pages marked.
+   */
+  uint64_t (*mark_lost) (struct pool_tenant *t, struct swapdev *dev);
+};
+struct pool_tenant {
+  const struct pool_tenant_ops *ops;
+};
 
 /* The pool.  Lock order: admin_lock -> devlife -> stripe locks (see
  * stripes.h) -> lock.  A device's gate lock (gate.h) is a leaf, never
@@ -32,7 +59,7 @@ struct pool {
    */
   pthread_mutex_t admin_lock;
   /* The pool lock (the seed's uvm_swap_data_lock) protects prio, the
-   * drum's writers, exports, next_device_id and every device's "pool"
+   * drum's writers, tenants, next_device_id and every device's "pool"
    * fields.  Held briefly, never across I/O.
    */
   pthread_mutex_t lock;
@@ -43,20 +70,11 @@ struct pool {
   pthread_rwlock_t devlife;
   struct prio_list prio;        /* every device, FAKE ones included */
   struct drum *drum;
-  struct export **exports;      /* the exports taking pages from us */
-  size_t nexports;
+  struct pool_tenant **tenants; /* the exports taking pages from us */
+  size_t ntenants;
   uint8_t pool_id[16];
   char description[64];         /* "swapdrum pool ID": constant */
   uint64_t next_device_id;
-
-  /* The monitor thread (monitor.c) brings FAILED devices back.
-   * mon_lock protects mon_stop.
-   */
-  pthread_mutex_t mon_lock;
-  pthread_cond_t mon_cond;
-  bool mon_stop;
-  bool mon_started;             /* set and read by the starting thread */
-  pthread_t mon_thread;
 };
 
 /* Allocate up to `want` contiguous drum slots (the seed's
@@ -94,11 +112,32 @@ extern struct swapdev *pool_getsdp (struct pool *pool, drum_slot_t slot);
  */
 extern void pool_note_error (struct pool *pool, struct swapdev *dev);
 
-/* Register / unregister an export, so that swap-off can find the
- * pages on a device.  pool_add_export returns -1 with errno ENOMEM.
+/* Register / unregister a tenant, so that swap-off and the monitor can
+ * reach the pages on a device.  pool_add_tenant returns -1 with errno
+ * ENOMEM (not reported: the caller reports).
  */
-extern int pool_add_export (struct pool *pool, struct export *exp);
-extern void pool_remove_export (struct pool *pool, struct export *exp);
+extern int pool_add_tenant (struct pool *pool, struct pool_tenant *t);
+extern void pool_remove_tenant (struct pool *pool, struct pool_tenant *t);
+
+/* The tenants now, copied into a new array (*n of them), or NULL after
+ * reporting "what: ENOMEM".  Tenants live as long as the pool's users
+ * keep them registered; the caller frees the array.
+ */
+extern struct pool_tenant **pool_tenants (struct pool *pool,
+                                          const char *what, size_t *n);
+/* The same, => caller holds the pool lock. */
+extern struct pool_tenant **pool_tenants_locked (struct pool *pool,
+                                                 const char *what,
+                                                 size_t *n);
+
+/* Tell every tenant that dev came back without its pages: they mark
+ * them lost, and *lost counts the pages marked in all tenants.
+ * => caller holds admin_lock; dev is FAILED.
+ * => returns 0, or -1 after reporting (ENOMEM) with nothing marked:
+ *    the caller must then keep dev's allocator as it is.
+ */
+extern int pool_mark_lost (struct pool *pool, struct swapdev *dev,
+                           uint64_t *lost);
 
 /* Add a device built by the caller (unit tests): as pool_swapon after
  * the open.  Takes ownership of dev, even on failure.

@@ -54,8 +54,6 @@ pool_create (void)
     return NULL;
   }
   pthread_mutex_init (&pool->admin_lock, NULL);
-  pthread_mutex_init (&pool->mon_lock, NULL);
-  pthread_cond_init (&pool->mon_cond, NULL);
   pthread_mutex_init (&pool->lock, NULL);
   pthread_rwlock_init (&pool->devlife, NULL);
   pool->next_device_id = 1;
@@ -78,17 +76,14 @@ pool_destroy (struct pool *pool)
 
   if (pool == NULL)
     return;
-  pool_monitor_stop (pool);
   for (i = 0; i < pool->prio.n; i++)
     swapdev_free (pool->prio.devs[i]);
   prio_free (&pool->prio);
   drum_destroy (pool->drum);
-  free (pool->exports);
+  free (pool->tenants);
   pthread_rwlock_destroy (&pool->devlife);
   pthread_mutex_destroy (&pool->lock);
   pthread_mutex_destroy (&pool->admin_lock);
-  pthread_mutex_destroy (&pool->mon_lock);
-  pthread_cond_destroy (&pool->mon_cond);
   free (pool);
 }
 
@@ -156,24 +151,36 @@ swapon_unreserve (struct pool *pool, struct swapdev *dev)
     sd_error ("swap: %s: releasing drum range: %m", dev->path);
 }
 
+/* The device goes live: it gets its allocator and takes allocations.
+ * dev->blist is a "pool" field: written under the pool lock, since
+ * listings read it while the device is still FAKE.
+ */
+static void
+swapon_go_live (struct pool *pool, struct swapdev *dev, struct blist *bl)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
+  dev->blist = bl;
+  dev->flags = SWF_INUSE | SWF_ENABLE;
+}
+
 int
 pool_swapon_dev (struct pool *pool, struct swapdev *dev, int priority)
 {
+  struct blist *bl = NULL;
+
   if (swapon_reserve (pool, dev, priority) == -1)
     goto err;
   /* Slow parts, outside the pool lock. */
-  dev->blist = blist_create (dev->npages);
-  if (dev->blist == NULL) {
+  bl = blist_create (dev->npages);
+  if (bl == NULL) {
     sd_error ("swap: %s: allocator: %m", dev->path);
     goto err_unreserve;
   }
   if (swapdev_write_stamp (dev, pool->pool_id, dev->stamp.device_id,
                            1) == -1)
     goto err_unreserve;
-
-  pthread_mutex_lock (&pool->lock);
-  dev->flags = SWF_INUSE | SWF_ENABLE;
-  pthread_mutex_unlock (&pool->lock);
+  swapon_go_live (pool, dev, bl);
   sd_debug ("swap: %s: on: %s, %" PRIu64 " pages at drum slot %" PRIu64
             ", priority %d, maxactive %u", dev->path,
             swapdev_kind_name (dev), dev->npages, dev->drumoffset,
@@ -182,6 +189,7 @@ pool_swapon_dev (struct pool *pool, struct swapdev *dev, int priority)
 
  err_unreserve:
   swapon_unreserve (pool, dev);
+  blist_destroy (bl);
  err:
   swapdev_free (dev);
   return -1;
@@ -214,31 +222,70 @@ pool_swapon (struct pool *pool, const struct devspec *spec)
 }
 
 int
-pool_add_export (struct pool *pool, struct export *exp)
+pool_add_tenant (struct pool *pool, struct pool_tenant *t)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
-  struct export **e;
+  struct pool_tenant **a;
 
-  e = realloc (pool->exports, (pool->nexports + 1) * sizeof *e);
-  if (e == NULL)
+  a = realloc (pool->tenants, (pool->ntenants + 1) * sizeof *a);
+  if (a == NULL)
     return -1;
-  pool->exports = e;
-  pool->exports[pool->nexports++] = exp;
+  pool->tenants = a;
+  pool->tenants[pool->ntenants++] = t;
   return 0;
 }
 
 void
-pool_remove_export (struct pool *pool, struct export *exp)
+pool_remove_tenant (struct pool *pool, struct pool_tenant *t)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   size_t i;
 
-  for (i = 0; i < pool->nexports; i++) {
-    if (pool->exports[i] == exp) {
-      pool->exports[i] = pool->exports[--pool->nexports];
+  for (i = 0; i < pool->ntenants; i++) {
+    if (pool->tenants[i] == t) {
+      pool->tenants[i] = pool->tenants[--pool->ntenants];
       return;
     }
   }
+}
+
+struct pool_tenant **
+pool_tenants (struct pool *pool, const char *what, size_t *n)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
+  return pool_tenants_locked (pool, what, n);
+}
+
+struct pool_tenant **
+pool_tenants_locked (struct pool *pool, const char *what, size_t *n)
+{
+  struct pool_tenant **a;
+
+  a = malloc ((pool->ntenants + 1) * sizeof *a);
+  if (a == NULL) {
+    sd_error ("%s: %m", what);
+    return NULL;
+  }
+  if (pool->ntenants > 0)
+    memcpy (a, pool->tenants, pool->ntenants * sizeof *a);
+  *n = pool->ntenants;
+  return a;
+}
+
+int
+pool_mark_lost (struct pool *pool, struct swapdev *dev, uint64_t *lost)
+{
+  CLEANUP_FREE struct pool_tenant **ts = NULL;
+  size_t i, n = 0;
+
+  ts = pool_tenants (pool, "swap", &n);
+  if (ts == NULL)
+    return -1;
+  *lost = 0;
+  for (i = 0; i < n; i++)
+    *lost += ts[i]->ops->mark_lost (ts[i], dev);
+  return 0;
 }
 
 /* True if dev may take new allocations. */
