@@ -299,3 +299,23 @@ Test (drum, releasing_a_device_not_in_the_drum_changes_nothing)
   expect_range (drum, 0);
   expect_range (drum, 1);
 }
+
+/* Swap-off frees a device right after releasing its range, while a
+ * reader may still be searching the table from before: the search
+ * must read the ranges its table holds, never the devices.  Here the
+ * devices' own fields are scribbled over after the claims, as a freed
+ * device's may be.
+ */
+Test (drum, getsdp_searches_the_ranges_in_its_table_not_the_devices)
+{
+  claim (drum, 0, 10);                  /* 1..10 */
+  claim (drum, 1, 20);                  /* 11..30 */
+  claim (drum, 2, 30);                  /* 31..60 */
+  memset (d, 0xa5, 3 * sizeof d[0]);
+  expect_owner (drum, 1, &d[0]);
+  expect_owner (drum, 10, &d[0]);
+  expect_owner (drum, 11, &d[1]);
+  expect_owner (drum, 30, &d[1]);
+  expect_owner (drum, 60, &d[2]);
+  expect_owner (drum, 61, NULL);
+}
