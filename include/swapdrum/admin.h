@@ -24,7 +24,8 @@ struct admin_server;
 
 /* Create, bind and listen on the socket at path (a stale socket file
  * left by a dead server is replaced; a live one is refused with
- * EADDRINUSE; a missing parent directory is created, mode 0700).  The
+ * EADDRINUSE; a missing parent directory is created, mode 0700 plus
+ * the search bit for whom `mode` lets in, with `group`).  The
  * socket file gets exactly `mode` (e.g. 0600) and, if group is not
  * (gid_t) -1, that group.  No thread is started.  Call it before other
  * threads run (nbdkit's .get_ready): it changes the umask for a moment.

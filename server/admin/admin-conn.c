@@ -408,8 +408,10 @@ write_cb (struct ev_loop *loop, ev_io *w, int revents)
   conn_process (w->data);
 }
 
-/* A client silent for ADMIN_IDLE_TIMEOUT is closed, unless it is
- * waiting for us (a running swap-off).
+/* A client silent for srv->idle_timeout is closed, unless it is
+ * waiting for us (a running swap-off).  Silence counts from the last
+ * bytes it sent, or from the end of its last request that ran in the
+ * worker (admin_conn_job_done), whichever is later.
  */
 static void
 idle_cb (struct ev_loop *loop, ev_timer *w, int revents)
@@ -419,7 +421,7 @@ idle_cb (struct ev_loop *loop, ev_timer *w, int revents)
   if (conn->busy)
     return;                     /* the repeat re-arms the timer */
   sd_debug ("admin: %s: closing a client (uid %u) silent for %g s",
-            conn->srv->path, (unsigned) conn->uid, ADMIN_IDLE_TIMEOUT);
+            conn->srv->path, (unsigned) conn->uid, conn->srv->idle_timeout);
   conn_close (conn);
 }
 
@@ -464,7 +466,7 @@ admin_conn_new (struct admin_server *srv, int fd,
   ev_io_init (&conn->read_watcher, read_cb, fd, EV_READ);
   ev_io_init (&conn->write_watcher, write_cb, fd, EV_WRITE);
   ev_init (&conn->idle, idle_cb);
-  conn->idle.repeat = ADMIN_IDLE_TIMEOUT;
+  conn->idle.repeat = srv->idle_timeout;
   conn->read_watcher.data = conn->write_watcher.data = conn->idle.data = conn;
   ev_io_start (srv->loop, &conn->read_watcher);
   ev_timer_again (srv->loop, &conn->idle);
@@ -508,10 +510,15 @@ void
 admin_conn_job_done (struct admin_conn *conn)
 {
   conn->busy = false;
-  if (conn->state == CONN_DEAD)
+  if (conn->state == CONN_DEAD) {
     conn_unlink_free (conn);
-  else
-    conn_process (conn);
+    return;
+  }
+  /* The client waited for us, maybe longer than the idle timeout: its
+   * silence starts now, not at the timer's next tick.
+   */
+  ev_timer_again (conn->srv->loop, &conn->idle);
+  conn_process (conn);
 }
 
 void

@@ -29,13 +29,15 @@ struct admin_job;
 
 /* Limits (docs/admin-protocol.md). */
 #define ADMIN_LINE_MAX 65536      /* bytes of one request, '\n' excluded */
-#define ADMIN_IDLE_TIMEOUT 60.    /* seconds of silence before closing */
+#define ADMIN_IDLE_TIMEOUT 60.    /* seconds of silence before closing
+                                   * (idle_timeout's value) */
 #define ADMIN_MAX_CLIENTS 1024    /* more are closed as they come */
 #define ADMIN_MAX_QUEUED 16       /* requests queued behind a running one */
 
 struct admin_server {
   /* Constant once admin_create returns (euid and loop: once
-   * admin_start returns).
+   * admin_start returns; idle_timeout: the unit tests shorten it
+   * between admin_create and admin_start).
    */
   struct pool *pool;
   char *path;
@@ -43,6 +45,7 @@ struct admin_server {
   uid_t euid;                   /* privileged peers: 0 and this */
   int fd;                       /* the listening socket */
   struct ev_loop *loop;
+  double idle_timeout;          /* seconds: ADMIN_IDLE_TIMEOUT */
 
   /* Loop thread only. */
   ev_io accept_watcher;

@@ -87,8 +87,34 @@ wait_cookie (struct nbd_handle *h, int64_t cookie, int64_t deadline)
   }
 }
 
+/* Report that connecting h to uri failed, with errno set.  libnbd
+ * reports a failed TLS session without an errno and in gnutls's words,
+ * which do not say why ("The TLS connection was non-properly
+ * terminated" when the server hung up on a wrong key): say what to
+ * check, and call it EACCES.
+ */
+static void
+connect_failed (struct nbd_handle *h, const char *uri)
+{
+  const char *msg = nbd_get_error ();
+  int err = nbd_get_errno ();
+
+  if (msg == NULL)
+    msg = "unknown error";
+  if (err == 0 && nbd_get_tls (h) == LIBNBD_TLS_REQUIRE &&
+      strstr (msg, "gnutls") != NULL) {
+    errno = EACCES;
+    sd_error ("swap: %s: connect: TLS failed (wrong key, username or "
+              "certificates?): %s", uri, msg);
+    return;
+  }
+  errno = err ? err : EIO;
+  sd_error ("swap: %s: connect: %s", uri, msg);
+}
+
 /* Connect one handle to uri within timeout_ms.
- * => returns the handle, or NULL after reporting "swap: URI: reason".
+ * => returns the handle, or NULL after reporting "swap: URI: reason"
+ *    with errno set.
  */
 static struct nbd_handle *
 connect_one (const char *uri, unsigned timeout_ms)
@@ -101,7 +127,13 @@ connect_one (const char *uri, unsigned timeout_ms)
     return NULL;
   }
   nbd_set_full_info (h, true);
-  if (nbd_aio_connect_uri (h, uri) == -1)
+  /* The URI may name a TLS key file (tls-psk-file=, tls-certificates=):
+   * libnbd refuses that unless told.  Only the operator names devices
+   * (the command line, or a privileged admin client), and the server
+   * reads the file with its own rights.
+   */
+  if (nbd_set_uri_allow_local_file (h, true) == -1 ||
+      nbd_aio_connect_uri (h, uri) == -1)
     goto err;
   while (!nbd_aio_is_ready (h)) {
     int64_t left = deadline - sd_now_ms ();
@@ -120,7 +152,7 @@ connect_one (const char *uri, unsigned timeout_ms)
   return h;
 
  err:
-  sd_error ("swap: %s: connect: %s", uri, nbd_get_error ());
+  connect_failed (h, uri);
   nbd_close (h);
   return NULL;
 }
@@ -450,15 +482,97 @@ remote_new (const struct devspec *spec)
   return NULL;
 }
 
-/* The identity of a remote device: its URI as libnbd normalises it. */
+/* Put one query parameter (len bytes at param) of a remote's URI
+ * into its identity: the socket path made canonical, so that two
+ * spellings of it are one export.
+ */
+static void
+put_param (FILE *f, const char *param, size_t len)
+{
+  CLEANUP_FREE char *path = NULL;
+  CLEANUP_FREE char *real = NULL;
+
+  if (len > 7 && strncmp (param, "socket=", 7) == 0 &&
+      (path = strndup (param + 7, len - 7)) != NULL &&
+      (real = realpath (path, NULL)) != NULL)
+    fprintf (f, "socket=%s", real);
+  else
+    fwrite (param, 1, len, f);
+}
+
+/* Put the query of a remote's URI (after its '?') into its identity,
+ * less the tls-* parameters: they say how to get in, not where.
+ */
+static void
+put_query (FILE *f, const char *query)
+{
+  char sep = '?';
+
+  while (*query) {
+    size_t len = strcspn (query, "&;");
+
+    if (len > 0 && strncmp (query, "tls-", 4) != 0) {
+      fputc (sep, f);
+      put_param (f, query, len);
+      sep = '&';
+    }
+    query += len;
+    if (*query)
+      query++;
+  }
+}
+
+/* Put uri, as libnbd normalises it, into a remote's identity, less
+ * what only says how to get in: TLS (nbds becomes nbd), the TLS
+ * username and the tls-* parameters (which name key files).
+ */
+static void
+put_uri (FILE *f, const char *uri)
+{
+  const char *auth, *at, *end;
+
+  if (strncmp (uri, "nbds", 4) == 0) {
+    fputs ("nbd", f);
+    uri += 4;
+  }
+  auth = strstr (uri, "://");
+  if (auth == NULL) {
+    fputs (uri, f);
+    return;
+  }
+  auth += 3;
+  fwrite (uri, 1, auth - uri, f);
+  end = auth + strcspn (auth, "/?");
+  at = memchr (auth, '@', end - auth);
+  uri = at ? at + 1 : auth;
+  end = uri + strcspn (uri, "?");
+  fwrite (uri, 1, end - uri, f);
+  if (*end == '?')
+    put_query (f, end + 1);
+}
+
+/* The identity of a remote device: the export it reaches, "nbd:" and
+ * its URI as put_uri puts it.  So the same export named with another
+ * key file, another parameter order or another spelling of its socket
+ * is refused as the device it already is.
+ * => returns the identity, or NULL (ENOMEM).
+ */
 static char *
 remote_ident (struct remote *r)
 {
   CLEANUP_FREE char *uri = nbd_get_uri (r->conns[0].h);
   char *ident = NULL;
+  size_t size;
+  FILE *f = open_memstream (&ident, &size);
 
-  if (asprintf (&ident, "nbd:%s", uri ? uri : r->uri) == -1)
+  if (f == NULL)
     return NULL;
+  fputs ("nbd:", f);
+  put_uri (f, uri ? uri : r->uri);
+  if (fclose (f) == EOF) {
+    free (ident);
+    return NULL;
+  }
   return ident;
 }
 
