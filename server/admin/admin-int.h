@@ -1,6 +1,7 @@
 /* swapdrum: the admin server's insides, shared by admin.c (listener,
- * threads, lifecycle), admin-conn.c (one client) and admin-cmd.c (one
- * request).
+ * threads' lifecycle), admin-worker.c (the worker thread and the queues
+ * between it and the loop), admin-conn.c (one client), admin-cmd.c (one
+ * request) and admin-query.c (the listings).
  *
  * Threads: the loop thread runs the libev loop and owns every watcher,
  * every client and every json-c object; the worker thread runs the
