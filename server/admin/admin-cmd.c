@@ -253,14 +253,6 @@ static const struct command commands[] = {
     .changes_pool = true, .prepare = prepare_ctl, .op = CMD_CTL },
 };
 
-static bool
-is_blank (const char *p, size_t len)
-{
-  while (len > 0 && isspace ((unsigned char) *p))
-    p++, len--;
-  return len == 0;
-}
-
 /* Parse a request line into a JSON object.  Anything but an object is
  * refused before json-c sees it: a bare number would leave json-c
  * waiting for more digits instead of failing.
@@ -295,7 +287,7 @@ parse_request (struct admin_conn *conn, const char *line, size_t len)
   jerr = json_tokener_get_error (tok);
   end = json_tokener_get_parse_end (tok);
   json_tokener_free (tok);
-  if (jerr == json_tokener_success && is_blank (line + end, len - end))
+  if (jerr == json_tokener_success && admin_is_blank (line + end, len - end))
     return req;
   json_object_put (req);
   admin_reply_error (conn, NULL, EINVAL,

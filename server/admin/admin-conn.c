@@ -9,7 +9,6 @@
 
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -47,14 +46,6 @@ struct admin_request {
 static void conn_process (struct admin_conn *conn);
 
 /* ---- input ---- */
-
-static bool
-is_blank (const char *p, size_t len)
-{
-  while (len > 0 && isspace ((unsigned char) *p))
-    p++, len--;
-  return len == 0;
-}
 
 /* Make room for READ_CHUNK more bytes of input, moving what is not
  * split yet to the front first.
@@ -136,7 +127,7 @@ next_line (struct admin_conn *conn, struct admin_request *rq)
       consume_input (conn, avail);
       return false;
     }
-    if (nl == NULL && (conn->state == CONN_OPEN || is_blank (start, len))) {
+    if (nl == NULL && (conn->state == CONN_OPEN || admin_is_blank (start, len))) {
       conn->scanned = avail;
       if (conn->state != CONN_OPEN)
         consume_input (conn, avail);

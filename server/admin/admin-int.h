@@ -1,6 +1,7 @@
 /* swapdrum: the admin server's insides, shared by admin.c (listener,
- * threads, lifecycle), admin-conn.c (one client) and admin-cmd.c (one
- * request).
+ * threads' lifecycle), admin-worker.c (the worker thread and the queues
+ * between it and the loop), admin-conn.c (one client), admin-cmd.c (one
+ * request) and admin-query.c (the listings).
  *
  * Threads: the loop thread runs the libev loop and owns every watcher,
  * every client and every json-c object; the worker thread runs the
@@ -12,8 +13,10 @@
 #ifndef SWAPDRUM_ADMIN_INT_H
 #define SWAPDRUM_ADMIN_INT_H
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -68,5 +71,17 @@ struct admin_server {
   bool started;
   pthread_t loop_thread, worker_thread;
 };
+
+/* True if the len bytes at p are all white space (or len is 0): a
+ * line with no request (admin-conn.c), or what may follow a request's
+ * JSON object on its line (admin-cmd.c).
+ */
+static inline bool
+admin_is_blank (const char *p, size_t len)
+{
+  while (len > 0 && isspace ((unsigned char) *p))
+    p++, len--;
+  return len == 0;
+}
 
 #endif /* SWAPDRUM_ADMIN_INT_H */

@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Remote swap devices: NBD exports reached with libnbd (DESIGN §3).
+/* Remote swap devices: NBD exports reached with libnbd (docs/design.md,
+ * "Remote devices").
  *
  * A remote device holds `maxactive` connections.  The device's gate
  * (swapdev.c) admits at most maxactive I/Os at once, so every admitted
@@ -25,7 +26,6 @@
 
 #include <libnbd.h>
 
-#include "storage/blist.h"
 #include "common/clock.h"
 #include "devices/swapdev.h"
 #include "swapdrum/cleanup.h"
@@ -177,6 +177,26 @@ take_conn (struct remote *r)
   return -1;
 }
 
+/* Free connection i, taking it out of the set if it is broken, and
+ * wake flush waiting for it.
+ * => returns the broken handle for the caller to close (not under the
+ *    lock), or NULL.
+ */
+static struct nbd_handle *
+release_conn (struct remote *r, size_t i, bool broken)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+  struct nbd_handle *dead = NULL;
+
+  if (broken) {
+    dead = r->conns[i].h;
+    r->conns[i].h = NULL;
+  }
+  r->conns[i].busy = false;
+  pthread_cond_broadcast (&r->cond);
+  return dead;
+}
+
 /* Give a connection back; if its command failed, drop it and take the
  * device offline: a remote that errs at the transport level or times
  * out is not trusted again until the monitor has checked its stamp.
@@ -184,16 +204,8 @@ take_conn (struct remote *r)
 static void
 give_conn (struct swapdev *dev, struct remote *r, size_t i, bool broken)
 {
-  struct nbd_handle *dead = NULL;
+  struct nbd_handle *dead = release_conn (r, i, broken);
 
-  pthread_mutex_lock (&r->lock);
-  if (broken) {
-    dead = r->conns[i].h;
-    r->conns[i].h = NULL;
-  }
-  r->conns[i].busy = false;
-  pthread_cond_broadcast (&r->cond);
-  pthread_mutex_unlock (&r->lock);
   if (dead) {
     nbd_close (dead);
     swapdev_set_online (dev, false);
@@ -368,6 +380,20 @@ check_export (struct remote *r, struct nbd_handle *h, const char *own)
   return 0;
 }
 
+/* Put the connections hs[0 .. nconns) in place of the old ones, which
+ * are closed.
+ */
+static void
+install_conns (struct remote *r, struct nbd_handle **hs)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+  size_t i;
+
+  drop_all (r);
+  for (i = 0; i < r->nconns; i++)
+    r->conns[i].h = hs[i];
+}
+
 /* (Re)open every connection.  The device stays offline. */
 static int
 remote_connect (struct swapdev *dev)
@@ -386,11 +412,7 @@ remote_connect (struct swapdev *dev)
     if (hs[i] == NULL || (i == 0 && check_export (r, hs[0], NULL) == -1))
       goto err;
   }
-  pthread_mutex_lock (&r->lock);
-  drop_all (r);
-  for (i = 0; i < r->nconns; i++)
-    r->conns[i].h = hs[i];
-  pthread_mutex_unlock (&r->lock);
+  install_conns (r, hs);
   free (hs);
   return 0;
 
@@ -402,11 +424,10 @@ remote_connect (struct swapdev *dev)
   return -1;
 }
 
+/* Close every connection and free r.  Accepts NULL. */
 static void
-remote_close (struct swapdev *dev)
+remote_free (struct remote *r)
 {
-  struct remote *r = dev->priv;
-
   if (r == NULL)
     return;
   drop_all (r);
@@ -415,6 +436,12 @@ remote_close (struct swapdev *dev)
   free (r->conns);
   free (r->uri);
   free (r);
+}
+
+static void
+remote_close (struct swapdev *dev)
+{
+  remote_free (dev->priv);
   dev->priv = NULL;
 }
 
@@ -428,26 +455,31 @@ static const struct swapdev_ops nbd_ops = {
   .close = remote_close,
 };
 
+/* The backend's state for spec, with no connection yet.
+ * => returns it, or NULL after reporting "swap: URI: reason".
+ */
 static struct remote *
 remote_new (const struct devspec *spec)
 {
+  size_t nconns = spec->maxactive ? spec->maxactive : NBD_MAXACTIVE;
   struct remote *r = calloc (1, sizeof *r);
 
   if (r == NULL)
-    return NULL;
-  r->nconns = spec->maxactive ? spec->maxactive : NBD_MAXACTIVE;
-  r->timeout_ms = (spec->timeout ? spec->timeout : SD_TIMEOUT_DEFAULT) * 1000;
-  r->uri = strdup (spec->path);
-  r->conns = calloc (r->nconns, sizeof *r->conns);
+    goto err;
   pthread_mutex_init (&r->lock, NULL);
   pthread_cond_init (&r->cond, NULL);
-  if (r->uri == NULL || r->conns == NULL) {
-    free (r->uri);
-    free (r->conns);
-    free (r);
-    return NULL;
-  }
+  r->timeout_ms = (spec->timeout ? spec->timeout : SD_TIMEOUT_DEFAULT) * 1000;
+  r->uri = strdup (spec->path);
+  r->conns = calloc (nconns, sizeof *r->conns);
+  if (r->uri == NULL || r->conns == NULL)
+    goto err;
+  r->nconns = nconns;
   return r;
+
+ err:
+  sd_error ("swap: %s: %m", spec->path);
+  remote_free (r);
+  return NULL;
 }
 
 /* Put one query parameter (len bytes at param) of a remote's URI
@@ -553,40 +585,45 @@ remote_ident (struct remote *r)
   return swapdev_nbd_ident (uri ? uri : r->uri);
 }
 
+/* The constructor: check the export on one connection, build the
+ * device over it (swapdev_alloc, swapdev_layout, as every backend),
+ * then open all maxactive connections.
+ */
 struct swapdev *
 swapdev_open_nbd (const struct devspec *spec, const char *own)
 {
-  struct remote *r = remote_new (spec);
-  struct swapdev *dev;
+  struct remote *r;
+  struct swapdev *dev = NULL;
 
-  if (r == NULL) {
-    sd_error ("swap: %s: %m", spec->path);
-    return NULL;
-  }
   if (spec->create_size) {
     errno = EINVAL;
     sd_error ("swap: %s: create= applies to files only", spec->path);
-    remote_close (&(struct swapdev) { .priv = r });
     return NULL;
   }
+  r = remote_new (spec);
+  if (r == NULL)
+    return NULL;
   r->conns[0].h = connect_one (r->uri, r->timeout_ms);
   if (r->conns[0].h == NULL || check_export (r, r->conns[0].h, own) == -1)
     goto err;
-  dev = swapdev_new (spec->path, "", &nbd_ops, r, r->size, r->nconns);
+  dev = swapdev_alloc (spec->path, SWAPDEV_NBD, &nbd_ops, r, r->nconns);
   if (dev == NULL)
     goto err;
-  dev->kind = SWAPDEV_NBD;
-  free (dev->ident);
+  if (swapdev_layout (dev, r->size, 0) == -1)
+    goto err;
   dev->ident = remote_ident (r);
-  if (dev->ident == NULL || remote_connect (dev) == -1) {
-    if (dev->ident == NULL)
-      sd_error ("swap: %s: %m", spec->path);
-    swapdev_free (dev);         /* closes r */
-    return NULL;
+  if (dev->ident == NULL) {
+    sd_error ("swap: %s: %m", spec->path);
+    goto err;
   }
+  if (remote_connect (dev) == -1)
+    goto err;
   return dev;
 
  err:
-  remote_close (&(struct swapdev) { .priv = r });
+  if (dev)
+    swapdev_free (dev);         /* closes r too */
+  else
+    remote_free (r);
   return NULL;
 }
