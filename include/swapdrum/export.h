@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "swapdrum/pool.h"
+#include "swapdrum/nonnull.h"
 
 struct export;
 
@@ -31,41 +32,49 @@ struct export;
  * => returns NULL after reporting "export: NAME: reason".
  */
 extern struct export *export_create (struct pool *pool, const char *name,
-                                     uint64_t size);
+                                     uint64_t size)
+  SD_NONNULL (1, 2);
 
 /* Give every slot back to the pool and free the export.  Accepts
  * NULL.  No request may be running.
  */
 extern void export_destroy (struct export *exp);
 
-extern uint64_t export_size (const struct export *exp);
-extern const char *export_name (const struct export *exp);
+extern uint64_t export_size (const struct export *exp)
+  SD_NONNULL (1);
+extern const char *export_name (const struct export *exp)
+  SD_NONNULL (1);
 
 extern int export_pread (struct export *exp, void *buf, uint64_t count,
-                         uint64_t offset);
+                         uint64_t offset)
+  SD_NONNULL (1, 2);
 
 /* Write; fua: on stable storage before returning.  ENOSPC only when
  * no device in the pool can take a page; pages written before that
  * keep their new data.
  */
 extern int export_pwrite (struct export *exp, const void *buf,
-                          uint64_t count, uint64_t offset, bool fua);
+                          uint64_t count, uint64_t offset, bool fua)
+  SD_NONNULL (1, 2);
 
 /* Make the range read as zeros: whole pages are unmapped (fast, no
  * I/O) and their slots freed; partial pages that hold data get zeros
  * written.
  */
 extern int export_zero (struct export *exp, uint64_t count,
-                        uint64_t offset, bool fua);
+                        uint64_t offset, bool fua)
+  SD_NONNULL (1);
 
 /* Discard: whole pages are unmapped and their slots freed; partial
  * pages are left alone (trim is advisory).
  */
 extern int export_trim (struct export *exp, uint64_t count,
-                        uint64_t offset);
+                        uint64_t offset)
+  SD_NONNULL (1);
 
 /* Flush every device of the pool written since the last flush. */
-extern int export_flush (struct export *exp);
+extern int export_flush (struct export *exp)
+  SD_NONNULL (1);
 
 /* Describe [offset, offset + count) as extents, in order: add is
  * called with hole = true for unmapped pages (they read as zeros) and
@@ -76,9 +85,11 @@ extern int export_extents (struct export *exp, uint64_t count,
                            uint64_t offset,
                            int (*add) (void *opaque, uint64_t offset,
                                        uint64_t length, bool hole),
-                           void *opaque);
+                           void *opaque)
+  SD_NONNULL (1, 4);
 
 /* Bytes held by the export's page map (for tests and stats). */
-extern size_t export_map_bytes (const struct export *exp);
+extern size_t export_map_bytes (const struct export *exp)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_EXPORT_H */

@@ -12,13 +12,15 @@
 #ifndef SWAPDRUM_MONITOR_H
 #define SWAPDRUM_MONITOR_H
 
+#include "swapdrum/nonnull.h"
+
 struct pool;
 struct monitor;
 
 /* Start a monitor thread for pool.
  * => returns the monitor, or NULL after reporting.
  */
-extern struct monitor *monitor_start (struct pool *pool);
+extern struct monitor *monitor_start (struct pool *pool) SD_NONNULL (1);
 
 /* Stop the thread (promptly: it finishes the round it is in) and free
  * the monitor.  NULL is a no-op.

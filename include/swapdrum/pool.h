@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "swapdrum/devspec.h"
+#include "swapdrum/nonnull.h"
 
 struct pool;
 
@@ -55,7 +56,8 @@ extern void pool_destroy (struct pool *pool);
  *    set (EBUSY: the device, under any name, is already in the pool);
  *    the pool is then unchanged.
  */
-extern int pool_swapon (struct pool *pool, const struct devspec *spec);
+extern int pool_swapon (struct pool *pool, const struct devspec *spec)
+  SD_NONNULL (1, 2);
 
 /* Progress of a swap-off: pages moved so far, of total. */
 typedef void (*pool_progress_fn) (void *opaque, uint64_t moved,
@@ -73,38 +75,45 @@ typedef void (*pool_progress_fn) (void *opaque, uint64_t moved,
  *    was or where it moved.
  */
 extern int pool_swapoff (struct pool *pool, const char *path,
-                         pool_progress_fn progress, void *opaque);
+                         pool_progress_fn progress, void *opaque)
+  SD_NONNULL (1, 2);
 
 /* Change the priority of the device at path (the seed's SWAP_CTL):
  * it joins the tail of its new priority's ring; no data moves.
  * => returns 0, or -1 after reporting "ctl: PATH: reason" with errno
  *    ENOENT, EBUSY or EINVAL (priority out of range).
  */
-extern int pool_ctl (struct pool *pool, const char *path, int priority);
+extern int pool_ctl (struct pool *pool, const char *path, int priority)
+  SD_NONNULL (1, 2);
 
 /* The NBD export description that names this pool ("swapdrum pool"
  * and its random id): the plugin gives it to clients, and adding a
  * remote device that answers with it (this server's own export) is
  * refused.
  */
-extern const char *pool_description (struct pool *pool);
+extern const char *pool_description (struct pool *pool)
+  SD_NONNULL (1);
 
 /* Data pages of all devices in the pool (in use or not). */
-extern uint64_t pool_npages (struct pool *pool);
+extern uint64_t pool_npages (struct pool *pool)
+  SD_NONNULL (1);
 
 /* Number of devices in the pool (the seed's SWAP_NSWAP). */
-extern size_t pool_ndevices (struct pool *pool);
+extern size_t pool_ndevices (struct pool *pool)
+  SD_NONNULL (1);
 
 /* Snapshot every device in priority order (preferred first).
  * => returns the count and sets *stats to a malloc'd array (free it
  *    with pool_stats_free), or returns -1 after reporting.
  */
-extern ssize_t pool_stats (struct pool *pool, struct pool_devstat **stats);
+extern ssize_t pool_stats (struct pool *pool, struct pool_devstat **stats)
+  SD_NONNULL (1, 2);
 extern void pool_stats_free (struct pool_devstat *stats, size_t n);
 
 /* Flush every device written since the last flush.
  * => returns 0, or -1 with errno set after reporting.
  */
-extern int pool_flush (struct pool *pool);
+extern int pool_flush (struct pool *pool)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_POOL_H */

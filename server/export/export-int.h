@@ -17,6 +17,7 @@
 #include "devices/swapdev.h"
 #include "pool/pool-int.h"
 #include "swapdrum/export.h"
+#include "swapdrum/nonnull.h"
 
 #define PAGE_MASK (SD_PAGE_SIZE - 1)
 
@@ -41,14 +42,16 @@ struct export {
  */
 extern int export_new_slot (struct export *exp, export_page_t page,
                             const void *data, bool fua,
-                            drum_slot_t *slotp);
+                            drum_slot_t *slotp)
+  SD_NONNULL (1, 3, 5);
 
 /* A write to slot on dev failed: mark the slot bad (the seed's
  * uvm_swap_markbad), unless dev is offline: then the slot is not bad,
  * just unreachable, and goes back for when the device returns.
  */
 extern void export_drop_slot (struct export *exp, struct swapdev *dev,
-                              drum_slot_t slot);
+                              drum_slot_t slot)
+  SD_NONNULL (1, 2);
 
 /* Write count bytes at offset through the map: overwrites go to the
  * slots pages have, new pages take slots by priority, write errors
@@ -58,14 +61,16 @@ extern void export_drop_slot (struct export *exp, struct swapdev *dev,
  * => returns 0, or -1 with errno set after reporting.
  */
 extern int export_write_range (struct export *exp, const char *buf,
-                               uint64_t count, uint64_t offset, bool fua);
+                               uint64_t count, uint64_t offset, bool fua)
+  SD_NONNULL (1, 2);
 
 /* Refuse a request beyond the end of the export (nbdkit never sends
  * one): returns 0, or -1 with errno EINVAL after reporting
  * "what: NAME: OFFSET+COUNT is beyond the end (SIZE)".
  */
 extern int export_check_bounds (const struct export *exp, const char *what,
-                                uint64_t count, uint64_t offset);
+                                uint64_t count, uint64_t offset)
+  SD_NONNULL (1, 2);
 
 /* How the pool reaches an export's pages (pool-int.h's tenant
  * interface), in export-migrate.c: migrate moves every page of the

@@ -30,8 +30,8 @@
  * migrate (5 repetitions, a client at 5000 IOPS): at 1 GiB/s the p99
  * was 1.9 times, at 1.25 GiB/s 1.9 times, at 2 GiB/s 2.6 times, while
  * nbdcopy copied the same data at 1.7-2.5 GiB/s.  1.25 GiB/s keeps both
- * of the brief's targets (at least half nbdcopy's rate, at most twice
- * the p99).  A slower device is not slowed further.
+ * swap-off targets of docs/performance.md ("Targets: met and missed"):
+ * at least half nbdcopy's rate, at most twice the p99.  A slower device is not slowed further.
  */
 #define MIGRATE_RATE (UINT64_C (1280) << 20)
 
@@ -326,13 +326,13 @@ copy_chunk (struct migration *m, export_page_t start, export_page_t end)
   if (r == 1 || stripes_gen (&exp->stripes, start) != gen) {
     release_fresh (exp, &cc);
     r = move_chunk (m, start, end);
-    stripes_unlock (&exp->stripes, start);
+    stripes_wrunlock (&exp->stripes, start);
     return r;
   }
   for (i = 0; i < cc.nruns; i++)
     switch_pages (exp, cc.runs[i].page, cc.runs[i].e, cc.runs[i].n,
                   &cc.fresh[cc.runs[i].page - start]);
-  stripes_unlock (&exp->stripes, start);
+  stripes_wrunlock (&exp->stripes, start);
   for (i = 0; i < cc.nruns; i++) {
     pool_free (exp->pool, cc.runs[i].e, cc.runs[i].n);
     *m->moved += cc.runs[i].n;
@@ -414,7 +414,7 @@ export_mark_lost (struct pool_tenant *t, struct swapdev *dev)
       }
       lost += r.n;
     }
-    stripes_unlock (&exp->stripes, start);
+    stripes_wrunlock (&exp->stripes, start);
   }
   return lost;
 }

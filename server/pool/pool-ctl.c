@@ -63,12 +63,32 @@ lookup (struct pool *pool, const char *what, const char *path,
   return dev;
 }
 
+/* Give the device named path (ident) a new priority and re-sort: no
+ * data moves.  => returns 0, or -1 after reporting (ENOENT, EBUSY).
+ */
+static int
+ctl_resort (struct pool *pool, const char *path, const char *ident,
+            int priority)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct swapdev *dev = lookup (pool, "ctl", path, ident);
+
+  if (dev == NULL)
+    return -1;
+  /* Removing and inserting again cannot fail: the array keeps its
+   * capacity.
+   */
+  prio_remove (&pool->prio, dev);
+  dev->priority = priority;
+  prio_insert (&pool->prio, dev);
+  return 0;
+}
+
 int
 pool_ctl (struct pool *pool, const char *path, int priority)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
   CLEANUP_FREE char *ident = swapdev_path_ident (path);
-  struct swapdev *dev;
 
   if (priority < SD_PRIORITY_MIN || priority > SD_PRIORITY_MAX) {
     errno = EINVAL;
@@ -76,18 +96,7 @@ pool_ctl (struct pool *pool, const char *path, int priority)
               priority, SD_PRIORITY_MIN, SD_PRIORITY_MAX);
     return -1;
   }
-  pthread_mutex_lock (&pool->lock);
-  dev = lookup (pool, "ctl", path, ident);
-  if (dev) {
-    /* Removing and inserting again cannot fail: the array keeps its
-     * capacity.
-     */
-    prio_remove (&pool->prio, dev);
-    dev->priority = priority;
-    prio_insert (&pool->prio, dev);
-  }
-  pthread_mutex_unlock (&pool->lock);
-  return dev ? 0 : -1;
+  return ctl_resort (pool, path, ident, priority);
 }
 
 /* Free pages on the devices other than dev that take allocations.
@@ -101,9 +110,8 @@ room_elsewhere (struct pool *pool, const struct swapdev *dev)
 
   for (i = 0; i < pool->prio.n; i++) {
     const struct swapdev *d = pool->prio.devs[i];
-    if (d != dev &&
-        (d->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE)
-      room += d->npages - d->npginuse - d->npgbad;
+    if (d != dev && pool_dev_takes_pages (d))
+      room += pool_dev_room (d);
   }
   return room;
 }
@@ -146,25 +154,34 @@ swapoff_undo (struct pool *pool, struct swapdev *dev)
   dev->flags = (dev->flags & ~SWF_DRAIN) | SWF_ENABLE;
 }
 
-/* Last step: take the empty device out of the pool and free it. */
+/* Take the empty device out of the drum and the priority list.
+ * => returns 0, or -1 after reporting (the device stays in the pool).
+ */
 static int
-swapoff_finish (struct pool *pool, struct swapdev *dev, const char *path)
+swapoff_unlink (struct pool *pool, struct swapdev *dev, const char *path)
 {
-  pthread_mutex_lock (&pool->lock);
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
   if (dev->npginuse != 0) {
-    pthread_mutex_unlock (&pool->lock);
     errno = EBUSY;
     sd_error ("off: %s: %" PRIu64 " pages still in use after migration",
               path, dev->npginuse);
     return -1;
   }
   if (drum_release (pool->drum, dev) == -1) {
-    pthread_mutex_unlock (&pool->lock);
     sd_error ("off: %s: %m", path);
     return -1;
   }
   prio_remove (&pool->prio, dev);
-  pthread_mutex_unlock (&pool->lock);
+  return 0;
+}
+
+/* Last step: take the empty device out of the pool and free it. */
+static int
+swapoff_finish (struct pool *pool, struct swapdev *dev, const char *path)
+{
+  if (swapoff_unlink (pool, dev, path) == -1)
+    return -1;
 
   /* Wait for flushes that copied the device list, then close. */
   pthread_rwlock_wrlock (&pool->devlife);

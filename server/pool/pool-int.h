@@ -18,6 +18,7 @@
 #include "pool/prio.h"
 #include "devices/swapdev.h"
 #include "swapdrum/pool.h"
+#include "swapdrum/nonnull.h"
 
 /* A tenant of the pool: something that maps its pages to drum slots
  * (an export).  The pool never looks inside a tenant: when the pages on
@@ -86,6 +87,24 @@ struct pool {
   pool_open_fn open;            /* set before any swap-on, then constant */
 };
 
+/* Free pages of dev (neither handed out nor bad).
+ * => caller holds the pool lock.
+ */
+static inline uint64_t
+pool_dev_room (const struct swapdev *dev)
+{
+  return dev->npages - dev->npginuse - dev->npgbad;
+}
+
+/* True if dev takes new allocations: enabled, not failed, not being
+ * set up.  => caller holds the pool lock.
+ */
+static inline bool
+pool_dev_takes_pages (const struct swapdev *dev)
+{
+  return (dev->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE;
+}
+
 /* Allocate up to `want` contiguous drum slots (the seed's
  * uvm_swap_alloc): walk priorities from the preferred end; inside a
  * priority try every enabled, non-failed device for a whole run, then
@@ -98,46 +117,55 @@ struct pool {
  *    pages are on FAILED devices).  want must be >= 1.
  */
 extern uint64_t pool_alloc (struct pool *pool, uint64_t want,
-                            drum_slot_t *slot);
+                            drum_slot_t *slot)
+  SD_NONNULL (1, 3);
 
 /* Free drum slots [slot, slot + n) (the seed's uvm_swap_free).  The
  * run may span devices whose ranges are adjacent.
  * => a slot that is not allocated is reported as a bug and skipped.
  */
-extern void pool_free (struct pool *pool, drum_slot_t slot, uint64_t n);
+extern void pool_free (struct pool *pool, drum_slot_t slot, uint64_t n)
+  SD_NONNULL (1);
 
 /* Mark an allocated slot bad (the seed's uvm_swap_markbad): it stays
  * allocated forever and is counted in npgbad, not npginuse.
  */
-extern void pool_markbad (struct pool *pool, drum_slot_t slot);
+extern void pool_markbad (struct pool *pool, drum_slot_t slot)
+  SD_NONNULL (1);
 
 /* The device owning slot (the seed's swapdrum_getsdp), by binary
  * search of the drum table; NULL if no device owns it.  Takes no lock.
  */
-extern struct swapdev *pool_getsdp (struct pool *pool, drum_slot_t slot);
+extern struct swapdev *pool_getsdp (struct pool *pool, drum_slot_t slot)
+  SD_NONNULL (1);
 
 /* Call after an I/O error on dev: if the device keeps failing, mark it
  * FAILED (no new allocations) and report that once.
  */
-extern void pool_note_error (struct pool *pool, struct swapdev *dev);
+extern void pool_note_error (struct pool *pool, struct swapdev *dev)
+  SD_NONNULL (1, 2);
 
 /* Register / unregister a tenant, so that swap-off and the monitor can
  * reach the pages on a device.  pool_add_tenant returns -1 with errno
  * ENOMEM (not reported: the caller reports).
  */
-extern int pool_add_tenant (struct pool *pool, struct pool_tenant *t);
-extern void pool_remove_tenant (struct pool *pool, struct pool_tenant *t);
+extern int pool_add_tenant (struct pool *pool, struct pool_tenant *t)
+  SD_NONNULL (1, 2);
+extern void pool_remove_tenant (struct pool *pool, struct pool_tenant *t)
+  SD_NONNULL (1, 2);
 
 /* The tenants now, copied into a new array (*n of them), or NULL after
  * reporting "what: ENOMEM".  Tenants live as long as the pool's users
  * keep them registered; the caller frees the array.
  */
 extern struct pool_tenant **pool_tenants (struct pool *pool,
-                                          const char *what, size_t *n);
+                                          const char *what, size_t *n)
+  SD_NONNULL (1, 2, 3);
 /* The same, => caller holds the pool lock. */
 extern struct pool_tenant **pool_tenants_locked (struct pool *pool,
                                                  const char *what,
-                                                 size_t *n);
+                                                 size_t *n)
+  SD_NONNULL (1, 2, 3);
 
 /* Tell every tenant that dev came back without its pages: they mark
  * them lost, and *lost counts the pages marked in all tenants.
@@ -146,13 +174,15 @@ extern struct pool_tenant **pool_tenants_locked (struct pool *pool,
  *    the caller must then keep dev's allocator as it is.
  */
 extern int pool_mark_lost (struct pool *pool, struct swapdev *dev,
-                           uint64_t *lost);
+                           uint64_t *lost)
+  SD_NONNULL (1, 2, 3);
 
 /* Add a device built by the caller (unit tests): as pool_swapon after
  * the open.  Takes ownership of dev, even on failure.
  */
 extern int pool_swapon_dev (struct pool *pool, struct swapdev *dev,
-                            int priority);
+                            int priority)
+  SD_NONNULL (1);
 
 /* Make pool_swapon open devices with open instead (the fuzzers: an
  * admin "on" must build an in-memory device, never touch a file or

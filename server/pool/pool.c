@@ -303,12 +303,13 @@ pool_mark_lost (struct pool *pool, struct swapdev *dev, uint64_t *lost)
   return 0;
 }
 
-/* True if dev may take new allocations. */
+/* True if dev may take new allocations now.
+ * => caller holds the pool lock.
+ */
 static bool
 dev_usable (const struct swapdev *dev)
 {
-  return (dev->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE
-    && dev->npginuse + dev->npgbad < dev->npages;
+  return pool_dev_takes_pages (dev) && pool_dev_room (dev) > 0;
 }
 
 /* Try the devices of one priority group [i, end) for a run.
@@ -347,8 +348,7 @@ room_only_on_failed (const struct pool *pool)
 
   for (i = 0; i < pool->prio.n; i++) {
     const struct swapdev *dev = pool->prio.devs[i];
-    if ((dev->flags & SWF_FAILED) &&
-        dev->npginuse + dev->npgbad < dev->npages)
+    if ((dev->flags & SWF_FAILED) && pool_dev_room (dev) > 0)
       return true;
   }
   return false;

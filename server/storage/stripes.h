@@ -81,15 +81,6 @@ extern void stripes_wrlock (struct stripes *s, export_page_t page)
 extern void stripes_wrunlock (struct stripes *s, export_page_t page)
   SD_NONNULL (1);
 
-/* The old name of stripes_wrunlock, until export-migrate.c (being
- * rewritten elsewhere) calls it by the new one.  Remove then.
- */
-static inline void
-stripes_unlock (struct stripes *s, export_page_t page)
-{
-  stripes_wrunlock (s, page);
-}
-
 /* The write generation of page's stripe (acquire): read it before
  * copying the stripe's pages without the lock; if it is the same once
  * the stripe is held exclusive, no write overlapped the copy.
