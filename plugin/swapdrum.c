@@ -28,6 +28,7 @@
 #include "swapdrum/devspec.h"
 #include "swapdrum/export.h"
 #include "swapdrum/log.h"
+#include "swapdrum/monitor.h"
 #include "swapdrum/pool.h"
 
 /* nbdkit before 1.33.10 aborts when a client hangs up with requests
@@ -64,6 +65,7 @@ static gid_t admin_group = (gid_t) -1;
 static struct pool *pool;
 static struct export *export;
 static struct admin_server *admin;
+static struct monitor *monitor;   /* started in .after_fork */
 
 static void
 swapdrum_load (void)
@@ -328,7 +330,8 @@ swapdrum_get_ready (void)
 static int
 swapdrum_after_fork (void)
 {
-  if (pool_monitor_start (pool) == -1)
+  monitor = monitor_start (pool);
+  if (monitor == NULL)
     return -1;
   return admin ? admin_start (admin) : 0;
 }
@@ -339,7 +342,8 @@ swapdrum_cleanup (void)
 {
   admin_destroy (admin);
   admin = NULL;
-  pool_monitor_stop (pool);
+  monitor_stop (monitor);
+  monitor = NULL;
 }
 
 #define swapdrum_config_help \

@@ -89,17 +89,6 @@ extern int pool_ctl (struct pool *pool, const char *path, int priority);
  */
 extern const char *pool_description (struct pool *pool);
 
-/* Start / stop the monitor thread, which reconnects FAILED devices
- * that can reconnect (remote exports) with backoff (1 s doubling to
- * 30 s), checks their stamp, and brings them back: with their pages
- * if the stamp matches, else with every page they held marked lost
- * (EIO until rewritten) and an empty allocator.  Start it after
- * nbdkit forks.  pool_monitor_start returns 0 or -1 after reporting;
- * stop is a no-op if not started.
- */
-extern int pool_monitor_start (struct pool *pool);
-extern void pool_monitor_stop (struct pool *pool);
-
 /* Data pages of all devices in the pool (in use or not). */
 extern uint64_t pool_npages (struct pool *pool);
 

@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
 /* The page size, spelt out so that the tests do not depend on the

@@ -41,8 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "page.h"
-#include "swapdev.h"
+#include "storage/page.h"
+#include "devices/swapdev.h"
 
 /* The kind name membackend devices report in stats. */
 #define MB_KIND "mem"

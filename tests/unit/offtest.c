@@ -16,7 +16,7 @@
 #include <criterion/criterion.h>
 
 #include "offtest.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 #include "swapdrum/pool.h"
 

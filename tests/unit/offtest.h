@@ -21,7 +21,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "swapdev.h"
+#include "devices/swapdev.h"
 
 /* Priorities of the rig's devices: a is preferred. */
 #define OT_PRIO_A 0

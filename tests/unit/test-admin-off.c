@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of swap-off over the admin socket (server/admin*.c):
+/* Unit tests of swap-off over the admin socket (server/admin/admin*.c):
  * progress lines, a refused off, and the order of replies while an off
  * runs: other clients are served meanwhile, the off's own client gets
  * its later replies after it, a second change waits for it, and
@@ -29,7 +29,7 @@
 #include "admintest.h"
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 
 TestSuite (admin_off, .init = fx_quiet, .timeout = 60);
 

@@ -3,8 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the admin server's socket (server/admin.c,
- * server/admin-sock.c, server/admin-conn.c): the socket file, many
+/* Unit tests of the admin server's socket (server/admin/admin.c,
+ * server/admin/admin-sock.c, server/admin/admin-conn.c): the socket file, many
  * clients at once, running out of file descriptors, and the privilege
  * check.  The protocol itself is in test-admin.c.
  */
@@ -29,7 +29,7 @@
 #include "admintest.h"
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 
 TestSuite (admin_socket, .init = fx_quiet, .timeout = 60);
 

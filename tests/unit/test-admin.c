@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the admin protocol (server/admin*.c,
+/* Unit tests of the admin protocol (server/admin/admin*.c,
  * docs/admin-protocol.md): every command and its refusals.  Swap-off
  * with pages to move, and the order of replies around it, are in
  * test-admin-off.c; the socket file, many clients and privileges in

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the free-page allocator (server/blist.c): one
+/* Unit tests of the free-page allocator (server/storage/blist.c): one
  * behaviour per test, then a randomized check against a naive model.
  */
 
@@ -19,7 +19,7 @@
 
 #include <criterion/criterion.h>
 
-#include "blist.h"
+#include "storage/blist.h"
 
 /* The allocator's leaf size, repeated here only to place runs across
  * leaf and node boundaries on purpose.

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the drum (server/drum.c): range allocation and
+/* Unit tests of the drum (server/pool/drum.c): range allocation and
  * drum_getsdp at every edge.  The drum only reads a device's npages
  * and sets its drumoffset, so the devices here are bare structs.
  */
@@ -17,7 +17,7 @@
 
 #include <criterion/criterion.h>
 
-#include "drum.h"
+#include "pool/drum.h"
 
 #define NDEVS 8
 

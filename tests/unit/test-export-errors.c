@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the export data path (server/export.c) when devices
+/* Unit tests of the export data path (server/export/export.c) when devices
  * fail or the pool fills: failed writes move to good slots and mark
  * the bad ones (the seed's uvm_swap_markbad), a device that keeps
  * failing ends FAILED, failed reads give EIO, a full pool gives
@@ -23,7 +23,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
 TestSuite (export_errors, .init = fx_quiet);

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Randomized checks of the export data path (server/export.c) against
+/* Randomized checks of the export data path (server/export/export.c) against
  * a plain memory model: thousands of writes, zeroes, trims and reads
  * of every alignment on a small export over two in-memory devices; and
  * map laziness on a huge export.
@@ -22,7 +22,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
 /* The model: a 4 MiB export over two devices of 2 MiB of data pages

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the export data path (server/export.c) under
+/* Unit tests of the export data path (server/export/export.c) under
  * concurrency: racing first writes to one page (one mapping wins, the
  * loser's slot is freed, no data is lost), the maxactive gate, and
  * trims racing with writes to neighbouring pages.
@@ -30,7 +30,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
 #define NDEVS 2

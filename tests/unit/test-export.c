@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the export data path (server/export.c) over a pool of
+/* Unit tests of the export data path (server/export/export.c) over a pool of
  * in-memory devices: reads, writes (aligned or not), zero, trim,
  * extents and slot accounting, one behaviour per test.  The
  * randomized model check and map laziness are in test-export-model.c,
@@ -24,7 +24,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
 TestSuite (export, .init = fx_quiet);

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the maxactive gate (server/gate.c): on its own, and
+/* Unit tests of the maxactive gate (server/devices/gate.c): on its own, and
  * in front of an in-memory device that counts the I/Os in flight.
  * The races are forced where the test needs a state (threads are
  * started one at a time and the test waits until the gate counts them
@@ -22,9 +22,9 @@
 #include <criterion/criterion.h>
 
 #include "fixture.h"
-#include "gate.h"
+#include "devices/gate.h"
 #include "membackend.h"
-#include "swapdev.h"
+#include "devices/swapdev.h"
 
 /* A lost wake-up or a thread let in early shows as a hang: fail it. */
 TestSuite (gate, .init = fx_quiet, .timeout = 30);

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the export map (server/map.c): one behaviour per test. */
+/* Unit tests of the export map (server/storage/map.c): one behaviour per test. */
 
 #include <config.h>
 
@@ -17,12 +17,12 @@
 
 #include <criterion/criterion.h>
 
-#include "map.h"
+#include "storage/map.h"
 
 /* 1 TiB of 4 KiB pages. */
 #define TIB_PAGES (UINT64_C (1) << 28)
 
-/* The tree's geometry (server/map.c): a leaf holds 8 entries, an inner
+/* The tree's geometry (server/storage/map.c): a leaf holds 8 entries, an inner
  * node of height 1 covers 16 leaves (128 pages), one of height 2
  * covers 2048 pages.
  */

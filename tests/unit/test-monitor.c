@@ -4,7 +4,7 @@
  */
 
 /* Unit tests of remote devices that go away and come back
- * (server/monitor.c, with the data path of server/export.c): a device
+ * (server/pool/monitor.c, with the data path of server/export/export.c): a device
  * whose connection drops is marked FAILED at the next error and its
  * pages answer EIO; the monitor thread reconnects it with backoff,
  * checks its stamp, and brings it back with its pages (it restarted
@@ -34,8 +34,9 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
+#include "swapdrum/monitor.h"
 #include "swapdrum/pool.h"
 
 TestSuite (monitor, .init = fx_quiet, .timeout = 60);
@@ -169,7 +170,25 @@ struct rig {
   struct export *exp;           /* 1 MiB */
   unsigned char *want;          /* what pages [0, NFILL) hold */
   atomic_uint closes;           /* times r was closed */
+  struct monitor *mon;          /* NULL while stopped */
 };
+
+static void
+rig_start (struct rig *rig)
+{
+  rig->mon = monitor_start (rig->pool);
+  cr_assert_not_null (rig->mon);
+}
+
+/* Stopped, the monitor has finished its round; a second stop is a
+ * no-op.
+ */
+static void
+rig_stop (struct rig *rig)
+{
+  monitor_stop (rig->mon);
+  rig->mon = NULL;
+}
 
 /* The pool, NFILL pages of data on r, the monitor running. */
 static void
@@ -189,12 +208,13 @@ rig_open (struct rig *rig)
   fx_fill_random (rig->want, NFILL * PAGE, &seed);
   fx_pwrite_ok (rig->exp, rig->want, NFILL * PAGE, 0);
   cr_assert_eq (fx_stat_of (rig->pool, "r").inuse, NFILL);
-  cr_assert_eq (pool_monitor_start (rig->pool), 0);
+  rig_start (rig);
 }
 
 static void
 rig_close (struct rig *rig)
 {
+  rig_stop (rig);
   export_destroy (rig->exp);
   pool_destroy (rig->pool);
   free (rig->want);
@@ -531,14 +551,14 @@ Test (monitor, the_backoff_doubles_from_one_second_up_to_thirty)
     /* Stopped, the monitor has finished its round: its fields are
      * ours to read, and to make the device due at once.
      */
-    pool_monitor_stop (rig.pool);
+    rig_stop (&rig);
     cr_assert_eq (mb_connects (rig.mbr), i + 1);
     cr_assert_eq (rig.r->backoff_ms, expect[i], "try %zu", i + 1);
     delay = rig.r->retry_at_ms - now_ms ();
     cr_assert (delay > expect[i] - 1000 && delay <= expect[i],
                "try %zu: next in %" PRId64 " ms", i + 1, delay);
     rig.r->retry_at_ms = 0;
-    cr_assert_eq (pool_monitor_start (rig.pool), 0);
+    rig_start (&rig);
   }
   cr_assert (fx_stat_of (rig.pool, "r").flags & SWF_FAILED);
   rig_close (&rig);
@@ -552,7 +572,7 @@ Test (monitor, a_successful_reconnect_resets_the_backoff)
   rig_cut (&rig);
   wait_connects (rig.mbr, 2);
   rig_restart (&rig, false);
-  pool_monitor_stop (rig.pool);
+  rig_stop (&rig);
   cr_assert_eq (rig.r->backoff_ms, 0);
   rig_close (&rig);
 }
@@ -577,7 +597,7 @@ Test (monitor, swapping_off_a_failed_device_loses_its_pages_and_closes_it)
   fx_expect_data (rig.exp, 3 * PAGE, PAGE, buf);
   cr_assert_eq (fx_stat_of (rig.pool, "l").inuse, 1);
   sleep_ms (1500);              /* rounds with r gone */
-  pool_monitor_stop (rig.pool);
+  rig_stop (&rig);
   rig_close (&rig);
 }
 
@@ -612,7 +632,7 @@ Test (monitor, the_monitor_never_touches_a_device_removed_while_it_waited)
   cr_assert (slept);
   cr_assert_eq (atomic_load (&rig.closes), 1, "r is closed");
   sleep_ms (600);               /* the monitor gets the lock and goes on */
-  pool_monitor_stop (rig.pool);
+  rig_stop (&rig);
   expect_all_eio (&rig);
   rig_close (&rig);
 }
@@ -626,49 +646,34 @@ Test (monitor, stopping_the_monitor_is_prompt_and_idempotent)
   unsigned base;
 
   rig_open (&rig);
-  pool_monitor_stop (rig.pool);
+  rig_stop (&rig);
   base = nthreads ();
-  cr_assert_eq (pool_monitor_start (rig.pool), 0);
+  rig_start (&rig);
   cr_assert_eq (nthreads (), base + 1);
   rig_cut (&rig);               /* give it work: a device to retry */
   sleep_ms (300);
   t = now_ms ();
-  pool_monitor_stop (rig.pool);
+  rig_stop (&rig);
   cr_assert_lt (now_ms () - t, 1000, "stop took %" PRId64 " ms",
                 now_ms () - t);
   wait_until (nthreads_is, &base, "gone");
   t = now_ms ();
-  pool_monitor_stop (rig.pool);
+  rig_stop (&rig);
   cr_assert_lt (now_ms () - t, 100, "a second stop is a no-op");
   rig_close (&rig);
 }
 
-Test (monitor, starting_the_monitor_twice_starts_one_thread)
+Test (monitor, a_monitor_is_one_thread_until_it_is_stopped)
 {
   struct pool *pool = fx_new_pool ();
   unsigned base = nthreads ();
-
-  cr_assert_eq (pool_monitor_start (pool), 0);
-  cr_assert_eq (pool_monitor_start (pool), 0);
-  cr_assert_eq (nthreads (), base + 1);
-  pool_monitor_stop (pool);
-  wait_until (nthreads_is, &base, "gone");
-  pool_destroy (pool);
-}
-
-Test (monitor, destroying_the_pool_stops_the_monitor)
-{
-  struct pool *pool = fx_new_pool ();
-  unsigned base = nthreads ();
-  int64_t t;
+  struct monitor *mon;
 
   fx_add_dev (pool, "l", L_PAGES, 0, NULL);
-  cr_assert_eq (pool_monitor_start (pool), 0);
+  mon = monitor_start (pool);
+  cr_assert_not_null (mon);
   cr_assert_eq (nthreads (), base + 1);
-  sleep_ms (300);
-  t = now_ms ();
-  pool_destroy (pool);
-  cr_assert_lt (now_ms () - t, 1000, "destroy took %" PRId64 " ms",
-                now_ms () - t);
+  monitor_stop (mon);
   wait_until (nthreads_is, &base, "gone");
+  pool_destroy (pool);
 }

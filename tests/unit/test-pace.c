@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the copy pacing (server/pace.c).  Only lower bounds on
+/* Unit tests of the copy pacing (server/pool/pace.c).  Only lower bounds on
  * time are asserted: a loaded machine may make anything slower, never
  * faster.
  */
@@ -15,8 +15,8 @@
 
 #include <criterion/criterion.h>
 
-#include "clock.h"
-#include "pace.h"
+#include "common/clock.h"
+#include "pool/pace.h"
 
 #define MIB (UINT64_C (1) << 20)
 

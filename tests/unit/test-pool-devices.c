@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the swap pool's devices (server/pool.c) over
+/* Unit tests of the swap pool's devices (server/pool/pool.c) over
  * in-memory devices: swap-on and its refusals, the stamp, FAILED
  * devices, stats and flush.  Slot allocation is in test-pool.c.
  */
@@ -25,7 +25,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 
 TestSuite (pool_devices, .init = fx_quiet);
 

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the swap pool's slot allocation (server/pool.c) over
+/* Unit tests of the swap pool's slot allocation (server/pool/pool.c) over
  * in-memory devices: placement by priority and round robin, lessok,
  * ENOSPC, free and reuse, bad pages, and alloc/free from many threads.
  * Swap-on, FAILED devices, stats and flush are in test-pool-devices.c.
@@ -24,7 +24,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 
 TestSuite (pool, .init = fx_quiet);
 

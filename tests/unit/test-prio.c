@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of the priority list (server/prio.c): one behaviour per
+/* Unit tests of the priority list (server/pool/prio.c): one behaviour per
  * test.  The list only reads a device's priority, so the devices here
  * are bare structs.
  */
@@ -15,7 +15,7 @@
 
 #include <criterion/criterion.h>
 
-#include "prio.h"
+#include "pool/prio.h"
 
 #define NDEVS 8
 

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of local swap devices (server/swapdev-local.c) over
+/* Unit tests of local swap devices (server/devices/swapdev-local.c) over
  * regular files in a temporary directory: what swapdev_open_local
  * builds, and what it refuses.  Block devices need root and a spare
  * device; the integration tests cover what they can of them.
@@ -21,7 +21,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "swapdev.h"
+#include "devices/swapdev.h"
 
 /* The temporary directory of the running test, and a path in it. */
 static char dir[] = "/tmp/swapdrum-local-XXXXXX";

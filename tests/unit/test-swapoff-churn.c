@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of swap-off and ctl (server/swapctl.c, server/migrate.c)
+/* Unit tests of swap-off and ctl (server/pool/pool-ctl.c, server/export/export-migrate.c)
  * under a load of verified client I/O: worker threads write whole
  * pages and pieces, trim and zero, and read back everything they
  * change, while devices are added, made preferred and switched off.
@@ -32,7 +32,7 @@
 
 #include "fixture.h"
 #include "membackend.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 #include "swapdrum/pool.h"
 

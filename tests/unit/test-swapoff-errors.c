@@ -3,8 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of swap-off when things go wrong (server/swapctl.c,
- * server/migrate.c), one thread: the rest of the pool cannot hold the
+/* Unit tests of swap-off when things go wrong (server/pool/pool-ctl.c,
+ * server/export/export-migrate.c), one thread: the rest of the pool cannot hold the
  * pages (known up front, or found out while they move), the other
  * device fails every write, a page cannot be read from the device
  * being removed.  Each time the device must be enabled again or gone,
@@ -27,7 +27,7 @@
 #include "fixture.h"
 #include "membackend.h"
 #include "offtest.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 #include "swapdrum/pool.h"
 

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of swap-off (server/swapctl.c, server/migrate.c) racing
+/* Unit tests of swap-off (server/pool/pool-ctl.c, server/export/export-migrate.c) racing
  * single requests: a request in flight on the device when off starts,
  * a request to a page while it moves, a device still being added.
  * The long run of verified I/O is in test-swapoff-churn.c.
@@ -36,7 +36,7 @@
 #include "fixture.h"
 #include "membackend.h"
 #include "offtest.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 #include "swapdrum/pool.h"
 

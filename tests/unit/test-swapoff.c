@@ -3,8 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of live administration (server/swapctl.c,
- * server/migrate.c) over in-memory devices, one thread: swap-off moves
+/* Unit tests of live administration (server/pool/pool-ctl.c,
+ * server/export/export-migrate.c) over in-memory devices, one thread: swap-off moves
  * every page of every export and closes the device; its progress; the
  * refusals that change nothing; ctl re-sorts without moving data.
  * Failures while pages move are in test-swapoff-errors.c, races with
@@ -28,7 +28,7 @@
 #include "fixture.h"
 #include "membackend.h"
 #include "offtest.h"
-#include "pool-int.h"
+#include "pool/pool-int.h"
 #include "swapdrum/export.h"
 #include "swapdrum/pool.h"
 

@@ -1,0 +1,172 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* The read-only commands of the admin protocol: see admin-query.h. */
+
+#include <config.h>
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "admin/admin-conn.h"
+#include "admin/admin-int.h"
+#include "admin/admin-query.h"
+#include "admin/admin-reply.h"
+#include "storage/page.h"
+#include "devices/swapdev.h"
+#include "swapdrum/log.h"
+#include "swapdrum/pool.h"
+
+/* The protocol this server speaks (docs/admin-protocol.md). */
+#define PROTOCOL_VERSION 1
+
+void
+admin_query_version (struct admin_conn *conn, json_object *req)
+{
+  json_object *reply = admin_reply_new (req, true);
+
+  admin_put (reply, "version", json_object_new_string (PACKAGE_VERSION));
+  admin_put (reply, "protocol", json_object_new_int (PROTOCOL_VERSION));
+  admin_conn_send (conn, reply);
+}
+
+void
+admin_query_nswap (struct admin_conn *conn, json_object *req)
+{
+  json_object *reply = admin_reply_new (req, true);
+
+  admin_put_u64 (reply, "nswap", pool_ndevices (conn->srv->pool));
+  admin_conn_send (conn, reply);
+}
+
+/* Snapshot the pool's devices.
+ * => returns the count with *st set, or -1 after replying.
+ */
+static ssize_t
+take_stats (struct admin_conn *conn, json_object *req, const char *what,
+            struct pool_devstat **st)
+{
+  ssize_t n;
+
+  sd_clear_error ();
+  errno = 0;
+  n = pool_stats (conn->srv->pool, st);
+  if (n == -1)
+    admin_reply_failure (conn, req, errno, sd_last_error (), what, "pool");
+  return n;
+}
+
+static json_object *
+flags_json (unsigned flags)
+{
+  static const struct {
+    unsigned bit;
+    const char *name;
+  } names[] = {
+    { SWF_INUSE, "INUSE" }, { SWF_ENABLE, "ENABLE" }, { SWF_FAKE, "FAKE" },
+    { SWF_DRAIN, "DRAIN" }, { SWF_FAILED, "FAILED" },
+  };
+  json_object *array = json_object_new_array ();
+  size_t i;
+
+  for (i = 0; array && i < sizeof names / sizeof names[0]; i++)
+    if (flags & names[i].bit)
+      json_object_array_add (array, json_object_new_string (names[i].name));
+  return array;
+}
+
+/* The counters of a device, in the order the reply lists them. */
+static const struct {
+  const char *name;
+  size_t offset;
+} devstat_counters[] = {
+  { "pages", offsetof (struct pool_devstat, npages) },
+  { "used", offsetof (struct pool_devstat, inuse) },
+  { "avail", offsetof (struct pool_devstat, avail) },
+  { "bad", offsetof (struct pool_devstat, bad) },
+  { "drumoffset", offsetof (struct pool_devstat, drumoffset) },
+  { "reads", offsetof (struct pool_devstat, nreads) },
+  { "writes", offsetof (struct pool_devstat, nwrites) },
+  { "bytes_read", offsetof (struct pool_devstat, bytes_read) },
+  { "bytes_written", offsetof (struct pool_devstat, bytes_written) },
+  { "read_errors", offsetof (struct pool_devstat, read_errors) },
+  { "write_errors", offsetof (struct pool_devstat, write_errors) },
+  { "reconnects", offsetof (struct pool_devstat, reconnects) },
+  { "lost_pages", offsetof (struct pool_devstat, lost_pages) },
+};
+
+static json_object *
+devstat_json (const struct pool_devstat *st)
+{
+  json_object *dev = json_object_new_object ();
+  size_t i;
+
+  admin_put (dev, "path", json_object_new_string (st->path ? st->path : ""));
+  admin_put (dev, "kind", json_object_new_string (st->kind ? st->kind : "?"));
+  admin_put (dev, "priority", json_object_new_int (st->priority));
+  admin_put_u64 (dev, "maxactive", st->maxactive);
+  admin_put_u64 (dev, "peak_active", st->peak_active);
+  admin_put (dev, "flags", flags_json (st->flags));
+  admin_put_u64 (dev, "size", st->npages * SD_PAGE_SIZE);
+  for (i = 0; i < sizeof devstat_counters / sizeof devstat_counters[0]; i++)
+    admin_put_u64 (dev, devstat_counters[i].name,
+                   *(const uint64_t *) ((const char *) st +
+                                        devstat_counters[i].offset));
+  return dev;
+}
+
+void
+admin_query_stats (struct admin_conn *conn, json_object *req)
+{
+  struct pool_devstat *st;
+  json_object *reply, *devices;
+  ssize_t n, i;
+
+  n = take_stats (conn, req, "stats", &st);
+  if (n == -1)
+    return;
+  reply = admin_reply_new (req, true);
+  admin_put (reply, "priority_order",
+             json_object_new_string ("lower is preferred"));
+  admin_put_u64 (reply, "page_size", SD_PAGE_SIZE);
+  devices = json_object_new_array_ext (n);
+  for (i = 0; devices && i < n; i++)
+    json_object_array_add (devices, devstat_json (&st[i]));
+  admin_put (reply, "devices", devices);
+  pool_stats_free (st, n);
+  admin_conn_send (conn, reply);
+}
+
+void
+admin_query_summary (struct admin_conn *conn, json_object *req)
+{
+  struct pool_devstat *st;
+  uint64_t pages = 0, used = 0, avail = 0, bad = 0;
+  json_object *reply;
+  ssize_t n, i;
+
+  n = take_stats (conn, req, "summary", &st);
+  if (n == -1)
+    return;
+  for (i = 0; i < n; i++) {
+    pages += st[i].npages;
+    used += st[i].inuse;
+    avail += st[i].avail;
+    bad += st[i].bad;
+  }
+  pool_stats_free (st, n);
+  reply = admin_reply_new (req, true);
+  admin_put_u64 (reply, "devices", n);
+  admin_put_u64 (reply, "pages", pages);
+  admin_put_u64 (reply, "used", used);
+  admin_put_u64 (reply, "avail", avail);
+  admin_put_u64 (reply, "bad", bad);
+  admin_put_u64 (reply, "size", pages * SD_PAGE_SIZE);
+  admin_conn_send (conn, reply);
+}

@@ -1,0 +1,469 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* Remote swap devices: NBD exports reached with libnbd (DESIGN §3).
+ *
+ * A remote device holds `maxactive` connections.  The device's gate
+ * (swapdev.c) admits at most maxactive I/Os at once, so every admitted
+ * I/O owns one connection for its duration and drives it itself with
+ * libnbd's aio calls and nbd_poll, against a deadline: a remote that
+ * stops answering costs a request `timeout` seconds, then the
+ * connection is dropped and the device goes offline (FAILED in the
+ * pool) until the pool's monitor reconnects it and checks its stamp.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libnbd.h>
+
+#include "storage/blist.h"
+#include "common/clock.h"
+#include "devices/swapdev.h"
+#include "swapdrum/cleanup.h"
+#include "swapdrum/log.h"
+
+#define NBD_MAXACTIVE 2
+
+struct remote_conn {
+  struct nbd_handle *h;         /* NULL while down */
+  bool busy;                    /* owned by an I/O */
+};
+
+struct remote {
+  char *uri;
+  unsigned timeout_ms;          /* per request and per connect */
+  bool can_trim, multi_conn;
+  uint64_t size;                /* bytes, as first seen */
+  /* lock protects conns[*] and wakes flush waiting for a busy conn */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  size_t nconns;
+  struct remote_conn *conns;
+};
+
+/* errno for a libnbd failure: its own, or EIO. */
+static int
+nbd_errno (void)
+{
+  int e = nbd_get_errno ();
+
+  return e ? e : EIO;
+}
+
+/* Drive h until cookie completes or the deadline passes.
+ * => returns 0, or -1 with errno (ETIMEDOUT on the deadline).
+ */
+static int
+wait_cookie (struct nbd_handle *h, int64_t cookie, int64_t deadline)
+{
+  for (;;) {
+    int64_t left;
+    int r = nbd_aio_command_completed (h, cookie);
+
+    if (r == 1)
+      return 0;
+    if (r == -1) {
+      errno = nbd_errno ();
+      return -1;
+    }
+    left = deadline - sd_now_ms ();
+    if (left <= 0) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+    if (nbd_poll (h, left > INT32_MAX ? INT32_MAX : (int) left) == -1) {
+      errno = nbd_errno ();
+      return -1;
+    }
+  }
+}
+
+/* Connect one handle to uri within timeout_ms.
+ * => returns the handle, or NULL after reporting "swap: URI: reason".
+ */
+static struct nbd_handle *
+connect_one (const char *uri, unsigned timeout_ms)
+{
+  struct nbd_handle *h = nbd_create ();
+  int64_t deadline = sd_now_ms () + timeout_ms;
+
+  if (h == NULL) {
+    sd_error ("swap: %s: %s", uri, nbd_get_error ());
+    return NULL;
+  }
+  nbd_set_full_info (h, true);
+  if (nbd_aio_connect_uri (h, uri) == -1)
+    goto err;
+  while (!nbd_aio_is_ready (h)) {
+    int64_t left = deadline - sd_now_ms ();
+    if (nbd_aio_is_dead (h) || nbd_aio_is_closed (h))
+      goto err;
+    if (left <= 0) {
+      nbd_close (h);
+      errno = ETIMEDOUT;
+      sd_error ("swap: %s: connect: no answer within %u s", uri,
+                timeout_ms / 1000);
+      return NULL;
+    }
+    if (nbd_poll (h, (int) (left > INT32_MAX ? INT32_MAX : left)) == -1)
+      goto err;
+  }
+  return h;
+
+ err:
+  sd_error ("swap: %s: connect: %s", uri, nbd_get_error ());
+  nbd_close (h);
+  return NULL;
+}
+
+/* Take a live, free connection.  The gate admits at most nconns I/Os,
+ * so one is free unless connections are down.
+ * => returns its index, or -1 with errno EIO if none is up.
+ */
+static ssize_t
+take_conn (struct remote *r)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+  size_t i;
+
+  for (i = 0; i < r->nconns; i++) {
+    if (r->conns[i].h && !r->conns[i].busy) {
+      r->conns[i].busy = true;
+      return i;
+    }
+  }
+  errno = EIO;
+  return -1;
+}
+
+/* Give a connection back; if its command failed, drop it and take the
+ * device offline: a remote that errs at the transport level or times
+ * out is not trusted again until the monitor has checked its stamp.
+ */
+static void
+give_conn (struct swapdev *dev, struct remote *r, size_t i, bool broken)
+{
+  struct nbd_handle *dead = NULL;
+
+  pthread_mutex_lock (&r->lock);
+  if (broken) {
+    dead = r->conns[i].h;
+    r->conns[i].h = NULL;
+  }
+  r->conns[i].busy = false;
+  pthread_cond_broadcast (&r->cond);
+  pthread_mutex_unlock (&r->lock);
+  if (dead) {
+    nbd_close (dead);
+    swapdev_set_online (dev, false);
+  }
+}
+
+/* An error the remote answered with (EIO from the export) leaves the
+ * connection usable; anything else (timeout, transport) breaks it.
+ */
+static bool
+conn_broken (struct nbd_handle *h, int err)
+{
+  return err == ETIMEDOUT || !nbd_aio_is_ready (h);
+}
+
+enum remote_op { OP_READ, OP_WRITE, OP_WRITE_FUA, OP_FLUSH, OP_TRIM };
+
+/* Start op on h.  => returns the cookie, or -1. */
+static int64_t
+start_op (struct nbd_handle *h, enum remote_op op, void *buf,
+          uint64_t count, uint64_t offset)
+{
+  switch (op) {
+  case OP_READ:
+    return nbd_aio_pread (h, buf, count, offset, NBD_NULL_COMPLETION, 0);
+  case OP_WRITE:
+  case OP_WRITE_FUA:
+    return nbd_aio_pwrite (h, buf, count, offset, NBD_NULL_COMPLETION,
+                           op == OP_WRITE_FUA ? LIBNBD_CMD_FLAG_FUA : 0);
+  case OP_FLUSH:
+    return nbd_aio_flush (h, NBD_NULL_COMPLETION, 0);
+  case OP_TRIM:
+    return nbd_aio_trim (h, count, offset, NBD_NULL_COMPLETION, 0);
+  }
+  abort ();
+}
+
+/* Run one command on connection i, with the device's deadline. */
+static int
+run_on (struct swapdev *dev, size_t i, enum remote_op op, void *buf,
+        uint64_t count, uint64_t offset)
+{
+  struct remote *r = dev->priv;
+  struct nbd_handle *h = r->conns[i].h;
+  int64_t cookie = start_op (h, op, buf, count, offset);
+  int err = 0;
+
+  if (cookie == -1 || wait_cookie (h, cookie, sd_now_ms () + r->timeout_ms)
+      == -1)
+    err = cookie == -1 ? nbd_errno () : errno;
+  give_conn (dev, r, i, err && conn_broken (h, err));
+  errno = err;
+  return err ? -1 : 0;
+}
+
+static int
+run (struct swapdev *dev, enum remote_op op, void *buf, uint64_t count,
+     uint64_t offset)
+{
+  ssize_t i = take_conn (dev->priv);
+
+  if (i == -1)
+    return -1;
+  return run_on (dev, i, op, buf, count, offset);
+}
+
+static int
+remote_pread (struct swapdev *dev, void *buf, uint64_t count,
+              uint64_t offset)
+{
+  return run (dev, OP_READ, buf, count, offset);
+}
+
+static int
+remote_pwrite (struct swapdev *dev, const void *buf, uint64_t count,
+               uint64_t offset, bool fua)
+{
+  return run (dev, fua ? OP_WRITE_FUA : OP_WRITE, (void *) buf, count,
+              offset);
+}
+
+static int
+remote_discard (struct swapdev *dev, uint64_t count, uint64_t offset)
+{
+  struct remote *r = dev->priv;
+
+  return r->can_trim ? run (dev, OP_TRIM, NULL, count, offset) : 0;
+}
+
+/* Wait until connection i is free, then own it.  => -1 if it is down. */
+static int
+take_conn_i (struct remote *r, size_t i)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+
+  while (r->conns[i].busy && r->conns[i].h)
+    pthread_cond_wait (&r->cond, &r->lock);
+  if (r->conns[i].h == NULL)
+    return -1;
+  r->conns[i].busy = true;
+  return 0;
+}
+
+/* Flush: with multi-conn one connection covers all; otherwise each
+ * connection flushes what was written through it.
+ */
+static int
+remote_flush (struct swapdev *dev)
+{
+  struct remote *r = dev->priv;
+  size_t i, n = r->multi_conn ? 1 : r->nconns;
+  int ret = 0;
+
+  if (r->multi_conn)
+    return run (dev, OP_FLUSH, NULL, 0, 0);
+  for (i = 0; i < n; i++) {
+    if (take_conn_i (r, i) == -1)
+      continue;
+    if (run_on (dev, i, OP_FLUSH, NULL, 0, 0) == -1)
+      ret = -1;
+  }
+  return ret;
+}
+
+/* Close every connection. */
+static void
+drop_all (struct remote *r)
+{
+  size_t i;
+
+  for (i = 0; i < r->nconns; i++) {
+    if (r->conns[i].h)
+      nbd_close (r->conns[i].h);
+    r->conns[i].h = NULL;
+  }
+}
+
+/* Check what an export offers against what a swap device needs.
+ * own: this server's export description, to refuse swapping to itself.
+ */
+static int
+check_export (struct remote *r, struct nbd_handle *h, const char *own)
+{
+  int64_t size = nbd_get_size (h);
+  CLEANUP_FREE char *desc = nbd_get_export_description (h);
+
+  if (own && desc && strcmp (desc, own) == 0) {
+    errno = EBUSY;
+    sd_error ("swap: %s: that is this server's own export", r->uri);
+    return -1;
+  }
+  if (nbd_is_read_only (h) == 1) {
+    errno = EROFS;
+    sd_error ("swap: %s: the export is read-only", r->uri);
+    return -1;
+  }
+  if (size < 0 || (uint64_t) size < 3 * SD_PAGE_SIZE) {
+    errno = EINVAL;
+    sd_error ("swap: %s: the export is %" PRId64 " bytes; "
+              "need at least 12288", r->uri, size);
+    return -1;
+  }
+  if (r->size && (uint64_t) size != r->size) {
+    errno = EIO;
+    sd_error ("swap: %s: the export changed size (%" PRIu64 " to %"
+              PRId64 " bytes)", r->uri, r->size, size);
+    return -1;
+  }
+  r->size = size;
+  r->can_trim = nbd_can_trim (h) == 1;
+  r->multi_conn = nbd_can_multi_conn (h) == 1;
+  return 0;
+}
+
+/* (Re)open every connection.  The device stays offline. */
+static int
+remote_connect (struct swapdev *dev)
+{
+  struct remote *r = dev->priv;
+  struct nbd_handle **hs;
+  size_t i;
+
+  hs = calloc (r->nconns, sizeof *hs);
+  if (hs == NULL) {
+    sd_error ("swap: %s: %m", r->uri);
+    return -1;
+  }
+  for (i = 0; i < r->nconns; i++) {
+    hs[i] = connect_one (r->uri, r->timeout_ms);
+    if (hs[i] == NULL || (i == 0 && check_export (r, hs[0], NULL) == -1))
+      goto err;
+  }
+  pthread_mutex_lock (&r->lock);
+  drop_all (r);
+  for (i = 0; i < r->nconns; i++)
+    r->conns[i].h = hs[i];
+  pthread_mutex_unlock (&r->lock);
+  free (hs);
+  return 0;
+
+ err:
+  for (i = 0; i < r->nconns; i++)
+    if (hs[i])
+      nbd_close (hs[i]);
+  free (hs);
+  return -1;
+}
+
+static void
+remote_close (struct swapdev *dev)
+{
+  struct remote *r = dev->priv;
+
+  if (r == NULL)
+    return;
+  drop_all (r);
+  pthread_mutex_destroy (&r->lock);
+  pthread_cond_destroy (&r->cond);
+  free (r->conns);
+  free (r->uri);
+  free (r);
+  dev->priv = NULL;
+}
+
+static const struct swapdev_ops nbd_ops = {
+  .kind_name = "nbd",
+  .pread = remote_pread,
+  .pwrite = remote_pwrite,
+  .flush = remote_flush,
+  .discard = remote_discard,
+  .connect = remote_connect,
+  .close = remote_close,
+};
+
+static struct remote *
+remote_new (const struct devspec *spec)
+{
+  struct remote *r = calloc (1, sizeof *r);
+
+  if (r == NULL)
+    return NULL;
+  r->nconns = spec->maxactive ? spec->maxactive : NBD_MAXACTIVE;
+  r->timeout_ms = (spec->timeout ? spec->timeout : SD_TIMEOUT_DEFAULT) * 1000;
+  r->uri = strdup (spec->path);
+  r->conns = calloc (r->nconns, sizeof *r->conns);
+  pthread_mutex_init (&r->lock, NULL);
+  pthread_cond_init (&r->cond, NULL);
+  if (r->uri == NULL || r->conns == NULL) {
+    free (r->uri);
+    free (r->conns);
+    free (r);
+    return NULL;
+  }
+  return r;
+}
+
+/* The identity of a remote device: its URI as libnbd normalises it. */
+static char *
+remote_ident (struct remote *r)
+{
+  CLEANUP_FREE char *uri = nbd_get_uri (r->conns[0].h);
+  char *ident = NULL;
+
+  if (asprintf (&ident, "nbd:%s", uri ? uri : r->uri) == -1)
+    return NULL;
+  return ident;
+}
+
+struct swapdev *
+swapdev_open_nbd (const struct devspec *spec, const char *own)
+{
+  struct remote *r = remote_new (spec);
+  struct swapdev *dev;
+
+  if (r == NULL) {
+    sd_error ("swap: %s: %m", spec->path);
+    return NULL;
+  }
+  if (spec->create_size) {
+    errno = EINVAL;
+    sd_error ("swap: %s: create= applies to files only", spec->path);
+    remote_close (&(struct swapdev) { .priv = r });
+    return NULL;
+  }
+  r->conns[0].h = connect_one (r->uri, r->timeout_ms);
+  if (r->conns[0].h == NULL || check_export (r, r->conns[0].h, own) == -1)
+    goto err;
+  dev = swapdev_new (spec->path, "", &nbd_ops, r, r->size, r->nconns);
+  if (dev == NULL)
+    goto err;
+  dev->kind = SWAPDEV_NBD;
+  free (dev->ident);
+  dev->ident = remote_ident (r);
+  if (dev->ident == NULL || remote_connect (dev) == -1) {
+    if (dev->ident == NULL)
+      sd_error ("swap: %s: %m", spec->path);
+    swapdev_free (dev);         /* closes r */
+    return NULL;
+  }
+  return dev;
+
+ err:
+  remote_close (&(struct swapdev) { .priv = r });
+  return NULL;
+}

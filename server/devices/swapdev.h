@@ -1,0 +1,241 @@
+/* swapdrum: a swap device.
+ *
+ * A swap device is a backend (a regular file, a block device; remote
+ * NBD exports later) behind a small vtable, plus what the pool keeps
+ * about it: its drum range, its free-page allocator, counters, flags,
+ * priority and in-flight limit (maxactive).
+ *
+ * Layout on the backend, in 4096-byte pages:
+ *   [skip]   block devices only: page 0 is never touched (labels);
+ *   [stamp]  one page: magic, pool id, device id, generation;
+ *   [data]   npages pages; device page p lives at data_offset + p*4096.
+ *
+ * Locking (no I/O under the pool lock; the gate's lock is a leaf,
+ * never taken with the pool lock held):
+ *   - fields under "constant" are set before the device joins the pool
+ *     and never change;
+ *   - fields under "pool" belong to the pool and are read and written
+ *     only with the pool lock held (see pool.c);
+ *   - the maxactive gate (gate.h) is lock-free while it has room and
+ *     takes its own lock only when I/Os must wait;
+ *   - counters are atomics, read without locks for stats.
+ */
+
+#ifndef SWAPDRUM_SWAPDEV_H
+#define SWAPDRUM_SWAPDEV_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "devices/gate.h"
+#include "storage/page.h"
+#include "swapdrum/devspec.h"
+
+enum swapdev_kind {
+  SWAPDEV_FILE,
+  SWAPDEV_BLOCK,
+  SWAPDEV_NBD,             /* a remote NBD export, through libnbd */
+  SWAPDEV_TEST,            /* a backend supplied by a unit test */
+};
+
+/* Flags, as the seed's SWF_*. */
+#define SWF_INUSE   0x01   /* in the pool, holding a drum range */
+#define SWF_ENABLE  0x02   /* takes new allocations */
+#define SWF_FAKE    0x04   /* placeholder while being set up */
+#define SWF_FAILED  0x08   /* kept failing: no new allocations */
+#define SWF_DRAIN   0x10   /* swap-off: its pages are moving away */
+
+/* maxactive when the caller asks for the default (0). */
+#define SWAPDEV_MAXACTIVE 8
+
+/* After this many I/O errors in a row a device is marked FAILED. */
+#define SWAPDEV_FAIL_AFTER 8
+
+#define SWAPDEV_MAGIC "SWAPDRUM"
+#define SWAPDEV_STAMP_VERSION 1
+
+struct swapdev;
+
+/* Backend operations.  Offsets and counts are bytes on the backend.
+ * Each returns 0, or -1 with errno set (and reports nothing: the
+ * caller reports once, with the device and slot).  pread and pwrite
+ * must transfer everything or fail.
+ */
+struct swapdev_ops {
+  const char *kind_name;
+  int (*pread) (struct swapdev *dev, void *buf, uint64_t count,
+                uint64_t offset);
+  /* fua: the data must be on stable storage when this returns. */
+  int (*pwrite) (struct swapdev *dev, const void *buf, uint64_t count,
+                 uint64_t offset, bool fua);
+  int (*flush) (struct swapdev *dev);
+  /* Optional: tell the backend the range holds nothing (remote trim). */
+  int (*discard) (struct swapdev *dev, uint64_t count, uint64_t offset);
+  /* Optional: (re)connect a backend whose connection was lost.  The
+   * device stays offline (swapdev_read/write fail) until the caller
+   * has checked the stamp and calls swapdev_set_online.
+   */
+  int (*connect) (struct swapdev *dev);
+  /* Release the backend.  Called once, from swapdev_free. */
+  void (*close) (struct swapdev *dev);
+};
+
+/* The one-page stamp, little endian on disk; the rest of the page is
+ * zeros.
+ */
+struct swapdev_stamp {
+  char magic[8];
+  uint32_t version;
+  uint32_t page_size;
+  uint8_t pool_id[16];
+  uint64_t device_id;
+  uint64_t generation;
+  uint64_t npages;
+};
+
+struct swapdev {
+  /* constant */
+  char *path;                   /* as the operator gave it */
+  char *ident;                  /* what it is: "dev:ino" (or a URI) */
+  enum swapdev_kind kind;
+  const struct swapdev_ops *ops;
+  void *priv;                   /* the backend's own state */
+  int fd;                       /* file and block backends, else -1 */
+  uint64_t stamp_offset;        /* byte offset of the stamp page */
+  uint64_t data_offset;         /* byte offset of device page 0 */
+  uint64_t npages;              /* usable data pages */
+  struct swapdev_stamp stamp;   /* as written at swap-on */
+
+  /* pool */
+  drum_slot_t drumoffset;       /* first drum slot of the range */
+  int priority;
+  unsigned flags;               /* SWF_* */
+  struct blist *blist;          /* free data pages */
+  uint64_t npginuse;            /* pages handed out, excluding bad */
+  uint64_t npgbad;              /* pages marked bad, never reused */
+
+  /* the gate's own locking (gate.h): FIFO admission of at most
+   * maxactive I/Os, and the peak in flight for stats
+   */
+  unsigned maxactive;           /* constant */
+  struct gate gate;
+
+  /* counters */
+  _Atomic uint64_t nreads, nwrites;
+  _Atomic uint64_t bytes_read, bytes_written;
+  _Atomic uint64_t read_errors, write_errors;
+  _Atomic unsigned error_run;   /* errors since the last success */
+  _Atomic bool dirty;           /* written since the last flush */
+  _Atomic bool offline;         /* connection lost: page I/O fails */
+  _Atomic uint64_t reconnects;  /* times it came back */
+  _Atomic uint64_t lost_pages;  /* pages it came back without */
+
+  /* the pool's monitor thread only: reconnect backoff */
+  int64_t retry_at_ms;
+  unsigned backoff_ms;
+};
+
+/* Open a file or block device as a swap device (not yet in a pool).
+ * Regular files are created if missing and spec->create_size is set,
+ * and fully allocated with posix_fallocate (a file that cannot be is
+ * refused); block devices are opened O_EXCL and skip page 0.
+ * => returns the device with flags 0 and its stamp not yet written,
+ *    or NULL after reporting "swap: PATH: reason".
+ */
+extern struct swapdev *swapdev_open_local (const struct devspec *spec);
+
+/* The identity the device at path would have ("file:DEV:INO",
+ * "blk:MAJOR:MINOR"), to find it whatever its spelling.
+ * => returns a malloc'd string, or NULL with errno set (no report).
+ */
+extern char *swapdev_path_ident (const char *path);
+
+/* The part every backend's constructor shares: a device called path,
+ * of the given kind, over ops and priv, with no fd (-1) and the gate
+ * open for maxactive I/Os (0: SWAPDEV_MAXACTIVE).  The caller fills in
+ * the rest (ident, layout, fd) and frees the device with swapdev_free
+ * if that fails; from here on swapdev_free calls ops->close.
+ * => returns the device, or NULL after reporting "swap: PATH: reason"
+ *    (the caller still owns priv).
+ */
+extern struct swapdev *swapdev_alloc (const char *path,
+                                      enum swapdev_kind kind,
+                                      const struct swapdev_ops *ops,
+                                      void *priv, unsigned maxactive);
+
+/* Build a device over a caller-supplied backend (unit tests).
+ * `size` is the backend's size in bytes.
+ * => returns NULL after reporting, on bad size or ENOMEM.
+ */
+extern struct swapdev *swapdev_new (const char *path, const char *ident,
+                                    const struct swapdev_ops *ops,
+                                    void *priv, uint64_t size,
+                                    unsigned maxactive);
+
+/* Open a remote NBD export (an nbd://, nbds://, nbd+unix:// ... URI)
+ * as a swap device, with spec->maxactive connections (default 2) and
+ * spec->timeout seconds per request.  A read-only or too small export,
+ * or this server's own export, is refused.
+ * => returns the device, or NULL after reporting "swap: URI: reason".
+ */
+extern struct swapdev *swapdev_open_nbd (const struct devspec *spec,
+                                         const char *own_description);
+
+/* Mark the device offline (its connection is gone: page I/O fails
+ * with EIO at once) or online again.
+ */
+extern void swapdev_set_online (struct swapdev *dev, bool online);
+
+/* Close the backend and free the device.  Accepts NULL.  The device
+ * must not be in a pool.
+ */
+extern void swapdev_free (struct swapdev *dev);
+
+/* Write the stamp page (pool id, device id, generation).
+ * => returns 0, or -1 after reporting.
+ */
+extern int swapdev_write_stamp (struct swapdev *dev,
+                                const uint8_t pool_id[16],
+                                uint64_t device_id, uint64_t generation);
+
+/* Read the stamp page back and compare it with dev->stamp.
+ * => returns 1 if it matches, 0 if missing or different, -1 on I/O
+ *    error (reported).
+ */
+extern int swapdev_check_stamp (struct swapdev *dev);
+
+/* Read or write `n` whole pages starting at device page `page`,
+ * waiting at the maxactive gate and counting the I/O.  `skip` and
+ * `count` select bytes inside that span (for partial pages): the I/O
+ * covers bytes [page*4096 + skip, page*4096 + skip + count).
+ * => returns 0, or -1 with errno set; does not report (the caller
+ *    knows which export page failed).  Errors feed the FAILED logic.
+ */
+extern int swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
+                         uint64_t skip, uint64_t count);
+extern int swapdev_write (struct swapdev *dev, const void *buf,
+                          dev_page_t page, uint64_t skip, uint64_t count,
+                          bool fua);
+
+/* Flush the backend if it was written since the last flush.
+ * => returns 0, or -1 after reporting.
+ */
+extern int swapdev_flush (struct swapdev *dev);
+
+/* Discard device pages [page, page + n) on the backend, if it can.
+ * => returns 0 (also when the backend cannot), or -1 with errno set.
+ */
+extern int swapdev_discard (struct swapdev *dev, dev_page_t page,
+                            uint64_t n);
+
+/* True once SWAPDEV_FAIL_AFTER errors in a row have been seen, or the
+ * device went offline.
+ */
+extern bool swapdev_failing (const struct swapdev *dev);
+
+/* The kind as a word ("file", "block", ...). */
+extern const char *swapdev_kind_name (const struct swapdev *dev);
+
+#endif /* SWAPDRUM_SWAPDEV_H */

@@ -1,0 +1,87 @@
+/* swapdrum: an export's insides, for the engine's own modules
+ * (export.c, the data path; export-unmap.c, trim, zero and extents;
+ * export-migrate.c, what the pool asks of an export: swap-off and lost
+ * pages).
+ */
+
+#ifndef SWAPDRUM_EXPORT_INT_H
+#define SWAPDRUM_EXPORT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/map.h"
+#include "storage/page.h"
+#include "storage/stripes.h"
+#include "devices/swapdev.h"
+#include "pool/pool-int.h"
+#include "swapdrum/export.h"
+
+#define PAGE_MASK (SD_PAGE_SIZE - 1)
+
+/* How many fresh slots a page may try after write errors. */
+#define MAX_RELOCATIONS 16
+
+struct export {
+  char *name;
+  struct pool *pool;
+  uint64_t size;                /* bytes, a multiple of 4096 */
+  struct map *map;              /* atomic entries; see map.h */
+  struct stripes stripes;       /* see stripes.h */
+  struct pool_tenant tenant;    /* how the pool reaches our pages */
+  bool registered;              /* tenant is in the pool's list */
+};
+
+/* Take one fresh slot from the pool and write a whole page there,
+ * marking slots that fail bad and trying others (at most
+ * MAX_RELOCATIONS).  The page is not mapped: the caller installs it.
+ * => returns 0 with *slotp set, or -1 with errno ENOSPC (pool full),
+ *    or EIO (every slot tried failed), after reporting.
+ */
+extern int export_new_slot (struct export *exp, export_page_t page,
+                            const void *data, bool fua,
+                            drum_slot_t *slotp);
+
+/* A write to slot on dev failed: mark the slot bad (the seed's
+ * uvm_swap_markbad), unless dev is offline: then the slot is not bad,
+ * just unreachable, and goes back for when the device returns.
+ */
+extern void export_drop_slot (struct export *exp, struct swapdev *dev,
+                              drum_slot_t slot);
+
+/* Write count bytes at offset through the map: overwrites go to the
+ * slots pages have, new pages take slots by priority, write errors
+ * relocate pages.  Recursive: a page another writer mapped or changed
+ * first is written again through here (see install in export.c).
+ * => caller holds the stripes of the range shared.
+ * => returns 0, or -1 with errno set after reporting.
+ */
+extern int export_write_range (struct export *exp, const char *buf,
+                               uint64_t count, uint64_t offset, bool fua);
+
+/* Refuse a request beyond the end of the export (nbdkit never sends
+ * one): returns 0, or -1 with errno EINVAL after reporting
+ * "what: NAME: OFFSET+COUNT is beyond the end (SIZE)".
+ */
+extern int export_check_bounds (const struct export *exp, const char *what,
+                                uint64_t count, uint64_t offset);
+
+/* How the pool reaches an export's pages (pool-int.h's tenant
+ * interface), in export-migrate.c: migrate moves every page of the
+ * export that lives on a device to other devices (swap-off), one stripe
+ * at a time, copying without holding the stripe and switching the map
+ * holding it exclusive if no write overlapped the copy; mark_lost marks
+ * every page on a device that came back empty MAP_LOST.  Each first
+ * waits for the export's requests in flight (stripes_barrier).
+ */
+extern const struct pool_tenant_ops export_tenant_ops;
+
+/* The export that embeds tenant t. */
+static inline struct export *
+export_of_tenant (struct pool_tenant *t)
+{
+  return (struct export *) ((char *) t - offsetof (struct export, tenant));
+}
+
+#endif /* SWAPDRUM_EXPORT_INT_H */

@@ -1,0 +1,243 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* Live changes of the device set: the seed's sys_swapctl SWAP_CTL and
+ * SWAP_OFF (swap-on is in pool.c).  Each runs under the pool's
+ * admin_lock from start to end, so changes never interleave.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "pool/pool-int.h"
+#include "swapdrum/cleanup.h"
+#include "swapdrum/log.h"
+
+/* The device path names: the same object (by identity) or, only if
+ * no device is that object, the same spelling (a file since deleted or
+ * replaced).
+ * => caller holds the pool lock.
+ */
+static struct swapdev *
+find_device (struct pool *pool, const char *path, const char *ident)
+{
+  size_t i;
+
+  for (i = 0; ident && i < pool->prio.n; i++)
+    if (strcmp (pool->prio.devs[i]->ident, ident) == 0)
+      return pool->prio.devs[i];
+  for (i = 0; i < pool->prio.n; i++)
+    if (strcmp (pool->prio.devs[i]->path, path) == 0)
+      return pool->prio.devs[i];
+  return NULL;
+}
+
+/* Find the device for an admin change and check it may change.
+ * => caller holds the pool lock; reports "what: path: reason".
+ */
+static struct swapdev *
+lookup (struct pool *pool, const char *what, const char *path,
+        const char *ident)
+{
+  struct swapdev *dev = find_device (pool, path, ident);
+
+  if (dev == NULL) {
+    errno = ENOENT;
+    sd_error ("%s: %s: not in the pool", what, path);
+    return NULL;
+  }
+  if (dev->flags & (SWF_FAKE | SWF_DRAIN)) {
+    errno = EBUSY;
+    sd_error ("%s: %s: being %s", what, path,
+              dev->flags & SWF_FAKE ? "added" : "removed");
+    return NULL;
+  }
+  return dev;
+}
+
+int
+pool_ctl (struct pool *pool, const char *path, int priority)
+{
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  CLEANUP_FREE char *ident = swapdev_path_ident (path);
+  struct swapdev *dev;
+
+  if (priority < SD_PRIORITY_MIN || priority > SD_PRIORITY_MAX) {
+    errno = EINVAL;
+    sd_error ("ctl: %s: priority %d out of range (%d to %d)", path,
+              priority, SD_PRIORITY_MIN, SD_PRIORITY_MAX);
+    return -1;
+  }
+  pthread_mutex_lock (&pool->lock);
+  dev = lookup (pool, "ctl", path, ident);
+  if (dev) {
+    /* Removing and inserting again cannot fail: the array keeps its
+     * capacity.
+     */
+    prio_remove (&pool->prio, dev);
+    dev->priority = priority;
+    prio_insert (&pool->prio, dev);
+  }
+  pthread_mutex_unlock (&pool->lock);
+  return dev ? 0 : -1;
+}
+
+/* Free pages on the devices other than dev that take allocations.
+ * => caller holds the pool lock.
+ */
+static uint64_t
+room_elsewhere (struct pool *pool, const struct swapdev *dev)
+{
+  uint64_t room = 0;
+  size_t i;
+
+  for (i = 0; i < pool->prio.n; i++) {
+    const struct swapdev *d = pool->prio.devs[i];
+    if (d != dev &&
+        (d->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE)
+      room += d->npages - d->npginuse - d->npgbad;
+  }
+  return room;
+}
+
+/* Step 1 of swap-off: check there is room elsewhere and stop new
+ * allocations on the device.  Copies the tenant list to *ts at the same
+ * moment, so that a tenant added later cannot have pages on the device.
+ */
+static struct swapdev *
+swapoff_begin (struct pool *pool, const char *path, const char *ident,
+               struct pool_tenant ***ts, size_t *nts, uint64_t *total)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct swapdev *dev = lookup (pool, "off", path, ident);
+  uint64_t room;
+
+  if (dev == NULL)
+    return NULL;
+  room = room_elsewhere (pool, dev);
+  if (room < dev->npginuse) {
+    errno = ENOSPC;
+    sd_error ("off: %s: the rest of the pool has %" PRIu64 " free pages; "
+              "the device holds %" PRIu64, path, room, dev->npginuse);
+    return NULL;
+  }
+  *ts = pool_tenants_locked (pool, "off", nts);
+  if (*ts == NULL)
+    return NULL;
+  *total = dev->npginuse;
+  dev->flags = (dev->flags & ~SWF_ENABLE) | SWF_DRAIN;
+  return dev;
+}
+
+/* Undo swapoff_begin: the device takes allocations again. */
+static void
+swapoff_undo (struct pool *pool, struct swapdev *dev)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
+  dev->flags = (dev->flags & ~SWF_DRAIN) | SWF_ENABLE;
+}
+
+/* Last step: take the empty device out of the pool and free it. */
+static int
+swapoff_finish (struct pool *pool, struct swapdev *dev, const char *path)
+{
+  pthread_mutex_lock (&pool->lock);
+  if (dev->npginuse != 0) {
+    pthread_mutex_unlock (&pool->lock);
+    errno = EBUSY;
+    sd_error ("off: %s: %" PRIu64 " pages still in use after migration",
+              path, dev->npginuse);
+    return -1;
+  }
+  if (drum_release (pool->drum, dev) == -1) {
+    pthread_mutex_unlock (&pool->lock);
+    sd_error ("off: %s: %m", path);
+    return -1;
+  }
+  prio_remove (&pool->prio, dev);
+  pthread_mutex_unlock (&pool->lock);
+
+  /* Wait for flushes that copied the device list, then close. */
+  pthread_rwlock_wrlock (&pool->devlife);
+  swapdev_free (dev);
+  pthread_rwlock_unlock (&pool->devlife);
+  return 0;
+}
+
+/* Swap-off copies as fast as the CPU and the devices allow.  Client
+ * requests must not queue behind it for a CPU, so the copy runs at this
+ * nice value (the calling thread only; Linux's setpriority on a thread
+ * id), and the thread's own value is put back afterwards where the
+ * process may raise it again (root, or RLIMIT_NICE).
+ */
+#define MIGRATE_NICE 19
+
+/* => returns the thread's nice value before, to give to
+ *    restore_priority.
+ */
+static int
+lower_priority (void)
+{
+  pid_t tid = gettid ();
+  int old;
+
+  errno = 0;
+  old = getpriority (PRIO_PROCESS, tid);
+  if (old == -1 && errno != 0)
+    old = 0;
+  if (old < MIGRATE_NICE &&
+      setpriority (PRIO_PROCESS, tid, MIGRATE_NICE) == -1)
+    sd_debug ("off: cannot lower the copy's CPU priority: %m");
+  return old;
+}
+
+static void
+restore_priority (int old)
+{
+  if (setpriority (PRIO_PROCESS, gettid (), old) == -1)
+    sd_debug ("off: the admin thread stays at nice %d: %m", MIGRATE_NICE);
+}
+
+int
+pool_swapoff (struct pool *pool, const char *path,
+              pool_progress_fn progress, void *opaque)
+{
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  CLEANUP_FREE char *ident = swapdev_path_ident (path);
+  CLEANUP_FREE struct pool_tenant **ts = NULL;
+  struct swapdev *dev;
+  uint64_t moved = 0, total = 0;
+  size_t nts = 0, i;
+  int nice_was;
+
+  dev = swapoff_begin (pool, path, ident, &ts, &nts, &total);
+  if (dev == NULL)
+    return -1;
+  nice_was = lower_priority ();
+  for (i = 0; i < nts; i++) {
+    if (ts[i]->ops->migrate (ts[i], dev, &moved, total, progress,
+                             opaque) == -1) {
+      restore_priority (nice_was);
+      sd_error ("off: %s: stopped after moving %" PRIu64 " of %" PRIu64
+                " pages; the device is enabled again", path, moved, total);
+      swapoff_undo (pool, dev);
+      return -1;
+    }
+  }
+  restore_priority (nice_was);
+  if (swapoff_finish (pool, dev, path) == -1) {
+    swapoff_undo (pool, dev);
+    return -1;
+  }
+  sd_debug ("off: %s: %" PRIu64 " pages moved, device closed", path, moved);
+  return 0;
+}

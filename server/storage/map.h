@@ -1,0 +1,115 @@
+/* swapdrum: the export map, export page -> drum slot.
+ *
+ * A lazy adaptive radix tree: a node is allocated only when an entry
+ * below it is first set, so an export costs memory in proportion to
+ * the pages written, not to its size.  A written region costs about
+ * 5 bytes a page (4-byte entries in 8-entry leaves, plus the nodes
+ * above them); an isolated page costs a 32-byte leaf and the small
+ * inner nodes above it, about 100 bytes; an empty map is its header,
+ * about a hundred bytes, however large the export.  Nodes come from
+ * chunks owned by the map and are freed all at once by map_destroy.
+ *
+ * Entries are 32-bit words read and written with atomic operations:
+ * map_get, map_cas and map_clear never take a lock and may be called
+ * from any number of threads at once.  The first write into an 8-page
+ * region adds nodes to the tree under a map-wide mutex, held briefly;
+ * readers never wait for it.  No node is freed before map_destroy, so
+ * a reader never sees a node disappear under it.
+ *
+ * An entry is one of:
+ *   MAP_UNMAPPED  (0) the page was never written or was trimmed, and
+ *                 reads as zeros;
+ *   MAP_LOST      the device that held the page lost it: the page reads
+ *                 as EIO until it is rewritten;
+ *   a drum slot   anything else (1 .. DRUM_MAX_SLOT, see page.h).
+ */
+
+#ifndef SWAPDRUM_MAP_H
+#define SWAPDRUM_MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/page.h"
+
+typedef uint32_t map_entry_t;
+
+#define MAP_UNMAPPED ((map_entry_t) 0)
+#define MAP_LOST ((map_entry_t) UINT32_MAX)
+
+/* The drum slot an entry holds, or DRUM_NO_SLOT (unmapped or lost). */
+static inline drum_slot_t
+map_entry_slot (map_entry_t e)
+{
+  return e == MAP_LOST ? DRUM_NO_SLOT : e;
+}
+
+struct map;
+
+/* Create an empty map for an export of npages pages.
+ * => returns NULL with errno EINVAL if npages is 0, or ENOMEM.
+ */
+extern struct map *map_create (uint64_t npages);
+
+/* Free the map and all its nodes.  Accepts NULL.  No other thread may
+ * be using the map.
+ */
+extern void map_destroy (struct map *m);
+
+/* Number of export pages the map covers. */
+extern uint64_t map_npages (const struct map *m);
+
+/* Atomically load the entry of page (< npages); MAP_UNMAPPED if no
+ * node covers it.  Acquire ordering.  Never allocates.
+ */
+extern map_entry_t map_get (const struct map *m, export_page_t page);
+
+/* Atomically replace the entry of page by desired if it equals
+ * *expected (acq_rel ordering).
+ * => returns 1 if it was replaced;
+ * => returns 0 if not, with *expected set to the current entry;
+ * => returns -1 with errno ENOMEM if a node was needed and could not
+ *    be allocated (the entry is unchanged; empty nodes made before the
+ *    failure may stay).
+ * Lock-free, except that when the page's leaf does not exist yet and
+ * desired is not MAP_UNMAPPED, the nodes are added under the map's
+ * mutex.  Setting an entry to MAP_UNMAPPED never allocates.
+ */
+extern int map_cas (struct map *m, export_page_t page,
+                    map_entry_t *expected, map_entry_t desired);
+
+/* Atomically set the entry of page to MAP_UNMAPPED and return what it
+ * held.  Never allocates.
+ */
+extern map_entry_t map_clear (struct map *m, export_page_t page);
+
+/* Return the first page in [from, end) whose entry is mapped (!= 0)
+ * if `mapped`, or unmapped (== 0) if !`mapped`; end if there is none
+ * (also when from >= end).  end must be <= npages.
+ * Skips whole missing subtrees, so a scan of an empty region costs
+ * O(log npages) per missing subtree, not per page.  Lock-free.  The
+ * answer may be stale by the time it returns if other threads change
+ * the map.
+ */
+extern export_page_t map_find (const struct map *m, export_page_t from,
+                               export_page_t end, bool mapped);
+
+/* Call fn (page, entry, opaque) for every mapped entry in page order.
+ * If fn returns non-zero, stop and return that value; else return 0.
+ * Entries changed concurrently may or may not be visited.  No lock is
+ * held while fn runs, so fn may call map_get, map_cas and map_clear.
+ */
+extern int map_foreach (const struct map *m,
+                        int (*fn) (export_page_t page, map_entry_t entry,
+                                   void *opaque),
+                        void *opaque);
+
+/* Bytes of memory held by the map: its header and every chunk its
+ * nodes are allocated from (whole chunks, used or not, including the
+ * nodes an inner node's growth left behind).  Counts only what map.c
+ * asked for, not the allocator's own overhead per chunk.
+ */
+extern size_t map_bytes (const struct map *m);
+
+#endif /* SWAPDRUM_MAP_H */

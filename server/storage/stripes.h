@@ -1,0 +1,77 @@
+/* swapdrum: striped page locks of an export.
+ *
+ * Requests that read or write pages hold the stripes of those pages
+ * shared for the whole request; operations that free or move the slot
+ * behind a page (trim, zero, migration) hold the page's stripe
+ * exclusive, one stripe at a time.  So a slot is never freed (and
+ * handed to another page) while a request still uses it.
+ *
+ * A stripe covers STRIPE_PAGES consecutive pages (256 KiB); stripes
+ * are hashed into NSTRIPES rwlocks.  The rwlocks prefer writers, so
+ * trim and swap-off are not starved by steady reads.  Deadlock freedom:
+ * a request takes its stripes shared in increasing index order, and an
+ * exclusive holder (trim, zero, migration, the barrier) holds one
+ * stripe at a time and never waits for another while holding it.  No
+ * thread takes a stripe it already holds.
+ *
+ * Each stripe also has a write generation, bumped (release) by every
+ * holder that may have changed its pages' data or slots, just before it
+ * lets go: writers through stripes_unlock_written, exclusive holders
+ * through stripes_unlock.  Swap-off copies a stripe's pages without
+ * holding it, then takes it exclusive and switches the map only if the
+ * generation it read before copying is unchanged: any write that
+ * overlapped the copy bumped it before letting go (see migrate.c).
+ */
+
+#ifndef SWAPDRUM_STRIPES_H
+#define SWAPDRUM_STRIPES_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "storage/page.h"
+
+#define STRIPE_SHIFT 6
+#define STRIPE_PAGES (UINT64_C (1) << STRIPE_SHIFT)
+#define NSTRIPES 1024
+
+struct stripes {
+  pthread_rwlock_t lock[NSTRIPES]; /* each: the slots of its pages */
+  _Atomic uint32_t gen[NSTRIPES];  /* write generations, lock-free */
+};
+
+extern void stripes_init (struct stripes *s);
+extern void stripes_fini (struct stripes *s);
+
+/* Hold shared / release the stripes of pages [first, first + n). */
+extern void stripes_rdlock (struct stripes *s, export_page_t first,
+                            uint64_t n);
+extern void stripes_unlock_range (struct stripes *s, export_page_t first,
+                                  uint64_t n);
+
+/* Release the stripes of pages [first, first + n), held shared by a
+ * request that wrote them, bumping their write generations first.
+ */
+extern void stripes_unlock_written (struct stripes *s, export_page_t first,
+                                    uint64_t n);
+
+/* Take and drop every stripe exclusive, one after the other: when it
+ * returns, every request that held a stripe when it was called has
+ * finished with it.
+ */
+extern void stripes_barrier (struct stripes *s);
+
+/* Hold exclusive / release the one stripe of page.  stripes_unlock
+ * bumps the stripe's write generation before releasing it.
+ */
+extern void stripes_wrlock (struct stripes *s, export_page_t page);
+extern void stripes_unlock (struct stripes *s, export_page_t page);
+
+/* The write generation of page's stripe (acquire): read it before
+ * copying the stripe's pages without the lock; if it is the same once
+ * the stripe is held exclusive, no write overlapped the copy.
+ */
+extern uint32_t stripes_gen (struct stripes *s, export_page_t page);
+
+#endif /* SWAPDRUM_STRIPES_H */
