@@ -20,6 +20,7 @@
 
 #include "ctl-cmd.h"
 #include "ctl-util.h"
+#include "swapdrum/adminpath.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/devspec.h"
 #include "swapdrum/log.h"
@@ -236,23 +237,6 @@ parse_options (int argc, char **argv, struct options *o)
   return r;
 }
 
-/* The default admin socket (see -S in swapdrumctl(8)). */
-static char *
-default_socket (void)
-{
-  const char *env = getenv ("SWAPDRUM_ADMIN");
-  const char *xdg = getenv ("XDG_RUNTIME_DIR");
-
-  if (env && *env)
-    return ctl_strdup_printf ("%s", env);
-  if (geteuid () == 0)
-    return ctl_strdup_printf ("/run/swapdrum/admin.sock");
-  if (xdg && *xdg)
-    return ctl_strdup_printf ("%s/swapdrum/admin.sock", xdg);
-  return ctl_strdup_printf ("/tmp/swapdrum-%u/admin.sock",
-                            (unsigned) getuid ());
-}
-
 /* PATH as the server must see it: the server's working directory is
  * not ours, so a relative path is made absolute here (an NBD URI is
  * left alone).
@@ -326,7 +310,10 @@ main (int argc, char **argv)
   r = parse_options (argc, argv, &o);
   if (r)
     return r == -1 ? CTL_EXIT_OK : r;
-  socket = o.socket ? ctl_strdup_printf ("%s", o.socket) : default_socket ();
+  socket = o.socket ? ctl_strdup_printf ("%s", o.socket)
+                    : sd_admin_default_path ();
+  if (socket == NULL)
+    ctl_nomem ();
   ctx.socket = socket;
   ctx.json = o.json;
   ctx.dry_run = o.dry_run;

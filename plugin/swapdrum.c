@@ -24,6 +24,7 @@
 #include <nbdkit-plugin.h>
 
 #include "swapdrum/admin.h"
+#include "swapdrum/adminpath.h"
 #include "swapdrum/conffile.h"
 #include "swapdrum/devspec.h"
 #include "swapdrum/export.h"
@@ -284,30 +285,6 @@ swapdrum_config_complete (void)
   return 0;
 }
 
-/* The admin socket when admin= is not given: $SWAPDRUM_ADMIN, else
- * /run/swapdrum/admin.sock for root, else under $XDG_RUNTIME_DIR, else
- * /tmp/swapdrum-UID/admin.sock (swapdrumctl looks in the same places).
- */
-static char *
-default_admin_path (void)
-{
-  const char *env = getenv ("SWAPDRUM_ADMIN");
-  const char *xdg = getenv ("XDG_RUNTIME_DIR");
-  char *path = NULL;
-  int r;
-
-  if (env && *env)
-    r = asprintf (&path, "%s", env);
-  else if (geteuid () == 0)
-    r = asprintf (&path, "/run/swapdrum/admin.sock");
-  else if (xdg && *xdg)
-    r = asprintf (&path, "%s/swapdrum/admin.sock", xdg);
-  else
-    r = asprintf (&path, "/tmp/swapdrum-%u/admin.sock",
-                  (unsigned) geteuid ());
-  return r == -1 ? NULL : path;
-}
-
 /* Bind the admin socket before nbdkit forks, so that a bad path fails
  * the start with one line; its thread starts in after_fork.
  */
@@ -316,7 +293,8 @@ swapdrum_get_ready (void)
 {
   if (admin_sock && strcmp (admin_sock, "off") == 0)
     return 0;
-  if (admin_sock == NULL && (admin_sock = default_admin_path ()) == NULL) {
+  if (admin_sock == NULL &&
+      (admin_sock = sd_admin_default_path ()) == NULL) {
     nbdkit_error ("admin: %m");
     return -1;
   }
@@ -347,11 +325,12 @@ swapdrum_cleanup (void)
 }
 
 #define swapdrum_config_help \
-  "[swap=]PATH[,priority=N][,maxactive=N][,create=SIZE]\n" \
+  "[swap=]PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]\n" \
   "                     A swap device (repeat for more); lower priority\n" \
-  "                     numbers are preferred.\n" \
+  "                     numbers are preferred.  PATH may be an NBD URI.\n" \
   "config=FILE          Devices listed in FILE, one per line:\n" \
   "                     PATH [priority=N] [maxactive=N] [create=SIZE]\n" \
+  "                          [timeout=SECONDS]\n" \
   "size=SIZE            Export size (default: the sum of the devices).\n" \
   "parallel=BOOL        Force the PARALLEL thread model on or off.\n" \
   "admin=PATH|off       Admin socket (default /run/swapdrum/admin.sock\n" \

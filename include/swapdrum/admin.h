@@ -7,6 +7,9 @@
  * serving other clients during a long swap-off; no admin request ever
  * blocks the data path (the engine's admin changes take only short
  * pool-lock sections and per-stripe locks).
+ *
+ * Pointer parameters must not be NULL where the function is marked
+ * SD_NONNULL (nonnull.h); the destructors accept NULL.
  */
 
 #ifndef SWAPDRUM_ADMIN_H
@@ -14,13 +17,15 @@
 
 #include <sys/types.h>
 
+#include "swapdrum/nonnull.h"
 #include "swapdrum/pool.h"
 
 struct admin_server;
 
 /* Create, bind and listen on the socket at path (a stale socket file
  * left by a dead server is replaced; a live one is refused with
- * EADDRINUSE; a missing parent directory is created, mode 0700).  The
+ * EADDRINUSE; a missing parent directory is created, mode 0700 plus
+ * the search bit for whom `mode` lets in, with `group`).  The
  * socket file gets exactly `mode` (e.g. 0600) and, if group is not
  * (gid_t) -1, that group.  No thread is started.  Call it before other
  * threads run (nbdkit's .get_ready): it changes the umask for a moment.
@@ -29,14 +34,16 @@ struct admin_server;
  */
 extern struct admin_server *admin_create (struct pool *pool,
                                           const char *path, mode_t mode,
-                                          gid_t group);
+                                          gid_t group)
+  SD_NONNULL (1, 2);
 
 /* Start the loop thread and the worker thread (with every signal
  * blocked).  Call after nbdkit forks and changes user (.after_fork):
  * "the server's uid" of the privilege check is the euid at this call.
  * => returns 0, or -1 after reporting.
  */
-extern int admin_start (struct admin_server *srv);
+extern int admin_start (struct admin_server *srv)
+  SD_NONNULL (1);
 
 /* Stop the loop (if started), wait for the running request (a
  * swap-off finishes first, however long it takes; queued ones are
@@ -47,6 +54,7 @@ extern int admin_start (struct admin_server *srv);
 extern void admin_destroy (struct admin_server *srv);
 
 /* The socket path. */
-extern const char *admin_path (const struct admin_server *srv);
+extern const char *admin_path (const struct admin_server *srv)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_ADMIN_H */

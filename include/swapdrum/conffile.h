@@ -1,12 +1,15 @@
 /* swapdrum: the pool's config file, read by the plugin (config=FILE)
  * and by swapdrumctl -A/-U.  One device per line:
  *
- *   PATH [priority=N] [maxactive=N] [create=SIZE]
+ *   PATH [priority=N] [maxactive=N] [create=SIZE] [timeout=SECONDS]
  *
  * Words are separated by blanks; a word starting with '#' starts a
  * comment; blank lines are ignored.  PATH must be absolute and appear
  * once.  (So a path cannot contain blanks.)  Each other word is one
  * option, parsed by devspec_option.
+ *
+ * Pointer parameters must not be NULL where the function is marked
+ * SD_NONNULL (nonnull.h); the destructors accept NULL.
  */
 
 #ifndef SWAPDRUM_CONFFILE_H
@@ -15,6 +18,7 @@
 #include <stddef.h>
 
 #include "swapdrum/devspec.h"
+#include "swapdrum/nonnull.h"
 
 struct conffile {
   struct devspec *specs;
@@ -27,9 +31,11 @@ struct conffile {
  *    "FILE:LINE: reason" for the first line that cannot be parsed;
  *    *cf is then empty.
  */
-extern int conffile_read (const char *file, struct conffile *cf);
+extern int conffile_read (const char *file, struct conffile *cf)
+  SD_NONNULL (1, 2);
 
 /* Free what conffile_read allocated.  Accepts an empty *cf. */
-extern void conffile_free (struct conffile *cf);
+extern void conffile_free (struct conffile *cf)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_CONFFILE_H */

@@ -1,7 +1,14 @@
 /* swapdrum: a swap device as the operator names it.
  *
- * "PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]", as given to the
- * plugin's swap= key (and later to the admin socket's "on").
+ * "PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]",
+ * as given to the plugin's swap= key (devspec_parse).  The same
+ * options are the words of a config file line (conffile.h) and
+ * swapdrumctl's -o (devspec_option); the admin socket's "on" takes
+ * them as JSON members and fills in a struct devspec itself.  PATH is
+ * a file, a block device or an NBD URI (devspec_is_uri).
+ *
+ * Pointer parameters must not be NULL where the function is marked
+ * SD_NONNULL (nonnull.h); the destructors accept NULL.
  */
 
 #ifndef SWAPDRUM_DEVSPEC_H
@@ -10,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "swapdrum/nonnull.h"
+
 #define SD_PRIORITY_MIN (-1000000)
 #define SD_PRIORITY_MAX 1000000
 #define SD_MAXACTIVE_MAX 1024
@@ -17,7 +26,7 @@
 #define SD_TIMEOUT_DEFAULT 30
 
 struct devspec {
-  char *path;              /* file, block device (or URI later) */
+  char *path;              /* file, block device or NBD URI */
   int priority;            /* lower = preferred; default 0 */
   bool priority_set;       /* priority= was given, not defaulted (for
                               swapdrumctl -A, whose -p is the default) */
@@ -28,24 +37,32 @@ struct devspec {
 };
 
 /* Parse a device specification into *spec (path is malloc'd).
- * => returns 0, or -1 after reporting "swap: SPEC: reason" (unknown
- *    key, number out of range, empty path); *spec is then untouched.
+ * => returns 0, or -1 after reporting "swap: SPEC: reason" (empty
+ *    path, ENOMEM) or, for a bad option, as devspec_option does with
+ *    WHAT "swap: PATH"; *spec is then untouched.
  */
-extern int devspec_parse (const char *text, struct devspec *spec);
+extern int devspec_parse (const char *text, struct devspec *spec)
+  SD_NONNULL (1, 2);
 
-/* Apply one "key=value" option (priority, maxactive or create) to
- * *spec; what names the spec in error messages ("swap: PATH" for
- * devspec_parse, "FILE:LINE" for a config file, "-o" for swapdrumctl).
- * => returns 0, or -1 after reporting "WHAT: reason" or
- *    "WHAT: KEY: VALUE: reason"; *spec is then untouched.
+/* Apply one "key=value" option to *spec: priority (SD_PRIORITY_MIN to
+ * SD_PRIORITY_MAX), maxactive (1 to SD_MAXACTIVE_MAX), create (a size
+ * of at least 8192 bytes, sd_parse_size) or timeout (seconds, 1 to
+ * SD_TIMEOUT_MAX).  what names the spec in error messages ("swap:
+ * PATH" for devspec_parse, "FILE:LINE" for a config file, "-o" for
+ * swapdrumctl).
+ * => returns 0, or -1 after reporting "WHAT: reason" (no value,
+ *    unknown key, create=0) or "WHAT: KEY: VALUE: reason"; *spec is
+ *    then untouched.
  */
 extern int devspec_option (struct devspec *spec, const char *what,
-                           const char *opt);
+                           const char *opt)
+  SD_NONNULL (1, 2, 3);
 
 /* True if path names a remote device: an NBD URI (nbd://, nbds://,
  * nbd+unix://, nbds+unix://, nbd+vsock://, nbds+vsock://).
  */
-extern bool devspec_is_uri (const char *path);
+extern bool devspec_is_uri (const char *path)
+  SD_NONNULL (1);
 
 /* Free what devspec_parse allocated.  Accepts NULL. */
 extern void devspec_free (struct devspec *spec);
@@ -56,12 +73,14 @@ extern void devspec_free (struct devspec *spec);
  *    "what: TEXT: reason".
  */
 extern int sd_parse_size (const char *what, const char *text,
-                          uint64_t *size);
+                          uint64_t *size)
+  SD_NONNULL (1, 2, 3);
 
 /* Parse a decimal integer in [min, max].
  * => returns 0, or -1 after reporting "what: TEXT: reason".
  */
 extern int sd_parse_int (const char *what, const char *text,
-                         long long min, long long max, long long *out);
+                         long long min, long long max, long long *out)
+  SD_NONNULL (1, 2, 5);
 
 #endif /* SWAPDRUM_DEVSPEC_H */

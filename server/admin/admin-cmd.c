@@ -257,14 +257,6 @@ static const struct command commands[] = {
     .changes_pool = true, .prepare = prepare_ctl, .op = CMD_CTL },
 };
 
-static bool
-is_blank (const char *p, size_t len)
-{
-  while (len > 0 && isspace ((unsigned char) *p))
-    p++, len--;
-  return len == 0;
-}
-
 /* The ends of the 64-bit integers json-c holds, as JSON writes them. */
 #define INT64_MIN_TEXT "-9223372036854775808"
 #define UINT64_MAX_TEXT "18446744073709551615"
@@ -379,7 +371,7 @@ parse_request (struct admin_conn *conn, const char *line, size_t len)
   jerr = json_tokener_get_error (tok);
   end = json_tokener_get_parse_end (tok);
   json_tokener_free (tok);
-  if (jerr == json_tokener_success && is_blank (line + end, len - end))
+  if (jerr == json_tokener_success && admin_is_blank (line + end, len - end))
     return req;
   json_object_put (req);
   admin_reply_error (conn, NULL, EINVAL,

@@ -9,7 +9,6 @@
 
 #include <config.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -47,14 +46,6 @@ struct admin_request {
 static void conn_process (struct admin_conn *conn);
 
 /* ---- input ---- */
-
-static bool
-is_blank (const char *p, size_t len)
-{
-  while (len > 0 && isspace ((unsigned char) *p))
-    p++, len--;
-  return len == 0;
-}
 
 /* Make room for READ_CHUNK more bytes of input, moving what is not
  * split yet to the front first.
@@ -136,7 +127,7 @@ next_line (struct admin_conn *conn, struct admin_request *rq)
       consume_input (conn, avail);
       return false;
     }
-    if (nl == NULL && (conn->state == CONN_OPEN || is_blank (start, len))) {
+    if (nl == NULL && (conn->state == CONN_OPEN || admin_is_blank (start, len))) {
       conn->scanned = avail;
       if (conn->state != CONN_OPEN)
         consume_input (conn, avail);
@@ -417,8 +408,10 @@ write_cb (struct ev_loop *loop, ev_io *w, int revents)
   conn_process (w->data);
 }
 
-/* A client silent for ADMIN_IDLE_TIMEOUT is closed, unless it is
- * waiting for us (a running swap-off).
+/* A client silent for srv->idle_timeout is closed, unless it is
+ * waiting for us (a running swap-off).  Silence counts from the last
+ * bytes it sent, or from the end of its last request that ran in the
+ * worker (admin_conn_job_done), whichever is later.
  */
 static void
 idle_cb (struct ev_loop *loop, ev_timer *w, int revents)
@@ -428,7 +421,7 @@ idle_cb (struct ev_loop *loop, ev_timer *w, int revents)
   if (conn->busy)
     return;                     /* the repeat re-arms the timer */
   sd_debug ("admin: %s: closing a client (uid %u) silent for %g s",
-            conn->srv->path, (unsigned) conn->uid, ADMIN_IDLE_TIMEOUT);
+            conn->srv->path, (unsigned) conn->uid, conn->srv->idle_timeout);
   conn_close (conn);
 }
 
@@ -473,7 +466,7 @@ admin_conn_new (struct admin_server *srv, int fd,
   ev_io_init (&conn->read_watcher, read_cb, fd, EV_READ);
   ev_io_init (&conn->write_watcher, write_cb, fd, EV_WRITE);
   ev_init (&conn->idle, idle_cb);
-  conn->idle.repeat = ADMIN_IDLE_TIMEOUT;
+  conn->idle.repeat = srv->idle_timeout;
   conn->read_watcher.data = conn->write_watcher.data = conn->idle.data = conn;
   ev_io_start (srv->loop, &conn->read_watcher);
   ev_timer_again (srv->loop, &conn->idle);
@@ -517,10 +510,15 @@ void
 admin_conn_job_done (struct admin_conn *conn)
 {
   conn->busy = false;
-  if (conn->state == CONN_DEAD)
+  if (conn->state == CONN_DEAD) {
     conn_unlink_free (conn);
-  else
-    conn_process (conn);
+    return;
+  }
+  /* The client waited for us, maybe longer than the idle timeout: its
+   * silence starts now, not at the timer's next tick.
+   */
+  ev_timer_again (conn->srv->loop, &conn->idle);
+  conn_process (conn);
 }
 
 void

@@ -1,6 +1,7 @@
 /* swapdrum: the admin server's insides, shared by admin.c (listener,
- * threads, lifecycle), admin-conn.c (one client) and admin-cmd.c (one
- * request).
+ * threads' lifecycle), admin-worker.c (the worker thread and the queues
+ * between it and the loop), admin-conn.c (one client), admin-cmd.c (one
+ * request) and admin-query.c (the listings).
  *
  * Threads: the loop thread runs the libev loop and owns every watcher,
  * every client and every json-c object; the worker thread runs the
@@ -12,8 +13,10 @@
 #ifndef SWAPDRUM_ADMIN_INT_H
 #define SWAPDRUM_ADMIN_INT_H
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -27,13 +30,15 @@ struct admin_job;
 
 /* Limits (docs/admin-protocol.md). */
 #define ADMIN_LINE_MAX 65536      /* bytes of one request, '\n' excluded */
-#define ADMIN_IDLE_TIMEOUT 60.    /* seconds of silence before closing */
+#define ADMIN_IDLE_TIMEOUT 60.    /* seconds of silence before closing
+                                   * (idle_timeout's value) */
 #define ADMIN_MAX_CLIENTS 1024    /* more are closed as they come */
 #define ADMIN_MAX_QUEUED 16       /* requests queued behind a running one */
 
 struct admin_server {
   /* Constant once admin_create returns (euid and loop: once
-   * admin_start returns).
+   * admin_start returns; idle_timeout: the unit tests shorten it
+   * between admin_create and admin_start).
    */
   struct pool *pool;
   char *path;
@@ -41,6 +46,7 @@ struct admin_server {
   uid_t euid;                   /* privileged peers: 0 and this */
   int fd;                       /* the listening socket */
   struct ev_loop *loop;
+  double idle_timeout;          /* seconds: ADMIN_IDLE_TIMEOUT */
 
   /* Loop thread only. */
   ev_io accept_watcher;
@@ -65,5 +71,17 @@ struct admin_server {
   bool started;
   pthread_t loop_thread, worker_thread;
 };
+
+/* True if the len bytes at p are all white space (or len is 0): a
+ * line with no request (admin-conn.c), or what may follow a request's
+ * JSON object on its line (admin-cmd.c).
+ */
+static inline bool
+admin_is_blank (const char *p, size_t len)
+{
+  while (len > 0 && isspace ((unsigned char) *p))
+    p++, len--;
+  return len == 0;
+}
 
 #endif /* SWAPDRUM_ADMIN_INT_H */

@@ -51,11 +51,22 @@ make_address (const char *path, struct sockaddr_un *addr)
   return 0;
 }
 
-/* Create path's directory (the last level only), mode 0700, if it is
- * missing: /run/swapdrum/admin.sock should just work.
+/* The mode of a directory made for a socket of mode `mode`: 0700, and
+ * the search bit for the group and for others if the socket lets them
+ * in, or they could not reach it.
+ */
+static mode_t
+parent_mode (mode_t mode)
+{
+  return 0700 | (mode & 0060 ? 0010 : 0) | (mode & 0006 ? 0001 : 0);
+}
+
+/* Create path's directory (the last level only) if it is missing, so
+ * that /run/swapdrum/admin.sock just works: mode parent_mode (mode)
+ * exactly, and group `group` unless that is (gid_t) -1.
  */
 static int
-make_parent (const char *path)
+make_parent (const char *path, mode_t mode, gid_t group)
 {
   CLEANUP_FREE char *copy = strdup (path);
   const char *dir;
@@ -68,8 +79,15 @@ make_parent (const char *path)
   dir = dirname (copy);
   if (stat (dir, &st) == 0 || errno != ENOENT)
     return 0;                   /* bind will say what is wrong with it */
-  if (mkdir (dir, 0700) == -1 && errno != EEXIST) {
+  if (mkdir (dir, 0700) == -1) {
+    if (errno == EEXIST)
+      return 0;
     sd_error ("admin: %s: creating directory %s: %m", path, dir);
+    return -1;
+  }
+  if ((group != (gid_t) -1 && chown (dir, (uid_t) -1, group) == -1) ||
+      chmod (dir, parent_mode (mode)) == -1) {
+    sd_error ("admin: %s: directory %s: %m", path, dir);
     return -1;
   }
   return 0;
@@ -175,7 +193,8 @@ admin_sock_listen (const char *path, mode_t mode, gid_t group,
   struct sockaddr_un addr;
   int fd, r, saved_errno;
 
-  if (make_address (path, &addr) == -1 || make_parent (path) == -1)
+  if (make_address (path, &addr) == -1 ||
+      make_parent (path, mode, group) == -1)
     return -1;
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd == -1) {

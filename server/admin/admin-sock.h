@@ -13,8 +13,10 @@
 #include <sys/types.h>
 
 /* Bind a non-blocking, close-on-exec unix stream socket to path and
- * listen.  The parent directory is created (mode 0700) if missing; a
- * stale socket file (connecting is refused) is replaced.  The file
+ * listen.  The parent directory is created if missing: mode 0700, plus
+ * the search bit for the group and others if `mode` lets them in, and
+ * `group`'s group.  A stale socket file (connecting is refused) is
+ * replaced.  The file
  * gets exactly `mode` and, unless group is (gid_t) -1, that group.
  * *st is set to the file's stat, to know it again later.
  * => returns the socket, or -1 after reporting "admin: PATH: reason"

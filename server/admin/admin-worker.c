@@ -53,6 +53,20 @@ pop_news (struct admin_server *srv, struct admin_news *news)
   return job;
 }
 
+/* The next job with news, unless stopping.
+ * => returns the job with *news set, or NULL (none left, or *stopping
+ *    set).
+ */
+static struct admin_job *
+take_news (struct admin_server *srv, struct admin_news *news,
+           bool *stopping)
+{
+  SD_LOCK_FOR_SCOPE (&srv->lock);
+
+  *stopping = srv->stopping;
+  return *stopping ? NULL : pop_news (srv, news);
+}
+
 bool
 admin_worker_deliver (struct admin_server *srv)
 {
@@ -61,10 +75,7 @@ admin_worker_deliver (struct admin_server *srv)
   bool stopping;
 
   do {
-    pthread_mutex_lock (&srv->lock);
-    stopping = srv->stopping;
-    job = stopping ? NULL : pop_news (srv, &news);
-    pthread_mutex_unlock (&srv->lock);
+    job = take_news (srv, &news, &stopping);
     if (job)
       job->ops->deliver (job, &news);
   } while (job);

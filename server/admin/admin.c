@@ -179,6 +179,7 @@ admin_create (struct pool *pool, const char *path, mode_t mode, gid_t group)
     return NULL;
   }
   srv->pool = pool;
+  srv->idle_timeout = ADMIN_IDLE_TIMEOUT;
   srv->jobs_tail = &srv->jobs_head;
   pthread_mutex_init (&srv->lock, NULL);
   pthread_cond_init (&srv->work, NULL);

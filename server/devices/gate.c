@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "devices/gate.h"
+#include "swapdrum/cleanup.h"
 
 /* One waiter in the state word. */
 #define GATE_WAITER (UINT64_C (1) << 32)
@@ -133,10 +134,10 @@ gate_enter (struct gate *g)
 {
   if (try_enter (g))
     return;
-  pthread_mutex_lock (&g->lock);
+  /* The slow path, under the lock until admitted. */
+  SD_LOCK_FOR_SCOPE (&g->lock);
   if (!enter_or_count_locked (g))
     wait_turn_locked (g);
-  pthread_mutex_unlock (&g->lock);
 }
 
 /* Wake the oldest waiter, which now owns the leaver's place.  The
@@ -188,9 +189,8 @@ gate_leave (struct gate *g)
                                                memory_order_relaxed))
       return;
   }
-  pthread_mutex_lock (&g->lock);
+  SD_LOCK_FOR_SCOPE (&g->lock);
   leave_locked (g);
-  pthread_mutex_unlock (&g->lock);
 }
 
 unsigned

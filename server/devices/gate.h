@@ -29,6 +29,8 @@
  * count; `state` and `peak` are atomics (the fast paths use no lock);
  * `max` is constant after gate_init.  Nothing else is ever taken while
  * `lock` is held, and it is never held during the caller's I/O.
+ *
+ * The gate pointer is never NULL (SD_NONNULL, nonnull.h).
  */
 
 #ifndef SWAPDRUM_GATE_H
@@ -37,6 +39,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+
+#include "swapdrum/nonnull.h"
 
 struct gate_waiter;
 
@@ -50,29 +54,36 @@ struct gate {
 };
 
 /* Open an empty gate for at most max (at least 1) holders. */
-extern void gate_init (struct gate *g, unsigned max);
+extern void gate_init (struct gate *g, unsigned max)
+  SD_NONNULL (1);
 
 /* Release the gate's resources.  No thread may hold or wait at it. */
-extern void gate_destroy (struct gate *g);
+extern void gate_destroy (struct gate *g)
+  SD_NONNULL (1);
 
 /* Wait until admitted, then hold a place.
  * => returns holding one of the gate's max places; call gate_leave
  *    when done.  The caller must hold no lock that a holder needs.
  */
-extern void gate_enter (struct gate *g);
+extern void gate_enter (struct gate *g)
+  SD_NONNULL (1);
 
 /* Give the place taken by gate_enter back, to the oldest waiter if
  * there is one.
  */
-extern void gate_leave (struct gate *g);
+extern void gate_leave (struct gate *g)
+  SD_NONNULL (1);
 
 /* The most holders ever admitted at once.  Lock-free. */
-extern unsigned gate_peak (const struct gate *g);
+extern unsigned gate_peak (const struct gate *g)
+  SD_NONNULL (1);
 
 /* Holders and waiters now (for tests and debugging: stale at once
  * unless the caller knows the gate is quiet).  Lock-free.
  */
-extern unsigned gate_holders (const struct gate *g);
-extern unsigned gate_waiters (const struct gate *g);
+extern unsigned gate_holders (const struct gate *g)
+  SD_NONNULL (1);
+extern unsigned gate_waiters (const struct gate *g)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_GATE_H */

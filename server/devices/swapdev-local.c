@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Local swap devices: regular files and block devices (DESIGN §3).
+/* Local swap devices: regular files and block devices (docs/design.md,
+ * "Swap devices").
  *
  * Files are fully allocated at swap-on: swapping to a sparse file can
  * fail with ENOSPC at the worst moment (the seed panics on them), so a
@@ -27,7 +28,6 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
-#include "storage/blist.h"
 #include "devices/swapdev.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
@@ -223,21 +223,14 @@ local_ident (const struct stat *st)
 static int
 setup_local (struct swapdev *dev, const struct stat *st)
 {
-  uint64_t size, skip;
+  uint64_t size;
   bool block = dev->kind == SWAPDEV_BLOCK;
 
   if ((block ? size_block (dev, &size) : size_file (dev, st, &size)) == -1)
     return -1;
-  skip = block ? 1 : 0;
-  dev->stamp_offset = skip * SD_PAGE_SIZE;
-  dev->data_offset = (skip + 1) * SD_PAGE_SIZE;
-  dev->npages = size / SD_PAGE_SIZE - skip - 1;
-  if (dev->npages > BLIST_MAX_PAGES) {
-    errno = EFBIG;
-    sd_error ("swap: %s: too large (at most %" PRIu64 " pages)",
-              dev->path, (uint64_t) BLIST_MAX_PAGES);
+  /* Block devices skip page 0 (partition labels). */
+  if (swapdev_layout (dev, size, block ? 1 : 0) == -1)
     return -1;
-  }
   dev->ident = local_ident (st);
   if (dev->ident == NULL) {
     sd_error ("swap: %s: %m", dev->path);

@@ -3,7 +3,8 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Remote swap devices: NBD exports reached with libnbd (DESIGN §3).
+/* Remote swap devices: NBD exports reached with libnbd (docs/design.md,
+ * "Remote devices").
  *
  * A remote device holds `maxactive` connections.  The device's gate
  * (swapdev.c) admits at most maxactive I/Os at once, so every admitted
@@ -25,7 +26,6 @@
 
 #include <libnbd.h>
 
-#include "storage/blist.h"
 #include "common/clock.h"
 #include "devices/swapdev.h"
 #include "swapdrum/cleanup.h"
@@ -87,8 +87,34 @@ wait_cookie (struct nbd_handle *h, int64_t cookie, int64_t deadline)
   }
 }
 
+/* Report that connecting h to uri failed, with errno set.  libnbd
+ * reports a failed TLS session without an errno and in gnutls's words,
+ * which do not say why ("The TLS connection was non-properly
+ * terminated" when the server hung up on a wrong key): say what to
+ * check, and call it EACCES.
+ */
+static void
+connect_failed (struct nbd_handle *h, const char *uri)
+{
+  const char *msg = nbd_get_error ();
+  int err = nbd_get_errno ();
+
+  if (msg == NULL)
+    msg = "unknown error";
+  if (err == 0 && nbd_get_tls (h) == LIBNBD_TLS_REQUIRE &&
+      strstr (msg, "gnutls") != NULL) {
+    errno = EACCES;
+    sd_error ("swap: %s: connect: TLS failed (wrong key, username or "
+              "certificates?): %s", uri, msg);
+    return;
+  }
+  errno = err ? err : EIO;
+  sd_error ("swap: %s: connect: %s", uri, msg);
+}
+
 /* Connect one handle to uri within timeout_ms.
- * => returns the handle, or NULL after reporting "swap: URI: reason".
+ * => returns the handle, or NULL after reporting "swap: URI: reason"
+ *    with errno set.
  */
 static struct nbd_handle *
 connect_one (const char *uri, unsigned timeout_ms)
@@ -101,7 +127,13 @@ connect_one (const char *uri, unsigned timeout_ms)
     return NULL;
   }
   nbd_set_full_info (h, true);
-  if (nbd_aio_connect_uri (h, uri) == -1)
+  /* The URI may name a TLS key file (tls-psk-file=, tls-certificates=):
+   * libnbd refuses that unless told.  Only the operator names devices
+   * (the command line, or a privileged admin client), and the server
+   * reads the file with its own rights.
+   */
+  if (nbd_set_uri_allow_local_file (h, true) == -1 ||
+      nbd_aio_connect_uri (h, uri) == -1)
     goto err;
   while (!nbd_aio_is_ready (h)) {
     int64_t left = deadline - sd_now_ms ();
@@ -120,7 +152,7 @@ connect_one (const char *uri, unsigned timeout_ms)
   return h;
 
  err:
-  sd_error ("swap: %s: connect: %s", uri, nbd_get_error ());
+  connect_failed (h, uri);
   nbd_close (h);
   return NULL;
 }
@@ -145,6 +177,26 @@ take_conn (struct remote *r)
   return -1;
 }
 
+/* Free connection i, taking it out of the set if it is broken, and
+ * wake flush waiting for it.
+ * => returns the broken handle for the caller to close (not under the
+ *    lock), or NULL.
+ */
+static struct nbd_handle *
+release_conn (struct remote *r, size_t i, bool broken)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+  struct nbd_handle *dead = NULL;
+
+  if (broken) {
+    dead = r->conns[i].h;
+    r->conns[i].h = NULL;
+  }
+  r->conns[i].busy = false;
+  pthread_cond_broadcast (&r->cond);
+  return dead;
+}
+
 /* Give a connection back; if its command failed, drop it and take the
  * device offline: a remote that errs at the transport level or times
  * out is not trusted again until the monitor has checked its stamp.
@@ -152,16 +204,8 @@ take_conn (struct remote *r)
 static void
 give_conn (struct swapdev *dev, struct remote *r, size_t i, bool broken)
 {
-  struct nbd_handle *dead = NULL;
+  struct nbd_handle *dead = release_conn (r, i, broken);
 
-  pthread_mutex_lock (&r->lock);
-  if (broken) {
-    dead = r->conns[i].h;
-    r->conns[i].h = NULL;
-  }
-  r->conns[i].busy = false;
-  pthread_cond_broadcast (&r->cond);
-  pthread_mutex_unlock (&r->lock);
   if (dead) {
     nbd_close (dead);
     swapdev_set_online (dev, false);
@@ -336,6 +380,20 @@ check_export (struct remote *r, struct nbd_handle *h, const char *own)
   return 0;
 }
 
+/* Put the connections hs[0 .. nconns) in place of the old ones, which
+ * are closed.
+ */
+static void
+install_conns (struct remote *r, struct nbd_handle **hs)
+{
+  SD_LOCK_FOR_SCOPE (&r->lock);
+  size_t i;
+
+  drop_all (r);
+  for (i = 0; i < r->nconns; i++)
+    r->conns[i].h = hs[i];
+}
+
 /* (Re)open every connection.  The device stays offline. */
 static int
 remote_connect (struct swapdev *dev)
@@ -354,11 +412,7 @@ remote_connect (struct swapdev *dev)
     if (hs[i] == NULL || (i == 0 && check_export (r, hs[0], NULL) == -1))
       goto err;
   }
-  pthread_mutex_lock (&r->lock);
-  drop_all (r);
-  for (i = 0; i < r->nconns; i++)
-    r->conns[i].h = hs[i];
-  pthread_mutex_unlock (&r->lock);
+  install_conns (r, hs);
   free (hs);
   return 0;
 
@@ -370,11 +424,10 @@ remote_connect (struct swapdev *dev)
   return -1;
 }
 
+/* Close every connection and free r.  Accepts NULL. */
 static void
-remote_close (struct swapdev *dev)
+remote_free (struct remote *r)
 {
-  struct remote *r = dev->priv;
-
   if (r == NULL)
     return;
   drop_all (r);
@@ -383,6 +436,12 @@ remote_close (struct swapdev *dev)
   free (r->conns);
   free (r->uri);
   free (r);
+}
+
+static void
+remote_close (struct swapdev *dev)
+{
+  remote_free (dev->priv);
   dev->priv = NULL;
 }
 
@@ -396,74 +455,166 @@ static const struct swapdev_ops nbd_ops = {
   .close = remote_close,
 };
 
+/* The backend's state for spec, with no connection yet.
+ * => returns it, or NULL after reporting "swap: URI: reason".
+ */
 static struct remote *
 remote_new (const struct devspec *spec)
 {
+  size_t nconns = spec->maxactive ? spec->maxactive : NBD_MAXACTIVE;
   struct remote *r = calloc (1, sizeof *r);
 
   if (r == NULL)
-    return NULL;
-  r->nconns = spec->maxactive ? spec->maxactive : NBD_MAXACTIVE;
-  r->timeout_ms = (spec->timeout ? spec->timeout : SD_TIMEOUT_DEFAULT) * 1000;
-  r->uri = strdup (spec->path);
-  r->conns = calloc (r->nconns, sizeof *r->conns);
+    goto err;
   pthread_mutex_init (&r->lock, NULL);
   pthread_cond_init (&r->cond, NULL);
-  if (r->uri == NULL || r->conns == NULL) {
-    free (r->uri);
-    free (r->conns);
-    free (r);
-    return NULL;
-  }
+  r->timeout_ms = (spec->timeout ? spec->timeout : SD_TIMEOUT_DEFAULT) * 1000;
+  r->uri = strdup (spec->path);
+  r->conns = calloc (nconns, sizeof *r->conns);
+  if (r->uri == NULL || r->conns == NULL)
+    goto err;
+  r->nconns = nconns;
   return r;
+
+ err:
+  sd_error ("swap: %s: %m", spec->path);
+  remote_free (r);
+  return NULL;
 }
 
-/* The identity of a remote device: its URI as libnbd normalises it. */
+/* Put one query parameter (len bytes at param) of a remote's URI
+ * into its identity: the socket path made canonical, so that two
+ * spellings of it are one export.
+ */
+static void
+put_param (FILE *f, const char *param, size_t len)
+{
+  CLEANUP_FREE char *path = NULL;
+  CLEANUP_FREE char *real = NULL;
+
+  if (len > 7 && strncmp (param, "socket=", 7) == 0 &&
+      (path = strndup (param + 7, len - 7)) != NULL &&
+      (real = realpath (path, NULL)) != NULL)
+    fprintf (f, "socket=%s", real);
+  else
+    fwrite (param, 1, len, f);
+}
+
+/* Put the query of a remote's URI (after its '?') into its identity,
+ * less the tls-* parameters: they say how to get in, not where.
+ */
+static void
+put_query (FILE *f, const char *query)
+{
+  char sep = '?';
+
+  while (*query) {
+    size_t len = strcspn (query, "&;");
+
+    if (len > 0 && strncmp (query, "tls-", 4) != 0) {
+      fputc (sep, f);
+      put_param (f, query, len);
+      sep = '&';
+    }
+    query += len;
+    if (*query)
+      query++;
+  }
+}
+
+/* Put uri, as libnbd normalises it, into a remote's identity, less
+ * what only says how to get in: TLS (nbds becomes nbd), the TLS
+ * username and the tls-* parameters (which name key files).
+ */
+static void
+put_uri (FILE *f, const char *uri)
+{
+  const char *auth, *at, *end;
+
+  if (strncmp (uri, "nbds", 4) == 0) {
+    fputs ("nbd", f);
+    uri += 4;
+  }
+  auth = strstr (uri, "://");
+  if (auth == NULL) {
+    fputs (uri, f);
+    return;
+  }
+  auth += 3;
+  fwrite (uri, 1, auth - uri, f);
+  end = auth + strcspn (auth, "/?");
+  at = memchr (auth, '@', end - auth);
+  uri = at ? at + 1 : auth;
+  end = uri + strcspn (uri, "?");
+  fwrite (uri, 1, end - uri, f);
+  if (*end == '?')
+    put_query (f, end + 1);
+}
+
+/* The identity of a remote device: the export it reaches, "nbd:" and
+ * its URI as put_uri puts it.  So the same export named with another
+ * key file, another parameter order or another spelling of its socket
+ * is refused as the device it already is.
+ * => returns the identity, or NULL (ENOMEM).
+ */
 static char *
 remote_ident (struct remote *r)
 {
   CLEANUP_FREE char *uri = nbd_get_uri (r->conns[0].h);
   char *ident = NULL;
+  size_t size;
+  FILE *f = open_memstream (&ident, &size);
 
-  if (asprintf (&ident, "nbd:%s", uri ? uri : r->uri) == -1)
+  if (f == NULL)
     return NULL;
+  fputs ("nbd:", f);
+  put_uri (f, uri ? uri : r->uri);
+  if (fclose (f) == EOF) {
+    free (ident);
+    return NULL;
+  }
   return ident;
 }
 
+/* The constructor: check the export on one connection, build the
+ * device over it (swapdev_alloc, swapdev_layout, as every backend),
+ * then open all maxactive connections.
+ */
 struct swapdev *
 swapdev_open_nbd (const struct devspec *spec, const char *own)
 {
-  struct remote *r = remote_new (spec);
-  struct swapdev *dev;
+  struct remote *r;
+  struct swapdev *dev = NULL;
 
-  if (r == NULL) {
-    sd_error ("swap: %s: %m", spec->path);
-    return NULL;
-  }
   if (spec->create_size) {
     errno = EINVAL;
     sd_error ("swap: %s: create= applies to files only", spec->path);
-    remote_close (&(struct swapdev) { .priv = r });
     return NULL;
   }
+  r = remote_new (spec);
+  if (r == NULL)
+    return NULL;
   r->conns[0].h = connect_one (r->uri, r->timeout_ms);
   if (r->conns[0].h == NULL || check_export (r, r->conns[0].h, own) == -1)
     goto err;
-  dev = swapdev_new (spec->path, "", &nbd_ops, r, r->size, r->nconns);
+  dev = swapdev_alloc (spec->path, SWAPDEV_NBD, &nbd_ops, r, r->nconns);
   if (dev == NULL)
     goto err;
-  dev->kind = SWAPDEV_NBD;
-  free (dev->ident);
+  if (swapdev_layout (dev, r->size, 0) == -1)
+    goto err;
   dev->ident = remote_ident (r);
-  if (dev->ident == NULL || remote_connect (dev) == -1) {
-    if (dev->ident == NULL)
-      sd_error ("swap: %s: %m", spec->path);
-    swapdev_free (dev);         /* closes r */
-    return NULL;
+  if (dev->ident == NULL) {
+    sd_error ("swap: %s: %m", spec->path);
+    goto err;
   }
+  if (remote_connect (dev) == -1)
+    goto err;
   return dev;
 
  err:
-  remote_close (&(struct swapdev) { .priv = r });
+  if (dev)
+    swapdev_free (dev);         /* closes r too */
+  else
+    remote_free (r);
   return NULL;
 }

@@ -48,6 +48,24 @@ swapdev_alloc (const char *path, enum swapdev_kind kind,
   return dev;
 }
 
+int
+swapdev_layout (struct swapdev *dev, uint64_t size, uint64_t skip)
+{
+  uint64_t pages = size / SD_PAGE_SIZE;
+
+  if (pages < skip + 2 || pages - skip - 1 > BLIST_MAX_PAGES) {
+    errno = pages < skip + 2 ? EINVAL : EFBIG;
+    sd_error ("swap: %s: size %" PRIu64 " bytes: need %" PRIu64 " to %"
+              PRIu64 " pages of 4096 bytes", dev->path, size, skip + 2,
+              skip + 1 + BLIST_MAX_PAGES);
+    return -1;
+  }
+  dev->stamp_offset = skip * SD_PAGE_SIZE;
+  dev->data_offset = (skip + 1) * SD_PAGE_SIZE;
+  dev->npages = pages - skip - 1;
+  return 0;
+}
+
 struct swapdev *
 swapdev_new (const char *path, const char *ident,
              const struct swapdev_ops *ops, void *priv, uint64_t size,
@@ -63,16 +81,8 @@ swapdev_new (const char *path, const char *ident,
     sd_error ("swap: %s: %m", path);
     goto err;
   }
-  /* Page 0 is the stamp; data follows. */
-  dev->stamp_offset = 0;
-  dev->data_offset = SD_PAGE_SIZE;
-  if (size / SD_PAGE_SIZE < 2 ||
-      size / SD_PAGE_SIZE - 1 > BLIST_MAX_PAGES) {
-    sd_error ("swap: %s: size %" PRIu64 " bytes: need 2 to %" PRIu64
-              " pages of 4096 bytes", path, size, BLIST_MAX_PAGES + 1);
+  if (swapdev_layout (dev, size, 0) == -1)
     goto err;
-  }
-  dev->npages = size / SD_PAGE_SIZE - 1;
   return dev;
 
  err:

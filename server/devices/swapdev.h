@@ -1,9 +1,13 @@
 /* swapdrum: a swap device.
  *
- * A swap device is a backend (a regular file, a block device; remote
- * NBD exports later) behind a small vtable, plus what the pool keeps
- * about it: its drum range, its free-page allocator, counters, flags,
+ * A swap device is a backend (a regular file, a block device, a remote
+ * NBD export) behind a small vtable, plus what the pool keeps about
+ * it: its drum range, its free-page allocator, counters, flags,
  * priority and in-flight limit (maxactive).
+ *
+ * Each kind has one constructor (swapdev_open_local, swapdev_open_nbd,
+ * and swapdev_new for the unit tests' backends), built from the same
+ * two shared steps: swapdev_alloc, then swapdev_layout.
  *
  * Layout on the backend, in 4096-byte pages:
  *   [skip]   block devices only: page 0 is never touched (labels);
@@ -19,6 +23,9 @@
  *   - the maxactive gate (gate.h) is lock-free while it has room and
  *     takes its own lock only when I/Os must wait;
  *   - counters are atomics, read without locks for stats.
+ *
+ * Pointer parameters must not be NULL where the function is marked
+ * SD_NONNULL (nonnull.h); the destructors accept NULL.
  */
 
 #ifndef SWAPDRUM_SWAPDEV_H
@@ -32,6 +39,7 @@
 #include "devices/gate.h"
 #include "storage/page.h"
 #include "swapdrum/devspec.h"
+#include "swapdrum/nonnull.h"
 
 enum swapdev_kind {
   SWAPDEV_FILE,
@@ -144,13 +152,15 @@ struct swapdev {
  * => returns the device with flags 0 and its stamp not yet written,
  *    or NULL after reporting "swap: PATH: reason".
  */
-extern struct swapdev *swapdev_open_local (const struct devspec *spec);
+extern struct swapdev *swapdev_open_local (const struct devspec *spec)
+  SD_NONNULL (1);
 
 /* The identity the device at path would have ("file:DEV:INO",
  * "blk:MAJOR:MINOR"), to find it whatever its spelling.
  * => returns a malloc'd string, or NULL with errno set (no report).
  */
-extern char *swapdev_path_ident (const char *path);
+extern char *swapdev_path_ident (const char *path)
+  SD_NONNULL (1);
 
 /* The part every backend's constructor shares: a device called path,
  * of the given kind, over ops and priv, with no fd (-1) and the gate
@@ -163,16 +173,30 @@ extern char *swapdev_path_ident (const char *path);
 extern struct swapdev *swapdev_alloc (const char *path,
                                       enum swapdev_kind kind,
                                       const struct swapdev_ops *ops,
-                                      void *priv, unsigned maxactive);
+                                      void *priv, unsigned maxactive)
+  SD_NONNULL (1, 3);
 
-/* Build a device over a caller-supplied backend (unit tests).
- * `size` is the backend's size in bytes.
- * => returns NULL after reporting, on bad size or ENOMEM.
+/* The layout every backend shares, over size bytes: `skip` pages left
+ * alone (block devices: 1), the stamp page, then the data pages.  Sets
+ * stamp_offset, data_offset and npages.
+ * => returns 0, or -1 after reporting "swap: PATH: reason" with errno
+ *    EINVAL (no room for the stamp and one data page) or EFBIG (more
+ *    data pages than BLIST_MAX_PAGES).
+ */
+extern int swapdev_layout (struct swapdev *dev, uint64_t size,
+                           uint64_t skip)
+  SD_NONNULL (1);
+
+/* Build a device over a caller-supplied backend (unit tests), laid out
+ * with no skip page.  `size` is the backend's size in bytes.
+ * => returns NULL after reporting, on bad size or ENOMEM (the caller
+ *    still owns priv).
  */
 extern struct swapdev *swapdev_new (const char *path, const char *ident,
                                     const struct swapdev_ops *ops,
                                     void *priv, uint64_t size,
-                                    unsigned maxactive);
+                                    unsigned maxactive)
+  SD_NONNULL (1, 2, 3);
 
 /* Open a remote NBD export (an nbd://, nbds://, nbd+unix:// ... URI)
  * as a swap device, with spec->maxactive connections (default 2) and
@@ -181,12 +205,14 @@ extern struct swapdev *swapdev_new (const char *path, const char *ident,
  * => returns the device, or NULL after reporting "swap: URI: reason".
  */
 extern struct swapdev *swapdev_open_nbd (const struct devspec *spec,
-                                         const char *own_description);
+                                         const char *own_description)
+  SD_NONNULL (1);
 
 /* Mark the device offline (its connection is gone: page I/O fails
  * with EIO at once) or online again.
  */
-extern void swapdev_set_online (struct swapdev *dev, bool online);
+extern void swapdev_set_online (struct swapdev *dev, bool online)
+  SD_NONNULL (1);
 
 /* Close the backend and free the device.  Accepts NULL.  The device
  * must not be in a pool.
@@ -198,13 +224,15 @@ extern void swapdev_free (struct swapdev *dev);
  */
 extern int swapdev_write_stamp (struct swapdev *dev,
                                 const uint8_t pool_id[16],
-                                uint64_t device_id, uint64_t generation);
+                                uint64_t device_id, uint64_t generation)
+  SD_NONNULL (1, 2);
 
 /* Read the stamp page back and compare it with dev->stamp.
  * => returns 1 if it matches, 0 if missing or different, -1 on I/O
  *    error (reported).
  */
-extern int swapdev_check_stamp (struct swapdev *dev);
+extern int swapdev_check_stamp (struct swapdev *dev)
+  SD_NONNULL (1);
 
 /* Read or write `n` whole pages starting at device page `page`,
  * waiting at the maxactive gate and counting the I/O.  `skip` and
@@ -214,28 +242,34 @@ extern int swapdev_check_stamp (struct swapdev *dev);
  *    knows which export page failed).  Errors feed the FAILED logic.
  */
 extern int swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
-                         uint64_t skip, uint64_t count);
+                         uint64_t skip, uint64_t count)
+  SD_NONNULL (1, 2);
 extern int swapdev_write (struct swapdev *dev, const void *buf,
                           dev_page_t page, uint64_t skip, uint64_t count,
-                          bool fua);
+                          bool fua)
+  SD_NONNULL (1, 2);
 
 /* Flush the backend if it was written since the last flush.
  * => returns 0, or -1 after reporting.
  */
-extern int swapdev_flush (struct swapdev *dev);
+extern int swapdev_flush (struct swapdev *dev)
+  SD_NONNULL (1);
 
 /* Discard device pages [page, page + n) on the backend, if it can.
  * => returns 0 (also when the backend cannot), or -1 with errno set.
  */
 extern int swapdev_discard (struct swapdev *dev, dev_page_t page,
-                            uint64_t n);
+                            uint64_t n)
+  SD_NONNULL (1);
 
 /* True once SWAPDEV_FAIL_AFTER errors in a row have been seen, or the
  * device went offline.
  */
-extern bool swapdev_failing (const struct swapdev *dev);
+extern bool swapdev_failing (const struct swapdev *dev)
+  SD_NONNULL (1);
 
 /* The kind as a word ("file", "block", ...). */
-extern const char *swapdev_kind_name (const struct swapdev *dev);
+extern const char *swapdev_kind_name (const struct swapdev *dev)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_SWAPDEV_H */

@@ -85,7 +85,7 @@ unmap_chunk (struct export *exp, export_page_t start, export_page_t end)
   }
   if (fr.n > 0)
     release_run (exp, fr.start, fr.n);
-  stripes_unlock (&exp->stripes, start);
+  stripes_wrunlock (&exp->stripes, start);
 }
 
 /* Unmap whole pages [first, first + n). */

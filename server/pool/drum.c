@@ -15,11 +15,22 @@
 /* Slots are [1, DRUM_LIMIT). */
 #define DRUM_LIMIT (DRUM_MAX_SLOT + 1)
 
+/* One device's range, copied into the table: drum_getsdp searches
+ * these and never reads a device, because a reader may still search a
+ * table retired by drum_release after the device it lists was freed
+ * (swap-off frees it as soon as its range is released).
+ */
+struct drum_entry {
+  drum_slot_t start;            /* the device's drumoffset */
+  uint64_t npages;              /* and its npages */
+  struct swapdev *dev;
+};
+
 /* An immutable, sorted snapshot of the devices in the drum. */
 struct drum_table {
   struct drum_table *older;     /* retired tables, freed at destroy */
   size_t n;
-  struct swapdev *devs[];       /* sorted by drumoffset */
+  struct drum_entry e[];        /* sorted by start */
 };
 
 struct drum {
@@ -31,7 +42,7 @@ table_new (size_t n)
 {
   struct drum_table *t;
 
-  t = calloc (1, sizeof *t + n * sizeof t->devs[0]);
+  t = calloc (1, sizeof *t + n * sizeof t->e[0]);
   if (t)
     t->n = n;
   return t;
@@ -85,9 +96,9 @@ find_gap (const struct drum_table *t, uint64_t n, drum_slot_t *start)
   size_t i;
 
   for (i = 0; i < t->n; i++) {
-    if (t->devs[i]->drumoffset - next >= n)
+    if (t->e[i].start - next >= n)
       break;
-    next = t->devs[i]->drumoffset + t->devs[i]->npages;
+    next = t->e[i].start + t->e[i].npages;
   }
   if (next + n > DRUM_LIMIT || next + n < next)
     return -1;
@@ -111,9 +122,9 @@ drum_claim (struct drum *drum, struct swapdev *dev)
   t = table_new (cur->n + 1);
   if (t == NULL)
     return -1;
-  memcpy (t->devs, cur->devs, i * sizeof t->devs[0]);
-  t->devs[i] = dev;
-  memcpy (&t->devs[i + 1], &cur->devs[i], (cur->n - i) * sizeof t->devs[0]);
+  memcpy (t->e, cur->e, i * sizeof t->e[0]);
+  t->e[i] = (struct drum_entry) { start, dev->npages, dev };
+  memcpy (&t->e[i + 1], &cur->e[i], (cur->n - i) * sizeof t->e[0]);
   dev->drumoffset = start;
   publish (drum, t);
   return 0;
@@ -129,7 +140,7 @@ drum_release (struct drum *drum, struct swapdev *dev)
   /* A device that is not in the table has no range to return; copying
    * the table without it would drop another device instead.
    */
-  for (i = 0; i < cur->n && cur->devs[i] != dev; i++)
+  for (i = 0; i < cur->n && cur->e[i].dev != dev; i++)
     ;
   if (i == cur->n)
     return 0;
@@ -137,8 +148,8 @@ drum_release (struct drum *drum, struct swapdev *dev)
   if (t == NULL)
     return -1;
   for (i = j = 0; i < cur->n; i++)
-    if (cur->devs[i] != dev)
-      t->devs[j++] = cur->devs[i];
+    if (cur->e[i].dev != dev)
+      t->e[j++] = cur->e[i];
   publish (drum, t);
   return 0;
 }
@@ -150,17 +161,15 @@ drum_getsdp (const struct drum *drum, drum_slot_t slot)
     atomic_load_explicit (&drum->table, memory_order_acquire);
   size_t lo = 0, hi = t->n;
 
-  /* Find the last device whose range starts at or below slot. */
+  /* Find the last range that starts at or below slot. */
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (t->devs[mid]->drumoffset <= slot)
+    if (t->e[mid].start <= slot)
       lo = mid + 1;
     else
       hi = mid;
   }
-  if (lo == 0)
+  if (lo == 0 || slot - t->e[lo - 1].start >= t->e[lo - 1].npages)
     return NULL;
-  if (slot - t->devs[lo - 1]->drumoffset >= t->devs[lo - 1]->npages)
-    return NULL;
-  return t->devs[lo - 1];
+  return t->e[lo - 1].dev;
 }

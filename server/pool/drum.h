@@ -9,7 +9,11 @@
  * Locking: drum_claim and drum_release must be called with the pool
  * lock held.  drum_getsdp takes no lock: the table is immutable once
  * published and replaced with an atomic pointer store; replaced tables
- * are kept until drum_destroy so a reader never sees one freed.
+ * are kept until drum_destroy so a reader never sees one freed.  A
+ * table holds a copy of each device's range, so the search reads no
+ * device: a reader of a replaced table never touches a device freed
+ * after drum_release.  The device drum_getsdp returns is alive as long
+ * as the caller's slot is in use.
  */
 
 #ifndef SWAPDRUM_DRUM_H

@@ -18,6 +18,9 @@
  * Memory: one bit per page plus 24 bytes per 512 pages (a cached leaf
  * summary and an inner node), the leaves padded up to a power of two;
  * about 44 MiB for 1 TiB of 4 KiB pages.  blist_bytes gives the total.
+ *
+ * The blist pointer is never NULL (SD_NONNULL, nonnull.h), but
+ * blist_destroy accepts NULL.
  */
 
 #ifndef SWAPDRUM_BLIST_H
@@ -28,6 +31,7 @@
 #include <stdint.h>
 
 #include "storage/page.h"
+#include "swapdrum/nonnull.h"
 
 #define BLIST_MAX_PAGES ((uint64_t) UINT32_MAX)
 
@@ -51,7 +55,8 @@ extern void blist_destroy (struct blist *bl);
  *    nothing.  want must be >= 1 (want 0 returns 0).
  */
 extern uint64_t blist_alloc (struct blist *bl, uint64_t want, bool lessok,
-                             dev_page_t *start);
+                             dev_page_t *start)
+  SD_NONNULL (1, 4);
 
 /* Return pages [start, start + n) to the free pool.
  * => returns 0 on success;
@@ -59,28 +64,35 @@ extern uint64_t blist_alloc (struct blist *bl, uint64_t want, bool lessok,
  *    empty, out of bounds, or any page in it is already free (a double
  *    free is a bug in the caller and must never corrupt the map).
  */
-extern int blist_free (struct blist *bl, dev_page_t start, uint64_t n);
+extern int blist_free (struct blist *bl, dev_page_t start, uint64_t n)
+  SD_NONNULL (1);
 
 /* Mark pages [start, start + n) allocated without searching (used to
  * take back a known range, e.g. when undoing).
  * => returns 0, or -1 with errno EINVAL, changing nothing, if the range
  *    is empty, out of bounds or any page in it is already allocated.
  */
-extern int blist_reserve (struct blist *bl, dev_page_t start, uint64_t n);
+extern int blist_reserve (struct blist *bl, dev_page_t start, uint64_t n)
+  SD_NONNULL (1);
 
 /* True if page is free.  page must be < npages. */
-extern bool blist_is_free (const struct blist *bl, dev_page_t page);
+extern bool blist_is_free (const struct blist *bl, dev_page_t page)
+  SD_NONNULL (1);
 
 /* Number of pages the allocator covers. */
-extern uint64_t blist_npages (const struct blist *bl);
+extern uint64_t blist_npages (const struct blist *bl)
+  SD_NONNULL (1);
 
 /* Number of free pages (O(1)). */
-extern uint64_t blist_avail (const struct blist *bl);
+extern uint64_t blist_avail (const struct blist *bl)
+  SD_NONNULL (1);
 
 /* Length of the longest free run (O(1)). */
-extern uint64_t blist_largest_run (const struct blist *bl);
+extern uint64_t blist_largest_run (const struct blist *bl)
+  SD_NONNULL (1);
 
 /* Bytes of memory the allocator holds (for stats and tests). */
-extern size_t blist_bytes (const struct blist *bl);
+extern size_t blist_bytes (const struct blist *bl)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_BLIST_H */

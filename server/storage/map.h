@@ -22,6 +22,9 @@
  *   MAP_LOST      the device that held the page lost it: the page reads
  *                 as EIO until it is rewritten;
  *   a drum slot   anything else (1 .. DRUM_MAX_SLOT, see page.h).
+ *
+ * The map pointer is never NULL (SD_NONNULL, nonnull.h), but
+ * map_destroy accepts NULL.
  */
 
 #ifndef SWAPDRUM_MAP_H
@@ -32,6 +35,7 @@
 #include <stdint.h>
 
 #include "storage/page.h"
+#include "swapdrum/nonnull.h"
 
 typedef uint32_t map_entry_t;
 
@@ -58,12 +62,14 @@ extern struct map *map_create (uint64_t npages);
 extern void map_destroy (struct map *m);
 
 /* Number of export pages the map covers. */
-extern uint64_t map_npages (const struct map *m);
+extern uint64_t map_npages (const struct map *m)
+  SD_NONNULL (1);
 
 /* Atomically load the entry of page (< npages); MAP_UNMAPPED if no
  * node covers it.  Acquire ordering.  Never allocates.
  */
-extern map_entry_t map_get (const struct map *m, export_page_t page);
+extern map_entry_t map_get (const struct map *m, export_page_t page)
+  SD_NONNULL (1);
 
 /* Atomically replace the entry of page by desired if it equals
  * *expected (acq_rel ordering).
@@ -77,12 +83,14 @@ extern map_entry_t map_get (const struct map *m, export_page_t page);
  * mutex.  Setting an entry to MAP_UNMAPPED never allocates.
  */
 extern int map_cas (struct map *m, export_page_t page,
-                    map_entry_t *expected, map_entry_t desired);
+                    map_entry_t *expected, map_entry_t desired)
+  SD_NONNULL (1, 3);
 
 /* Atomically set the entry of page to MAP_UNMAPPED and return what it
  * held.  Never allocates.
  */
-extern map_entry_t map_clear (struct map *m, export_page_t page);
+extern map_entry_t map_clear (struct map *m, export_page_t page)
+  SD_NONNULL (1);
 
 /* Return the first page in [from, end) whose entry is mapped (!= 0)
  * if `mapped`, or unmapped (== 0) if !`mapped`; end if there is none
@@ -93,7 +101,8 @@ extern map_entry_t map_clear (struct map *m, export_page_t page);
  * the map.
  */
 extern export_page_t map_find (const struct map *m, export_page_t from,
-                               export_page_t end, bool mapped);
+                               export_page_t end, bool mapped)
+  SD_NONNULL (1);
 
 /* Call fn (page, entry, opaque) for every mapped entry in page order.
  * If fn returns non-zero, stop and return that value; else return 0.
@@ -103,13 +112,15 @@ extern export_page_t map_find (const struct map *m, export_page_t from,
 extern int map_foreach (const struct map *m,
                         int (*fn) (export_page_t page, map_entry_t entry,
                                    void *opaque),
-                        void *opaque);
+                        void *opaque)
+  SD_NONNULL (1, 2);
 
 /* Bytes of memory held by the map: its header and every chunk its
  * nodes are allocated from (whole chunks, used or not, including the
  * nodes an inner node's growth left behind).  Counts only what map.c
  * asked for, not the allocator's own overhead per chunk.
  */
-extern size_t map_bytes (const struct map *m);
+extern size_t map_bytes (const struct map *m)
+  SD_NONNULL (1);
 
 #endif /* SWAPDRUM_MAP_H */

@@ -126,7 +126,7 @@ stripes_wrlock (struct stripes *s, export_page_t page)
 }
 
 void
-stripes_unlock (struct stripes *s, export_page_t page)
+stripes_wrunlock (struct stripes *s, export_page_t page)
 {
   stripe_do (s, stripe_of (page), OP_BUMP_UNLOCK);
 }

@@ -19,6 +19,7 @@
 
 #include <criterion/criterion.h>
 
+#include "admin/admin-int.h"
 #include "admintest.h"
 #include "fixture.h"
 #include "membackend.h"
@@ -34,6 +35,8 @@ struct at_client {
 };
 
 /* ---- scratch directory and server ---- */
+
+double at_idle_timeout;
 
 char *
 at_tmpdir (void)
@@ -75,6 +78,8 @@ at_start (struct pool *pool, const char *path, mode_t mode)
   struct admin_server *srv = admin_create (pool, path, mode, (gid_t) -1);
 
   cr_assert_not_null (srv, "admin_create: %s", mb_log_last ());
+  if (at_idle_timeout > 0)
+    srv->idle_timeout = at_idle_timeout;
   cr_assert_eq (admin_start (srv), 0, "admin_start: %s", mb_log_last ());
   return srv;
 }

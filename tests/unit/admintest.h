@@ -39,6 +39,12 @@ extern void at_rmdir (char *dir);
 /* "dir/name", malloc'd. */
 extern char *at_path (const char *dir, const char *name);
 
+/* Seconds of silence after which the servers at_start starts close a
+ * client; 0 (the default) leaves the server's own (60 s).  A suite's
+ * .init may set it.
+ */
+extern double at_idle_timeout;
+
 /* A started admin server for pool on path with mode (no group).
  * => asserts that admin_create and admin_start worked.
  */

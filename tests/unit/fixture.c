@@ -11,10 +11,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 
@@ -122,6 +124,30 @@ fx_pool_inuse (struct pool *pool)
     inuse += st[i].inuse;
   pool_stats_free (st, n);
   return inuse;
+}
+
+/* I/Os in flight on mb[0 .. nmb) together. */
+static unsigned
+inflight (struct membackend *const *mb, size_t nmb)
+{
+  unsigned n = 0;
+  size_t i;
+
+  for (i = 0; i < nmb; i++)
+    n += mb_inflight (mb[i]);
+  return n;
+}
+
+void
+fx_wait_inflight (struct membackend *const *mb, size_t nmb, unsigned n)
+{
+  time_t give_up = time (NULL) + 30;
+
+  while (inflight (mb, nmb) < n) {
+    cr_assert_lt (time (NULL), give_up, "only %u of %u I/Os arrived",
+                  inflight (mb, nmb), n);
+    sched_yield ();
+  }
 }
 
 /* ---- exports ---- */

@@ -90,6 +90,14 @@ extern struct pool_devstat fx_stat_of (struct pool *pool, const char *path);
 /* Pages in use on all the devices of the pool. */
 extern uint64_t fx_pool_inuse (struct pool *pool);
 
+/* Wait (up to 30 s) until at least n I/Os are in flight on the
+ * backends mb[0 .. nmb) together (mb_inflight), e.g. held there by
+ * mb_hold.
+ * => asserts that they arrived in time.
+ */
+extern void fx_wait_inflight (struct membackend *const *mb, size_t nmb,
+                              unsigned n);
+
 /* ---- exports ---- */
 
 /* A new export "test" of size bytes over pool.

@@ -121,6 +121,40 @@ Test (admin_socket, a_missing_parent_directory_is_created_mode_0700)
   teardown (&s);
 }
 
+Test (admin_socket, a_missing_parent_directory_lets_in_whom_the_socket_does)
+{
+  struct setup s;
+  struct admin_server *srv;
+  struct stat st;
+  char *sub, *path, *sub2, *path2;
+
+  setup (&s);
+  umask (077);
+  /* Group members may use the socket: they may search its directory,
+   * which has the socket's group.
+   */
+  sub = at_path (s.dir, "group");
+  path = at_path (sub, "admin.sock");
+  srv = admin_create (s.pool, path, 0660, getegid ());
+  cr_assert_not_null (srv, "admin_create: %s", mb_log_last ());
+  cr_assert_eq (lstat (sub, &st), 0);
+  cr_assert_eq (st.st_mode & 07777, 0710);
+  cr_assert_eq (st.st_gid, getegid ());
+  admin_destroy (srv);
+  /* Everybody may use it: everybody may search. */
+  sub2 = at_path (s.dir, "all");
+  path2 = at_path (sub2, "admin.sock");
+  srv = admin_create (s.pool, path2, 0666, (gid_t) -1);
+  cr_assert_not_null (srv, "admin_create: %s", mb_log_last ());
+  cr_assert_eq (mode_of (sub2) & 07777, 0711);
+  admin_destroy (srv);
+  free (path);
+  free (sub);
+  free (path2);
+  free (sub2);
+  teardown (&s);
+}
+
 Test (admin_socket, a_stale_socket_file_is_replaced)
 {
   struct setup s;

@@ -28,47 +28,52 @@
 #include "fixture.h"
 #include "membackend.h"
 
-TestSuite (admin, .init = fx_quiet, .timeout = 60);
+/* Every test starts with a server over devices "a" (100 pages,
+ * priority 5) and "b" (50 pages, priority -3), no export
+ * (at_setup_two), and one client c connected to it.
+ */
+static struct at_setup s;
+static struct at_client *c;
+
+static void
+setup (void)
+{
+  fx_quiet ();
+  at_setup_two (&s);
+  c = at_connect (s.sock);
+}
+
+static void
+teardown (void)
+{
+  at_close (c);
+  at_teardown (&s);
+}
+
+TestSuite (admin, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- read-only commands ---- */
 
 Test (admin, version_reports_the_package_and_protocol_versions)
 {
-  struct at_setup s;
-  struct at_client *c;
   json_object *r;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   r = at_ok (at_request (c, "{\"cmd\":\"version\"}"));
   cr_assert_str_eq (at_str (r, "version"), PACKAGE_VERSION);
   cr_assert_eq (at_int (r, "protocol"), 1);
   json_object_put (r);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, nswap_counts_the_devices)
 {
-  struct at_setup s;
-  struct at_client *c;
-
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   cr_assert_eq (at_nswap (c), 2);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, stats_lists_every_device_preferred_first_with_its_figures)
 {
-  struct at_setup s;
-  struct at_client *c;
   json_object *r, *devs, *b, *a;
 
-  at_setup_two (&s);
   fx_alloc_n (s.pool, 3);       /* on b, the preferred device */
-  c = at_connect (s.sock);
   r = at_ok (at_request (c, "{\"cmd\":\"stats\"}"));
   cr_assert_str_eq (at_str (r, "priority_order"), "lower is preferred");
   cr_assert_eq (at_int (r, "page_size"), 4096);
@@ -99,19 +104,13 @@ Test (admin, stats_lists_every_device_preferred_first_with_its_figures)
   cr_assert_eq (at_int (a, "priority"), 5);
   cr_assert_eq (at_int (a, "used"), 0);
   json_object_put (r);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, summary_adds_up_every_device)
 {
-  struct at_setup s;
-  struct at_client *c;
   json_object *r;
 
-  at_setup_two (&s);
   fx_alloc_n (s.pool, 3);
-  c = at_connect (s.sock);
   r = at_ok (at_request (c, "{\"cmd\":\"summary\"}"));
   cr_assert_eq (at_int (r, "devices"), 2);
   cr_assert_eq (at_int (r, "pages"), 150);
@@ -120,18 +119,12 @@ Test (admin, summary_adds_up_every_device)
   cr_assert_eq (at_int (r, "bad"), 0);
   cr_assert_eq (at_int (r, "size"), 150 * PAGE);
   json_object_put (r);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, the_id_of_a_request_comes_back_in_its_reply_even_an_error)
 {
-  struct at_setup s;
-  struct at_client *c;
   json_object *r;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   r = at_ok (at_request (c, "{\"id\":{\"x\":[1,\"two\"]},\"cmd\":\"nswap\"}"));
   cr_assert_str_eq (json_object_to_json_string_ext (at_member (r, "id"),
                                                     JSON_C_TO_STRING_PLAIN),
@@ -143,8 +136,6 @@ Test (admin, the_id_of_a_request_comes_back_in_its_reply_even_an_error)
   r = at_ok (at_request (c, "{\"cmd\":\"version\",\"id\":null}"));
   cr_assert (json_object_is_type (at_member (r, "id"), json_type_null));
   json_object_put (r);
-  at_close (c);
-  at_teardown (&s);
 }
 
 /* ---- malformed requests ---- */
@@ -155,51 +146,32 @@ Test (admin, malformed_json_gets_einval_and_the_connection_goes_on)
     "{\"cmd\":", "{cmd: version}", "{\"cmd\":\"version\"} trailing",
     "{\"cmd\":\"version\",}", "{\"cmd\":\"\xff\"}",
   };
-  struct at_setup s;
-  struct at_client *c;
   size_t i;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
     at_expect_error (at_request (c, bad[i]), "EINVAL",
                      "request: invalid JSON");
   at_request_ok (c, "{\"cmd\":\"version\"}");
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, a_line_that_is_not_an_object_gets_einval)
 {
   static const char *const bad[] = { "[1]", "42", "\"version\"", "null" };
-  struct at_setup s;
-  struct at_client *c;
   size_t i;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
     at_expect_error (at_request (c, bad[i]), "EINVAL", "not a JSON object");
   at_expect_error (at_request (c, "   "), "EINVAL", "empty line");
   at_send_bytes (c, "{\"cmd\":\"version\"}\0\n", 19);
   at_expect_error (at_read (c), "EINVAL", "a NUL byte in the line");
   at_request_ok (c, "{\"cmd\":\"version\"}");
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, an_unknown_command_gets_einval_naming_it)
 {
-  struct at_setup s;
-  struct at_client *c;
-
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   at_expect_error (at_request (c, "{\"cmd\":\"frobnicate\"}"), "EINVAL",
                    "request: frobnicate: unknown command");
   at_request_ok (c, "{\"cmd\":\"version\"}");
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, missing_or_ill_typed_members_get_einval_changing_nothing)
@@ -228,17 +200,11 @@ Test (admin, missing_or_ill_typed_members_get_einval_changing_nothing)
     { "{\"cmd\":\"on\",\"path\":\"x\",\"create\":true}", "on: create:" },
     { "{\"cmd\":\"on\",\"path\":\"x\",\"create\":0}", "more than 0" },
   };
-  struct at_setup s;
-  struct at_client *c;
   size_t i;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
     at_expect_error (at_request (c, bad[i].line), "EINVAL", bad[i].needle);
   cr_assert_eq (at_nswap (c), 2);
-  at_close (c);
-  at_teardown (&s);
 }
 
 /* A request line of len bytes: a version request padded by its id. */
@@ -259,12 +225,8 @@ padded_request (size_t len)
 
 Test (admin, a_1_mib_line_gets_one_einval_and_the_connection_goes_on)
 {
-  struct at_setup s;
-  struct at_client *c;
   char *line;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   line = padded_request (MIB);
   at_send (c, line);
   at_send (c, "{\"cmd\":\"nswap\"}\n");
@@ -272,19 +234,13 @@ Test (admin, a_1_mib_line_gets_one_einval_and_the_connection_goes_on)
   json_object_put (at_ok (at_read (c)));
   cr_assert_null (at_read_within (c, 200), "one reply too many");
   free (line);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, a_line_of_exactly_65536_bytes_is_served_one_more_is_not)
 {
-  struct at_setup s;
-  struct at_client *c;
   char *line;
   json_object *r;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   line = padded_request (65536);
   at_send (c, line);
   r = at_ok (at_read (c));
@@ -296,38 +252,26 @@ Test (admin, a_line_of_exactly_65536_bytes_is_served_one_more_is_not)
   at_expect_error (at_read (c), "EINVAL", "longer than 65536");
   at_request_ok (c, "{\"cmd\":\"version\"}");
   free (line);
-  at_close (c);
-  at_teardown (&s);
 }
 
 /* ---- on ---- */
 
 Test (admin, on_of_a_path_that_does_not_exist_gets_enoent)
 {
-  struct at_setup s;
-  struct at_client *c;
   char line[512];
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   snprintf (line, sizeof line, "{\"cmd\":\"on\",\"path\":\"%s/missing\"}",
             s.dir);
   at_expect_error (at_request (c, line), "ENOENT", "/missing: ");
   cr_assert_eq (at_nswap (c), 2);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, on_creates_and_adds_a_file_with_priority_and_maxactive)
 {
-  struct at_setup s;
-  struct at_client *c;
   char line[512];
   json_object *r, *dev;
   char *path;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   path = at_path (s.dir, "c.swap");
   snprintf (line, sizeof line, "{\"cmd\":\"on\",\"path\":\"%s\","
             "\"create\":\"1M\",\"priority\":-10,\"maxactive\":4}", path);
@@ -352,19 +296,13 @@ Test (admin, on_creates_and_adds_a_file_with_priority_and_maxactive)
   cr_assert_eq (at_int (dev, "priority"), 0);
   json_object_put (r);
   free (path);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, on_of_a_file_in_the_pool_under_another_name_gets_ebusy)
 {
-  struct at_setup s;
-  struct at_client *c;
   char line[512];
   char *path, *link;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   path = at_path (s.dir, "c.swap");
   link = at_path (s.dir, "link");
   snprintf (line, sizeof line, "{\"cmd\":\"on\",\"path\":\"%s\","
@@ -380,42 +318,30 @@ Test (admin, on_of_a_file_in_the_pool_under_another_name_gets_ebusy)
   cr_assert_eq (at_nswap (c), 3);
   free (link);
   free (path);
-  at_close (c);
-  at_teardown (&s);
 }
 
 /* ---- ctl ---- */
 
 Test (admin, ctl_moves_a_device_in_the_priority_order)
 {
-  struct at_setup s;
-  struct at_client *c;
   json_object *r, *first;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   at_request_ok (c, "{\"cmd\":\"ctl\",\"path\":\"a\",\"priority\":-10}");
   r = at_ok (at_request (c, "{\"cmd\":\"stats\"}"));
   first = json_object_array_get_idx (at_member (r, "devices"), 0);
   cr_assert_str_eq (at_str (first, "path"), "a");
   cr_assert_eq (at_int (first, "priority"), -10);
   json_object_put (r);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, ctl_out_of_range_gets_einval_and_changes_nothing)
 {
   static const char *const bad[] = { "1000001", "-1000001", "1000000000000",
                                      "99999999999999999999" };
-  struct at_setup s;
-  struct at_client *c;
   char line[256];
   json_object *r;
   size_t i;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     snprintf (line, sizeof line,
               "{\"cmd\":\"ctl\",\"path\":\"a\",\"priority\":%s}", bad[i]);
@@ -424,8 +350,6 @@ Test (admin, ctl_out_of_range_gets_einval_and_changes_nothing)
   r = at_ok (at_request (c, "{\"cmd\":\"stats\"}"));
   cr_assert_eq (at_int (at_device (r, "a"), "priority"), 5);
   json_object_put (r);
-  at_close (c);
-  at_teardown (&s);
 }
 
 /* json-c 0.16 clamps an integer beyond 64 bits, 0.17 and later refuse
@@ -469,42 +393,24 @@ Test (admin, integers_beyond_64_bits_are_out_of_range_with_the_id)
 
 Test (admin, ctl_of_a_device_not_in_the_pool_gets_enoent)
 {
-  struct at_setup s;
-  struct at_client *c;
-
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   at_expect_error (at_request (c, "{\"cmd\":\"ctl\",\"path\":\"zz\","
                                "\"priority\":1}"),
                    "ENOENT", "ctl: zz: not in the pool");
-  at_close (c);
-  at_teardown (&s);
 }
 
 /* ---- off ---- */
 
 Test (admin, off_of_a_device_not_in_the_pool_gets_enoent)
 {
-  struct at_setup s;
-  struct at_client *c;
-
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   at_expect_error (at_request (c, "{\"cmd\":\"off\",\"path\":\"nothere\"}"),
                    "ENOENT", "off: nothere: not in the pool");
   cr_assert_eq (at_nswap (c), 2);
-  at_close (c);
-  at_teardown (&s);
 }
 
 Test (admin, off_removes_an_empty_device)
 {
-  struct at_setup s;
-  struct at_client *c;
   json_object *r;
 
-  at_setup_two (&s);
-  c = at_connect (s.sock);
   r = at_ok (at_request (c, "{\"cmd\":\"off\",\"path\":\"a\"}"));
   cr_assert_eq (at_int (r, "moved"), 0);
   json_object_put (r);
@@ -512,6 +418,4 @@ Test (admin, off_removes_an_empty_device)
   cr_assert_eq (json_object_array_length (at_member (r, "devices")), 1);
   cr_assert_null (at_device (r, "a"));
   json_object_put (r);
-  at_close (c);
-  at_teardown (&s);
 }

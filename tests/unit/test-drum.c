@@ -92,23 +92,31 @@ gap_in_the_middle (struct drum *drum)
   release (drum, 1);
 }
 
-/* Each test starts with fresh devices. */
+/* Each test starts with fresh devices and an empty drum, destroyed
+ * after it.
+ */
+static struct drum *drum;
+
 static void
-clear_devices (void)
+setup (void)
 {
   memset (d, 0, sizeof d);
+  drum = new_drum ();
 }
 
-TestSuite (drum, .init = clear_devices);
+static void
+teardown (void)
+{
+  drum_destroy (drum);
+}
+
+TestSuite (drum, .init = setup, .fini = teardown);
 
 Test (drum, an_empty_drum_has_no_device_for_any_slot)
 {
-  struct drum *drum = new_drum ();
-
   expect_owner (drum, 0, NULL);
   expect_owner (drum, 1, NULL);
   expect_owner (drum, UINT64_MAX, NULL);
-  drum_destroy (drum);
 }
 
 Test (drum, destroy_accepts_null)
@@ -118,30 +126,23 @@ Test (drum, destroy_accepts_null)
 
 Test (drum, slot_0_is_never_valid)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 1);
   claim (drum, 1, 100);
   cr_assert_gt (d[0].drumoffset, 0);
   expect_owner (drum, 0, NULL);
-  drum_destroy (drum);
 }
 
 Test (drum, the_first_device_starts_at_slot_1)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 10);
   cr_assert_eq (d[0].drumoffset, 1);
   expect_owner (drum, 1, &d[0]);
   expect_owner (drum, 10, &d[0]);
   expect_owner (drum, 11, NULL);
-  drum_destroy (drum);
 }
 
 Test (drum, devices_claimed_in_turn_get_adjacent_ranges)
 {
-  struct drum *drum = new_drum ();
   static const uint64_t sizes[] = { 10, 1, 7, 4096 };
   size_t i;
 
@@ -149,12 +150,10 @@ Test (drum, devices_claimed_in_turn_get_adjacent_ranges)
     claim (drum, i, sizes[i]);
   for (i = 1; i < 4; i++)
     cr_assert_eq (d[i].drumoffset, d[i - 1].drumoffset + d[i - 1].npages);
-  drum_destroy (drum);
 }
 
 Test (drum, getsdp_finds_the_first_and_last_slot_of_every_device)
 {
-  struct drum *drum = new_drum ();
   static const uint64_t sizes[] = { 10, 1, 7, 4096, 2, 3 };
   size_t i;
 
@@ -162,36 +161,27 @@ Test (drum, getsdp_finds_the_first_and_last_slot_of_every_device)
     claim (drum, i, sizes[i]);
   for (i = 0; i < 6; i++)
     expect_range (drum, i);
-  drum_destroy (drum);
 }
 
 Test (drum, the_slot_one_past_the_last_device_has_no_owner)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 10);
   claim (drum, 1, 20);
   expect_owner (drum, d[1].drumoffset + 20, NULL);
   expect_owner (drum, UINT64_MAX, NULL);
-  drum_destroy (drum);
 }
 
 Test (drum, adjacent_ranges_meet_without_overlap)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 5);
   claim (drum, 1, 5);
   /* Slots 1..5 are d[0], 6..10 are d[1]. */
   expect_owner (drum, 5, &d[0]);
   expect_owner (drum, 6, &d[1]);
-  drum_destroy (drum);
 }
 
 Test (drum, a_released_range_leaves_a_gap_no_device_owns)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 10);
   claim (drum, 1, 20);
   claim (drum, 2, 30);
@@ -201,37 +191,28 @@ Test (drum, a_released_range_leaves_a_gap_no_device_owns)
   expect_range (drum, 2);
   expect_owner (drum, 10, &d[0]);
   expect_owner (drum, 31, &d[2]);
-  drum_destroy (drum);
 }
 
 Test (drum, releasing_the_first_device_leaves_slots_from_1_unowned)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 10);
   claim (drum, 1, 10);
   release (drum, 0);
   expect_gap (drum, 1, 10);
   expect_range (drum, 1);
-  drum_destroy (drum);
 }
 
 Test (drum, releasing_the_only_device_empties_the_drum)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 10);
   release (drum, 0);
   expect_gap (drum, 1, 5);
   claim (drum, 1, 3);
   cr_assert_eq (d[1].drumoffset, 1, "the range is reused from slot 1");
-  drum_destroy (drum);
 }
 
 Test (drum, a_new_device_takes_the_first_gap_that_fits)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 10);                  /* 1..10 */
   claim (drum, 1, 20);                  /* 11..30 */
   claim (drum, 2, 30);                  /* 31..60 */
@@ -247,25 +228,19 @@ Test (drum, a_new_device_takes_the_first_gap_that_fits)
   for (size_t i = 3; i < 7; i++)
     expect_range (drum, i);
   expect_range (drum, 1);
-  drum_destroy (drum);
 }
 
 Test (drum, a_device_too_big_for_every_gap_goes_after_the_last_range)
 {
-  struct drum *drum = new_drum ();
-
   gap_in_the_middle (drum);             /* gap 11..20 */
   claim (drum, 3, 11);
   cr_assert_eq (d[3].drumoffset, 31);
   expect_owner (drum, 11, NULL);
   expect_range (drum, 3);
-  drum_destroy (drum);
 }
 
 Test (drum, a_reused_gap_is_split_exactly)
 {
-  struct drum *drum = new_drum ();
-
   gap_in_the_middle (drum);             /* gap 11..20 */
   claim (drum, 3, 4);                   /* 11..14 */
   cr_assert_eq (d[3].drumoffset, 11);
@@ -276,13 +251,11 @@ Test (drum, a_reused_gap_is_split_exactly)
   for (size_t i = 0; i < 5; i++)
     if (i != 1)
       expect_range (drum, i);
-  drum_destroy (drum);
 }
 
 Test (drum, getsdp_is_right_for_every_slot_of_many_devices)
 {
   static struct swapdev many[64];
-  struct drum *drum = new_drum ();
   size_t i;
   drum_slot_t s;
 
@@ -297,13 +270,10 @@ Test (drum, getsdp_is_right_for_every_slot_of_many_devices)
          s++)
       cr_assert_eq (drum_getsdp (drum, s), i % 3 ? &many[i] : NULL,
                     "slot %" PRIu64 " of many[%zu]", s, i);
-  drum_destroy (drum);
 }
 
 Test (drum, a_claim_past_the_drum_limit_fails_with_enospc_and_changes_nothing)
 {
-  struct drum *drum = new_drum ();
-
   /* Slots 1 .. DRUM_MAX_SLOT are usable (the map's 32-bit entries). */
   claim (drum, 0, DRUM_MAX_SLOT - 1);
   d[1].npages = 2;
@@ -317,13 +287,10 @@ Test (drum, a_claim_past_the_drum_limit_fails_with_enospc_and_changes_nothing)
   cr_assert_eq (d[2].drumoffset, DRUM_MAX_SLOT);
   expect_range (drum, 0);
   expect_range (drum, 2);
-  drum_destroy (drum);
 }
 
 Test (drum, releasing_a_device_not_in_the_drum_changes_nothing)
 {
-  struct drum *drum = new_drum ();
-
   claim (drum, 0, 10);
   claim (drum, 1, 10);
   d[2].npages = 10;
@@ -331,5 +298,24 @@ Test (drum, releasing_a_device_not_in_the_drum_changes_nothing)
   release (drum, 2);
   expect_range (drum, 0);
   expect_range (drum, 1);
-  drum_destroy (drum);
+}
+
+/* Swap-off frees a device right after releasing its range, while a
+ * reader may still be searching the table from before: the search
+ * must read the ranges its table holds, never the devices.  Here the
+ * devices' own fields are scribbled over after the claims, as a freed
+ * device's may be.
+ */
+Test (drum, getsdp_searches_the_ranges_in_its_table_not_the_devices)
+{
+  claim (drum, 0, 10);                  /* 1..10 */
+  claim (drum, 1, 20);                  /* 11..30 */
+  claim (drum, 2, 30);                  /* 31..60 */
+  memset (d, 0xa5, 3 * sizeof d[0]);
+  expect_owner (drum, 1, &d[0]);
+  expect_owner (drum, 10, &d[0]);
+  expect_owner (drum, 11, &d[1]);
+  expect_owner (drum, 30, &d[1]);
+  expect_owner (drum, 60, &d[2]);
+  expect_owner (drum, 61, NULL);
 }

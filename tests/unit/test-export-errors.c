@@ -26,7 +26,28 @@
 #include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
-TestSuite (export_errors, .init = fx_quiet);
+/* Every test starts with an empty pool and a 1 MiB export "test" over
+ * it, and adds the devices it needs; both are destroyed after it.
+ */
+static struct pool *pool;
+static struct export *exp;
+
+static void
+setup (void)
+{
+  fx_quiet ();
+  pool = fx_new_pool ();
+  exp = fx_new_export (pool, MIB);
+}
+
+static void
+teardown (void)
+{
+  export_destroy (exp);
+  pool_destroy (pool);
+}
+
+TestSuite (export_errors, .init = setup, .fini = teardown);
 
 /* Bytes that tell pages apart: page p of a write with tag t. */
 static void
@@ -53,18 +74,15 @@ write_pattern (struct export *exp, unsigned char *buf, uint64_t npages,
 
 Test (export_errors, a_failed_write_of_new_pages_lands_on_other_slots)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
   struct membackend *ma;
   struct pool_devstat sa, sb;
-  struct export *exp;
   dev_page_t p;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
   fx_add_dev (pool, "b", 64, 0, NULL);
   for (p = 0; p < 4; p++)
     mb_fail_write_page (ma, p, true);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 8, 1, 0);
   fx_expect_data (exp, 0, sizeof data, data);
   sa = fx_stat_of (pool, "a");
@@ -76,21 +94,16 @@ Test (export_errors, a_failed_write_of_new_pages_lands_on_other_slots)
   cr_assert_eq (sa.flags & SWF_FAILED, 0, "a few errors do not fail it");
   cr_assert_eq (mb_log_errors (), 0, "the client sees success: %s",
                 mb_log_last ());
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, a_failed_overwrite_moves_the_page_and_marks_the_slot_bad)
 {
-  struct pool *pool = fx_new_pool ();
   unsigned char data[PAGE], piece[512];
   struct membackend *ma;
   struct pool_devstat sa;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
   fx_add_dev (pool, "b", 64, 5, NULL);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 1, 2, 3 * PAGE);            /* a's page 0 */
   mb_fail_write_page (ma, 0, true);
   memset (piece, 0xee, sizeof piece);
@@ -103,20 +116,17 @@ Test (export_errors, a_failed_overwrite_moves_the_page_and_marks_the_slot_bad)
   cr_assert_eq (memcmp (mb_page (ma, 1), data, PAGE), 0,
                 "the new slot holds the old page with the piece over it");
   export_destroy (exp);
+  exp = NULL;                   /* destroyed: nothing left for teardown */
   cr_assert_eq (fx_stat_of (pool, "a").inuse, 0, "the bad slot stays bad");
   cr_assert_eq (fx_stat_of (pool, "a").bad, 1);
-  pool_destroy (pool);
 }
 
 Test (export_errors, a_failed_overwrite_of_a_run_moves_only_the_failing_page)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE];
   struct membackend *ma;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 4, 3, 0);                   /* a's 0..3 */
   mb_fail_write_page (ma, 2, true);
   write_pattern (exp, data, 4, 4, 0);
@@ -126,23 +136,18 @@ Test (export_errors, a_failed_overwrite_of_a_run_moves_only_the_failing_page)
   cr_assert_eq (memcmp (mb_page (ma, 0), data, 2 * PAGE), 0);
   cr_assert_eq (memcmp (mb_page (ma, 3), data + 3 * PAGE, PAGE), 0);
   cr_assert_eq (memcmp (mb_page (ma, 4), data + 2 * PAGE, PAGE), 0);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, a_device_failing_all_writes_is_failed_writes_go_elsewhere)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[32 * PAGE];
   struct membackend *ma;
   struct pool_devstat sa;
-  struct export *exp;
   int i;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
   fx_add_dev (pool, "b", 64, 0, NULL);
   mb_fail_all_writes (ma, true);
-  exp = fx_new_export (pool, MIB);
   fill_pattern (data, 32, 5);
   for (i = 0; i < 4; i++)
     fx_pwrite_ok (exp, data + i * 8 * PAGE, 8 * PAGE, i * 8 * PAGE);
@@ -154,62 +159,47 @@ Test (export_errors, a_device_failing_all_writes_is_failed_writes_go_elsewhere)
   cr_assert (mb_log_has ("swap: a: 8 I/O errors in a row: marked FAILED"),
              "got: %s", mb_log_last ());
   cr_assert_eq (mb_log_errors (), 1, "only the FAILED report");
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, a_write_no_device_can_take_fails_and_leaks_no_slot)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[2 * PAGE];
   struct membackend *ma, *mb;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
   fx_add_dev (pool, "b", 64, 0, &mb);
   mb_fail_all_writes (ma, true);
   mb_fail_all_writes (mb, true);
-  exp = fx_new_export (pool, MIB);
   fill_pattern (data, 2, 6);
   errno = 0;
   cr_assert_eq (export_pwrite (exp, data, sizeof data, 0, false), -1);
   cr_assert (errno == EIO || errno == ENOSPC, "errno %d", errno);
   fx_expect_zeros (exp, 0, sizeof data);
   cr_assert_eq (fx_pool_inuse (pool), 0);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, partly_overwriting_an_unreadable_failing_page_gives_eio)
 {
-  struct pool *pool = fx_new_pool ();
   unsigned char data[PAGE];
   struct membackend *ma;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 1, 7, 0);
   mb_fail_write_page (ma, 0, true);
   mb_fail_read_page (ma, 0, true);
   fx_pwrite_fails (exp, data, 100, 50, EIO);
   cr_assert (mb_log_has ("write: export page 0: a page 0: cannot read the "
                          "rest of the page: "), "got: %s", mb_log_last ());
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 /* ---- read errors ---- */
 
 Test (export_errors, a_failed_read_gives_eio_and_other_pages_still_read)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE], got[4 * PAGE];
   struct membackend *ma;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 4, 8, 10 * PAGE);           /* a's 0..3 */
   mb_fail_read_page (ma, 2, true);
   fx_pread_fails (exp, got, PAGE, 12 * PAGE, EIO);
@@ -219,37 +209,27 @@ Test (export_errors, a_failed_read_gives_eio_and_other_pages_still_read)
   fx_pread_fails (exp, got, 512, 12 * PAGE + 1024, EIO);
   fx_expect_data (exp, 10 * PAGE, 2 * PAGE, data);
   fx_expect_data (exp, 13 * PAGE, PAGE, data + 3 * PAGE);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, a_long_read_across_a_failing_page_fails_whole)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE], got[4 * PAGE];
   struct membackend *ma;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 4, 9, 0);
   mb_fail_read_page (ma, 3, true);
   fx_pread_fails (exp, got, sizeof got, 0, EIO);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 /* ---- a full pool ---- */
 
 Test (export_errors, a_full_pool_gives_enospc_and_keeps_the_data_it_has)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char old[10 * PAGE], big[40 * PAGE];
-  struct export *exp;
 
   fx_add_dev (pool, "a", 16, 0, NULL);
   fx_add_dev (pool, "b", 16, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, old, 10, 10, 0);
   fill_pattern (big, 40, 11);
   fx_pwrite_fails (exp, big, sizeof big, 10 * PAGE, ENOSPC);
@@ -260,32 +240,22 @@ Test (export_errors, a_full_pool_gives_enospc_and_keeps_the_data_it_has)
    */
   fx_expect_data (exp, 10 * PAGE, 22 * PAGE, big);
   fx_expect_zeros (exp, 32 * PAGE, 18 * PAGE);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, a_partial_write_to_a_new_page_of_a_full_pool_gives_enospc)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
-  struct export *exp;
 
   fx_add_dev (pool, "a", 8, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   fx_pwrite_ok (exp, data, sizeof data, 0);
   fx_pwrite_fails (exp, data, 1, 100 * PAGE + 7, ENOSPC);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, overwrites_still_work_when_the_pool_is_full)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
-  struct export *exp;
 
   fx_add_dev (pool, "a", 8, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 8, 12, 0);
   fill_pattern (data, 8, 13);
   fx_pwrite_ok (exp, data + 1000, 5 * PAGE, 1000);
@@ -293,18 +263,13 @@ Test (export_errors, overwrites_still_work_when_the_pool_is_full)
   fx_pwrite_ok (exp, data + 5 * PAGE + 1000, 3 * PAGE - 1000,
                 5 * PAGE + 1000);
   fx_expect_data (exp, 0, sizeof data, data);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export_errors, trimming_a_full_pool_makes_room_again)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE], more[2 * PAGE];
-  struct export *exp;
 
   fx_add_dev (pool, "a", 8, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_pattern (exp, data, 8, 14, 0);
   fill_pattern (more, 2, 15);
   fx_pwrite_fails (exp, more, sizeof more, 50 * PAGE, ENOSPC);
@@ -313,6 +278,4 @@ Test (export_errors, trimming_a_full_pool_makes_room_again)
   fx_expect_data (exp, 50 * PAGE, sizeof more, more);
   fx_expect_data (exp, 0, 3 * PAGE, data);
   fx_expect_data (exp, 5 * PAGE, 3 * PAGE, data + 5 * PAGE);
-  export_destroy (exp);
-  pool_destroy (pool);
 }

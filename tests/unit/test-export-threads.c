@@ -19,12 +19,10 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <criterion/criterion.h>
 
@@ -74,30 +72,6 @@ hold_all (struct rig *rig, bool hold)
 
   for (i = 0; i < NDEVS; i++)
     mb_hold (rig->mb[i], hold);
-}
-
-static unsigned
-inflight (struct rig *rig)
-{
-  unsigned n = 0;
-  int i;
-
-  for (i = 0; i < NDEVS; i++)
-    n += mb_inflight (rig->mb[i]);
-  return n;
-}
-
-/* Wait (up to 30 s) until n I/Os are in flight. */
-static void
-wait_inflight (struct rig *rig, unsigned n)
-{
-  time_t give_up = time (NULL) + 30;
-
-  while (inflight (rig) < n) {
-    cr_assert_lt (time (NULL), give_up, "only %u of %u I/Os arrived",
-                  inflight (rig), n);
-    sched_yield ();
-  }
 }
 
 /* Every page holding data has exactly one slot: none leaked. */
@@ -151,7 +125,7 @@ run_rounds (struct rig *rig, struct racer *r, unsigned nthreads,
   for (round = 0; round < rounds; round++) {
     hold_all (rig, true);
     pthread_barrier_wait (&start);
-    wait_inflight (rig, arrive);
+    fx_wait_inflight (rig->mb, NDEVS, arrive);
     hold_all (rig, false);
     pthread_barrier_wait (&done);
   }

@@ -27,7 +27,28 @@
 #include "pool/pool-int.h"
 #include "swapdrum/export.h"
 
-TestSuite (export, .init = fx_quiet);
+/* Every test starts with an empty pool and a 1 MiB export "test" over
+ * it, and adds the devices it needs; both are destroyed after it.
+ */
+static struct pool *pool;
+static struct export *exp;
+
+static void
+setup (void)
+{
+  fx_quiet ();
+  pool = fx_new_pool ();
+  exp = fx_new_export (pool, MIB);
+}
+
+static void
+teardown (void)
+{
+  export_destroy (exp);
+  pool_destroy (pool);
+}
+
+TestSuite (export, .init = setup, .fini = teardown);
 
 /* Extents as a list, for the tests to look at. */
 struct extent {
@@ -54,24 +75,19 @@ add_extent (void *opaque, uint64_t offset, uint64_t length, bool hole)
 
 Test (export, create_rounds_the_size_down_to_whole_pages)
 {
-  struct pool *pool = fx_new_pool ();
-  struct export *exp = fx_new_export (pool, 3 * PAGE + 1000);
+  struct export *odd = fx_new_export (pool, 3 * PAGE + 1000);
 
-  cr_assert_eq (export_size (exp), 3 * PAGE);
-  cr_assert_str_eq (export_name (exp), "test");
-  export_destroy (exp);
-  pool_destroy (pool);
+  cr_assert_eq (export_size (odd), 3 * PAGE);
+  cr_assert_str_eq (export_name (odd), "test");
+  export_destroy (odd);
 }
 
 Test (export, an_export_smaller_than_a_page_is_refused)
 {
-  struct pool *pool = fx_new_pool ();
-
   cr_assert_null (export_create (pool, "tiny", PAGE - 1));
   cr_assert_str_eq (mb_log_last (),
                     "export: tiny: size must be at least 4096 bytes");
   export_destroy (NULL);
-  pool_destroy (pool);
 }
 
 /* ---- reads and writes ---- */
@@ -89,34 +105,26 @@ write_random (struct export *exp, unsigned char *buf, uint64_t count,
 
 Test (export, an_unwritten_export_reads_as_zeros_without_device_io)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
-  struct export *exp;
   uint64_t reads;
 
   fx_add_dev (pool, "a", 64, 0, &mb);
-  exp = fx_new_export (pool, MIB);
   reads = mb_reads (mb);
   fx_expect_zeros (exp, 0, MIB);
   fx_expect_zeros (exp, 513, 3 * PAGE + 7);
   fx_expect_zeros (exp, MIB - 1, 1);
   cr_assert_eq (mb_reads (mb), reads);
   cr_assert_eq (fx_pool_inuse (pool), 0);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, a_whole_page_write_lands_on_the_preferred_device)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   unsigned char data[PAGE];
   uint64_t seed = 1;
-  struct export *exp;
 
   fx_add_dev (pool, "b", 64, 1, NULL);
   fx_add_dev (pool, "a", 64, 0, &ma);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, PAGE, 5 * PAGE, &seed);
   fx_expect_data (exp, 5 * PAGE, PAGE, data);
   cr_assert_eq (memcmp (mb_page (ma, 0), data, PAGE), 0,
@@ -124,113 +132,83 @@ Test (export, a_whole_page_write_lands_on_the_preferred_device)
   fx_expect_zeros (exp, 4 * PAGE, PAGE);
   fx_expect_zeros (exp, 6 * PAGE, PAGE);
   cr_assert_eq (fx_pool_inuse (pool), 1);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, a_partial_write_to_a_new_page_keeps_zeros_around_it)
 {
-  struct pool *pool = fx_new_pool ();
   unsigned char data[512], page[PAGE] = { 0 };
   uint64_t seed = 2;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, sizeof data, 7 * PAGE + 1024, &seed);
   memcpy (page + 1024, data, sizeof data);
   fx_expect_data (exp, 7 * PAGE, PAGE, page);
   cr_assert_eq (fx_pool_inuse (pool), 1);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, a_write_straddling_pages_at_an_odd_offset_reads_back)
 {
-  struct pool *pool = fx_new_pool ();
   unsigned char data[PAGE + 13], want[4 * PAGE] = { 0 };
   uint64_t seed = 3;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, sizeof data, 3 * PAGE - 7, &seed);
   memcpy (want + PAGE - 7, data, sizeof data);
   fx_expect_data (exp, 2 * PAGE, 4 * PAGE, want);
   cr_assert_eq (fx_pool_inuse (pool), 3, "pages 2, 3 and 4");
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, an_overwrite_keeps_its_slot)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   unsigned char data[PAGE], piece[100];
   uint64_t seed = 4;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, PAGE, 0, &seed);
   write_random (exp, piece, sizeof piece, 333, &seed);
   memcpy (data + 333, piece, sizeof piece);
   fx_expect_data (exp, 0, PAGE, data);
   cr_assert_eq (fx_pool_inuse (pool), 1);
   cr_assert_eq (memcmp (mb_page (ma, 0), data, PAGE), 0);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, a_multi_page_write_to_new_pages_is_one_device_write)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   static unsigned char data[16 * PAGE];
   uint64_t seed = 5, writes;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
-  exp = fx_new_export (pool, MIB);
   writes = mb_writes (ma);
   write_random (exp, data, sizeof data, 8 * PAGE, &seed);
   cr_assert_eq (mb_writes (ma) - writes, 1, "one run, one I/O");
   cr_assert_eq (memcmp (mb_page (ma, 0), data, sizeof data), 0);
   fx_expect_data (exp, 8 * PAGE, sizeof data, data);
   cr_assert_eq (mb_reads (ma), 1, "read back as one run too");
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, a_write_larger_than_any_device_run_is_split_across_devices)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[24 * PAGE];
   uint64_t seed = 6;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 16, 0, NULL);
   fx_add_dev (pool, "b", 16, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, sizeof data, 0, &seed);
   fx_expect_data (exp, 0, sizeof data, data);
   cr_assert_eq (fx_stat_of (pool, "a").inuse, 16);
   cr_assert_eq (fx_stat_of (pool, "b").inuse, 8);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 /* ---- zero and trim ---- */
 
 Test (export, zero_unmaps_whole_pages_and_zeros_partial_ones)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE];
   uint64_t seed = 7;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, sizeof data, 0, &seed);
   cr_assert_eq (export_zero (exp, 2 * PAGE + 100 - 2048, 2048, false), 0);
   memset (data + 2048, 0, 2 * PAGE + 100 - 2048);
@@ -241,36 +219,25 @@ Test (export, zero_unmaps_whole_pages_and_zeros_partial_ones)
   fx_expect_data (exp, 0, 4 * PAGE, data);
   cr_assert_eq (fx_pool_inuse (pool), 2, "pages 0 and 3 hold data");
   cr_assert_eq (fx_mapped_pages (exp), 2);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, zeroing_unwritten_pages_allocates_nothing)
 {
-  struct pool *pool = fx_new_pool ();
-  struct export *exp;
-
   fx_add_dev (pool, "a", 64, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   cr_assert_eq (export_zero (exp, 10, 100, false), 0);
   cr_assert_eq (export_zero (exp, 100, 3 * PAGE + 5, false), 0);
   cr_assert_eq (export_zero (exp, 20, 5 * PAGE - 10, false), 0);
   cr_assert_eq (export_zero (exp, 0, 0, false), 0);
   cr_assert_eq (fx_pool_inuse (pool), 0);
   fx_expect_zeros (exp, 0, 8 * PAGE);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, trim_unmaps_whole_pages_and_leaves_partial_ones_alone)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[4 * PAGE];
   uint64_t seed = 8;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, sizeof data, 0, &seed);
   cr_assert_eq (export_trim (exp, 2 * PAGE + 150, PAGE - 100), 0);
   memset (data + PAGE, 0, 2 * PAGE);
@@ -281,21 +248,16 @@ Test (export, trim_unmaps_whole_pages_and_leaves_partial_ones_alone)
   cr_assert_eq (export_trim (exp, 0, 0), 0);
   cr_assert_eq (fx_pool_inuse (pool), 2);
   fx_expect_data (exp, 0, 4 * PAGE, data);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, after_a_trim_new_writes_land_on_the_preferred_device_again)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   static unsigned char data[12 * PAGE], more[4 * PAGE];
   uint64_t seed = 9;
-  struct export *exp;
 
   fx_add_dev (pool, "a", 8, 0, &ma);
   fx_add_dev (pool, "b", 64, 1, NULL);
-  exp = fx_new_export (pool, MIB);
   write_random (exp, data, sizeof data, 0, &seed);
   cr_assert_eq (fx_stat_of (pool, "a").inuse, 8);
   cr_assert_eq (fx_stat_of (pool, "b").inuse, 4);
@@ -311,8 +273,6 @@ Test (export, after_a_trim_new_writes_land_on_the_preferred_device_again)
   fx_expect_data (exp, 0, 4 * PAGE, data);
   fx_expect_zeros (exp, 4 * PAGE, 4 * PAGE);
   fx_expect_data (exp, 8 * PAGE, 4 * PAGE, data + 8 * PAGE);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 /* ---- extents ---- */
@@ -331,13 +291,10 @@ expect_extent (const struct extent_list *l, size_t i, uint64_t offset,
 
 Test (export, extents_report_holes_and_data_from_the_requested_offset)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[2 * PAGE];
   struct extent_list l = { 0 };
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   fx_pwrite_ok (exp, data, 2 * PAGE, 2 * PAGE);         /* pages 2, 3 */
   fx_pwrite_ok (exp, data, 1, 7 * PAGE + 4000);         /* page 7 */
   cr_assert_eq (export_extents (exp, 10 * PAGE - 1000 - 5, 1000,
@@ -353,80 +310,64 @@ Test (export, extents_report_holes_and_data_from_the_requested_offset)
                 0);
   cr_assert_eq (l.n, 1);
   expect_extent (&l, 0, 2 * PAGE + 50, 100, false);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 Test (export, extents_of_an_unwritten_export_are_one_hole)
 {
-  struct pool *pool = fx_new_pool ();
   struct extent_list l = { 0 };
-  struct export *exp = fx_new_export (pool, 1024 * MIB);
+  struct export *big = fx_new_export (pool, 1024 * MIB);
 
-  cr_assert_eq (export_extents (exp, 1024 * MIB - 3, 3, add_extent, &l),
+  cr_assert_eq (export_extents (big, 1024 * MIB - 3, 3, add_extent, &l),
                 0);
   cr_assert_eq (l.n, 1);
   expect_extent (&l, 0, 3, 1024 * MIB - 3, true);
-  export_destroy (exp);
-  pool_destroy (pool);
+  export_destroy (big);
 }
 
 Test (export, extents_stop_when_the_callback_says_so)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[PAGE];
   struct extent_list l = { .stop_after = 2 };
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   fx_pwrite_ok (exp, data, PAGE, PAGE);
   fx_pwrite_ok (exp, data, PAGE, 3 * PAGE);
   cr_assert_eq (export_extents (exp, 8 * PAGE, 0, add_extent, &l), 1);
   cr_assert_eq (l.n, 2);
-  export_destroy (exp);
-  pool_destroy (pool);
 }
 
 /* ---- slots and memory ---- */
 
 Test (export, destroy_gives_every_slot_back_to_the_pool)
 {
-  struct pool *pool = fx_new_pool ();
   static unsigned char data[8 * PAGE];
-  struct export *exp, *other;
+  struct export *other;
 
   fx_add_dev (pool, "a", 32, 0, NULL);
   fx_add_dev (pool, "b", 32, 0, NULL);
-  exp = fx_new_export (pool, MIB);
   other = fx_new_export (pool, MIB);
   fx_pwrite_ok (exp, data, sizeof data, 0);
   fx_pwrite_ok (exp, data, 100, 50 * PAGE + 7);
   fx_pwrite_ok (other, data, sizeof data, 0);
   cr_assert_eq (fx_pool_inuse (pool), 17);
   export_destroy (exp);
+  exp = NULL;                   /* destroyed: nothing left for teardown */
   cr_assert_eq (fx_pool_inuse (pool), 8, "the other export keeps its pages");
   fx_expect_data (other, 0, sizeof data, data);
   export_destroy (other);
   cr_assert_eq (fx_pool_inuse (pool), 0);
   cr_assert_eq (mb_log_errors (), 0, "got: %s", mb_log_last ());
-  pool_destroy (pool);
 }
 
 Test (export, flush_reaches_the_devices_written)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma, *mb;
   static unsigned char data[PAGE];
-  struct export *exp;
 
   fx_add_dev (pool, "a", 64, 0, &ma);
   fx_add_dev (pool, "b", 64, 1, &mb);
-  exp = fx_new_export (pool, MIB);
   fx_pwrite_ok (exp, data, PAGE, 0);
   cr_assert_eq (export_flush (exp), 0);
   cr_assert_eq (mb_flushes (ma), 1);
   cr_assert_eq (mb_flushes (mb), 0);
-  export_destroy (exp);
-  pool_destroy (pool);
 }

@@ -39,7 +39,11 @@
 #include "swapdrum/monitor.h"
 #include "swapdrum/pool.h"
 
-TestSuite (monitor, .init = fx_quiet, .timeout = 60);
+/* The tests of the monitor's work run on the rig (below): suite
+ * monitor.  The test of the thread's own life builds its own pool:
+ * suite monitor_thread.
+ */
+TestSuite (monitor_thread, .init = fx_quiet, .timeout = 60);
 
 #define R_PAGES 64              /* the remote, preferred */
 #define L_PAGES 256             /* the local one, enough for everything */
@@ -261,14 +265,32 @@ write_page (struct rig *rig, unsigned char *buf, unsigned char c,
   fx_pwrite_ok (rig->exp, buf, PAGE, p * PAGE);
 }
 
+/* Every test of suite monitor starts with the rig open (rig_open) and
+ * ends with it closed.
+ */
+static struct rig rig;
+
+static void
+setup (void)
+{
+  fx_quiet ();
+  rig_open (&rig);
+}
+
+static void
+teardown (void)
+{
+  rig_close (&rig);
+}
+
+TestSuite (monitor, .init = setup, .fini = teardown, .timeout = 60);
+
 /* ---- the connection drops ---- */
 
 Test (monitor, a_dropped_device_is_marked_failed_at_the_next_read)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   mb_drop (rig.mbr);
   cr_assert_eq (fx_stat_of (rig.pool, "r").flags & SWF_FAILED, 0,
                 "nothing has noticed yet");
@@ -276,57 +298,45 @@ Test (monitor, a_dropped_device_is_marked_failed_at_the_next_read)
   cr_assert (fx_stat_of (rig.pool, "r").flags & SWF_FAILED);
   cr_assert (mb_log_has ("swap: r: connection lost: marked FAILED"),
              "%s", mb_log_last ());
-  rig_close (&rig);
 }
 
 Test (monitor, a_dropped_device_is_marked_failed_at_the_next_write)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   mb_drop (rig.mbr);
   write_page (&rig, buf, 0x5a, 2);
   cr_assert (fx_stat_of (rig.pool, "r").flags & SWF_FAILED);
   fx_expect_data (rig.exp, 2 * PAGE, PAGE, buf);
-  rig_close (&rig);
 }
 
 Test (monitor, pages_on_a_failed_device_read_eio)
 {
-  struct rig rig;
   unsigned char buf[2 * PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   expect_all_eio (&rig);
   fx_pread_fails (rig.exp, buf, 2 * PAGE, (NFILL - 1) * PAGE, EIO);
   fx_expect_zeros (rig.exp, NFILL * PAGE, 8 * PAGE);
-  rig_close (&rig);
 }
 
 Test (monitor, new_pages_go_to_the_other_device_while_one_is_failed)
 {
-  struct rig rig;
   static unsigned char data[8 * PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   memset (data, 0x42, sizeof data);
   fx_pwrite_ok (rig.exp, data, sizeof data, NEW_PAGE * PAGE);
   fx_expect_data (rig.exp, NEW_PAGE * PAGE, sizeof data, data);
   cr_assert_eq (fx_stat_of (rig.pool, "l").inuse, 8);
   cr_assert_eq (fx_stat_of (rig.pool, "r").inuse, NFILL);
-  rig_close (&rig);
 }
 
 Test (monitor, an_overwrite_on_a_failed_device_moves_the_page_and_frees_the_slot)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
   struct pool_devstat sr;
 
-  rig_open (&rig);
   rig_cut (&rig);
   write_page (&rig, buf, 0x77, 5);
   fx_expect_data (rig.exp, 5 * PAGE, PAGE, buf);
@@ -334,7 +344,6 @@ Test (monitor, an_overwrite_on_a_failed_device_moves_the_page_and_frees_the_slot
   cr_assert_eq (sr.inuse, NFILL - 1, "the old slot is given back");
   cr_assert_eq (sr.bad, 0, "an unreachable slot is not a bad one");
   cr_assert_eq (fx_stat_of (rig.pool, "l").inuse, 1);
-  rig_close (&rig);
 }
 
 /* A write that fails because its device went offline does not mark the
@@ -342,10 +351,8 @@ Test (monitor, an_overwrite_on_a_failed_device_moves_the_page_and_frees_the_slot
  */
 Test (monitor, new_pages_written_first_after_a_drop_mark_no_slot_bad)
 {
-  struct rig rig;
   static unsigned char data[4 * PAGE];
 
-  rig_open (&rig);
   mb_drop (rig.mbr);
   memset (data, 0x24, sizeof data);
   fx_pwrite_ok (rig.exp, data, sizeof data, NEW_PAGE * PAGE);
@@ -356,17 +363,14 @@ Test (monitor, new_pages_written_first_after_a_drop_mark_no_slot_bad)
                 "an unreachable slot is not a bad one: %" PRIu64 " bad",
                 fx_stat_of (rig.pool, "r").bad);
   cr_assert_eq (fx_stat_of (rig.pool, "r").inuse, NFILL);
-  rig_close (&rig);
 }
 
 /* ---- it restarts intact ---- */
 
 Test (monitor, a_device_that_restarts_intact_comes_back_with_every_page)
 {
-  struct rig rig;
   struct pool_devstat sr;
 
-  rig_open (&rig);
   rig_cut (&rig);
   sr = rig_restart (&rig, false);
   cr_assert_eq (sr.reconnects, 1);
@@ -374,15 +378,12 @@ Test (monitor, a_device_that_restarts_intact_comes_back_with_every_page)
   cr_assert_eq (sr.inuse, NFILL);
   cr_assert_eq (sr.bad, 0);
   fx_expect_data (rig.exp, 0, NFILL * PAGE, rig.want);
-  rig_close (&rig);
 }
 
 Test (monitor, a_device_back_from_a_restart_takes_new_pages_again)
 {
-  struct rig rig;
   static unsigned char data[4 * PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   rig_restart (&rig, false);
   memset (data, 0x31, sizeof data);
@@ -390,15 +391,12 @@ Test (monitor, a_device_back_from_a_restart_takes_new_pages_again)
   fx_expect_data (rig.exp, NEW_PAGE * PAGE, sizeof data, data);
   cr_assert_eq (fx_stat_of (rig.pool, "r").inuse, NFILL + 4);
   cr_assert_eq (fx_stat_of (rig.pool, "l").inuse, 0);
-  rig_close (&rig);
 }
 
 Test (monitor, a_page_moved_while_its_device_was_away_keeps_its_new_data)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   write_page (&rig, buf, 0x66, 5);
   rig_restart (&rig, false);
@@ -406,17 +404,14 @@ Test (monitor, a_page_moved_while_its_device_was_away_keeps_its_new_data)
   memcpy (rig.want + 5 * PAGE, buf, PAGE);
   fx_expect_data (rig.exp, 0, NFILL * PAGE, rig.want);
   cr_assert_eq (fx_stat_of (rig.pool, "r").inuse, NFILL - 1);
-  rig_close (&rig);
 }
 
 /* ---- it restarts empty ---- */
 
 Test (monitor, a_device_that_restarts_empty_comes_back_empty)
 {
-  struct rig rig;
   struct pool_devstat sr;
 
-  rig_open (&rig);
   rig_cut (&rig);
   sr = rig_restart (&rig, true);
   cr_assert_eq (sr.reconnects, 1);
@@ -427,40 +422,30 @@ Test (monitor, a_device_that_restarts_empty_comes_back_empty)
   cr_assert_eq (memcmp (mb_stamp (rig.mbr), "SWAPDRUM", 8), 0,
                 "stamped again");
   cr_assert_eq (rig.r->stamp.generation, 2, "with a new generation");
-  rig_close (&rig);
 }
 
 Test (monitor, pages_lost_with_an_empty_restart_read_eio_not_zeros)
 {
-  struct rig rig;
-
-  rig_open (&rig);
   rig_cut (&rig);
   rig_restart (&rig, true);
   expect_all_eio (&rig);
   cr_assert (mb_log_has ("lost with its device"));
-  rig_close (&rig);
 }
 
 Test (monitor, lost_pages_counts_only_the_pages_still_on_the_device)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   write_page (&rig, buf, 0x99, 5);
   cr_assert_eq (rig_restart (&rig, true).lost_pages, NFILL - 1);
   fx_expect_data (rig.exp, 5 * PAGE, PAGE, buf);
-  rig_close (&rig);
 }
 
 Test (monitor, a_whole_page_rewrite_makes_a_lost_page_readable)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   rig_restart (&rig, true);
   write_page (&rig, buf, 0x3c, 3);
@@ -468,46 +453,37 @@ Test (monitor, a_whole_page_rewrite_makes_a_lost_page_readable)
   fx_pread_fails (rig.exp, buf, PAGE, 4 * PAGE, EIO);
   cr_assert_eq (fx_stat_of (rig.pool, "r").inuse, 1,
                 "on the device again, from its new allocator");
-  rig_close (&rig);
 }
 
 Test (monitor, a_partial_write_to_a_lost_page_fails_with_eio)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   rig_restart (&rig, true);
   memset (buf, 0x11, sizeof buf);
   fx_pwrite_fails (rig.exp, buf, 512, 3 * PAGE + 100, EIO);
   fx_pread_fails (rig.exp, buf, PAGE, 3 * PAGE, EIO);
-  rig_close (&rig);
 }
 
 Test (monitor, trimming_a_lost_page_makes_it_read_zeros)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   rig_restart (&rig, true);
   cr_assert_eq (export_trim (rig.exp, PAGE, 3 * PAGE), 0);
   fx_expect_zeros (rig.exp, 3 * PAGE, PAGE);
   fx_pread_fails (rig.exp, buf, PAGE, 4 * PAGE, EIO);
   cr_assert_not (mb_log_has ("(bug)"), "no slot freed twice");
-  rig_close (&rig);
 }
 
 /* ---- connect keeps failing ---- */
 
 Test (monitor, while_connect_keeps_failing_the_device_stays_failed)
 {
-  struct rig rig;
   struct pool_devstat sr;
 
-  rig_open (&rig);
   rig_cut (&rig);
   wait_connects (rig.mbr, 2);
   sr = fx_stat_of (rig.pool, "r");
@@ -515,15 +491,12 @@ Test (monitor, while_connect_keeps_failing_the_device_stays_failed)
   cr_assert_eq (sr.reconnects, 0);
   expect_all_eio (&rig);
   cr_assert (mb_log_has ("swap: r: connect:"));
-  rig_close (&rig);
 }
 
 Test (monitor, a_failing_connect_is_retried_after_growing_delays)
 {
-  struct rig rig;
   uint64_t n;
 
-  rig_open (&rig);
   rig_cut (&rig);
   /* Tries at about 0.25 s, 1.25 to 1.5 s, 3.25 to 3.75 s: never one a
    * tick (that would be 14).
@@ -531,7 +504,6 @@ Test (monitor, a_failing_connect_is_retried_after_growing_delays)
   sleep_ms (3600);
   n = mb_connects (rig.mbr);
   cr_assert (n >= 2 && n <= 3, "%" PRIu64 " connects in 3.6 s", n);
-  rig_close (&rig);
 }
 
 Test (monitor, the_backoff_doubles_from_one_second_up_to_thirty)
@@ -539,10 +511,8 @@ Test (monitor, the_backoff_doubles_from_one_second_up_to_thirty)
   static const unsigned expect[] = {
     1000, 2000, 4000, 8000, 16000, 30000, 30000,
   };
-  struct rig rig;
   size_t i;
 
-  rig_open (&rig);
   rig_cut (&rig);
   for (i = 0; i < sizeof expect / sizeof expect[0]; i++) {
     int64_t delay;
@@ -561,30 +531,23 @@ Test (monitor, the_backoff_doubles_from_one_second_up_to_thirty)
     rig_start (&rig);
   }
   cr_assert (fx_stat_of (rig.pool, "r").flags & SWF_FAILED);
-  rig_close (&rig);
 }
 
 Test (monitor, a_successful_reconnect_resets_the_backoff)
 {
-  struct rig rig;
-
-  rig_open (&rig);
   rig_cut (&rig);
   wait_connects (rig.mbr, 2);
   rig_restart (&rig, false);
   rig_stop (&rig);
   cr_assert_eq (rig.r->backoff_ms, 0);
-  rig_close (&rig);
 }
 
 /* ---- a device that was removed ---- */
 
 Test (monitor, swapping_off_a_failed_device_loses_its_pages_and_closes_it)
 {
-  struct rig rig;
   unsigned char buf[PAGE];
 
-  rig_open (&rig);
   rig_cut (&rig);
   /* Swap off just after a try, so that no round is due meanwhile. */
   wait_connects (rig.mbr, 1);
@@ -598,7 +561,6 @@ Test (monitor, swapping_off_a_failed_device_loses_its_pages_and_closes_it)
   cr_assert_eq (fx_stat_of (rig.pool, "l").inuse, 1);
   sleep_ms (1500);              /* rounds with r gone */
   rig_stop (&rig);
-  rig_close (&rig);
 }
 
 /* Sleep in the first progress call of a swap-off, while it holds the
@@ -622,10 +584,8 @@ slow_progress (void *opaque, uint64_t moved, uint64_t total)
  */
 Test (monitor, the_monitor_never_touches_a_device_removed_while_it_waited)
 {
-  struct rig rig;
   bool slept = false;
 
-  rig_open (&rig);
   rig_cut (&rig);
   cr_assert_eq (pool_swapoff (rig.pool, "r", slow_progress, &slept), 0,
                 "%s", mb_log_last ());
@@ -634,18 +594,15 @@ Test (monitor, the_monitor_never_touches_a_device_removed_while_it_waited)
   sleep_ms (600);               /* the monitor gets the lock and goes on */
   rig_stop (&rig);
   expect_all_eio (&rig);
-  rig_close (&rig);
 }
 
 /* ---- stopping ---- */
 
 Test (monitor, stopping_the_monitor_is_prompt_and_idempotent)
 {
-  struct rig rig;
   int64_t t;
   unsigned base;
 
-  rig_open (&rig);
   rig_stop (&rig);
   base = nthreads ();
   rig_start (&rig);
@@ -660,10 +617,9 @@ Test (monitor, stopping_the_monitor_is_prompt_and_idempotent)
   t = now_ms ();
   rig_stop (&rig);
   cr_assert_lt (now_ms () - t, 100, "a second stop is a no-op");
-  rig_close (&rig);
 }
 
-Test (monitor, a_monitor_is_one_thread_until_it_is_stopped)
+Test (monitor_thread, a_monitor_is_one_thread_until_it_is_stopped)
 {
   struct pool *pool = fx_new_pool ();
   unsigned base = nthreads ();

@@ -27,7 +27,23 @@
 #include "membackend.h"
 #include "pool/pool-int.h"
 
-TestSuite (pool_devices, .init = fx_quiet);
+/* Every test starts with an empty pool, destroyed after it. */
+static struct pool *pool;
+
+static void
+setup (void)
+{
+  fx_quiet ();
+  pool = fx_new_pool ();
+}
+
+static void
+teardown (void)
+{
+  pool_destroy (pool);
+}
+
+TestSuite (pool_devices, .init = setup, .fini = teardown);
 
 /* ---- swap-on ---- */
 
@@ -47,7 +63,6 @@ expect_swapon_fails (struct pool *pool, struct swapdev *dev, int priority,
 
 Test (pool_devices, a_device_added_twice_is_refused_with_ebusy_and_no_change)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a, *again;
   drum_slot_t slot;
 
@@ -62,12 +77,10 @@ Test (pool_devices, a_device_added_twice_is_refused_with_ebusy_and_no_change)
   cr_assert_eq (pool_npages (pool), 10);
   cr_assert_eq (fx_stat_of (pool, "/dev/a").inuse, 3);
   cr_assert_eq (fx_alloc_on (pool, a), slot + 3);
-  pool_destroy (pool);
 }
 
 Test (pool_devices, a_failed_stamp_write_refuses_the_device_changing_nothing)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL), *b, *c;
 
@@ -83,12 +96,10 @@ Test (pool_devices, a_failed_stamp_write_refuses_the_device_changing_nothing)
   /* b's drum range was given back: the next device gets it. */
   c = fx_add_dev (pool, "c", 10, 0, NULL);
   cr_assert_eq (c->drumoffset, a->drumoffset + 10);
-  pool_destroy (pool);
 }
 
 Test (pool_devices, swap_on_writes_the_stamp_to_the_first_page)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma, *mb;
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
   struct swapdev *b = fx_add_dev (pool, "b", 20, 0, &mb);
@@ -108,7 +119,6 @@ Test (pool_devices, swap_on_writes_the_stamp_to_the_first_page)
     cr_assert_eq (mb_stamp (ma)[i], 0, "the rest of the page is zeros");
   cr_assert_eq (swapdev_check_stamp (a), 1);
   cr_assert_eq (swapdev_check_stamp (b), 1);
-  pool_destroy (pool);
 }
 
 Test (pool_devices, a_backend_smaller_than_two_pages_is_refused)
@@ -122,15 +132,12 @@ Test (pool_devices, a_backend_smaller_than_two_pages_is_refused)
 
 Test (pool_devices, npages_and_ndevices_count_every_device)
 {
-  struct pool *pool = fx_new_pool ();
-
   cr_assert_eq (pool_npages (pool), 0);
   cr_assert_eq (pool_ndevices (pool), 0);
   fx_add_dev (pool, "a", 10, 0, NULL);
   fx_add_dev (pool, "b", 32, 3, NULL);
   cr_assert_eq (pool_npages (pool), 42);
   cr_assert_eq (pool_ndevices (pool), 2);
-  pool_destroy (pool);
 }
 
 Test (pool_devices, destroy_accepts_null)
@@ -168,7 +175,6 @@ fail_writes (struct pool *pool, struct swapdev *dev, int n)
 
 Test (pool_devices, a_device_that_keeps_failing_is_marked_failed_and_skipped)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
   struct swapdev *a = fx_add_dev (pool, "a", 100, 0, &mb);
   struct swapdev *b = fx_add_dev (pool, "b", 100, 0, NULL);
@@ -186,12 +192,10 @@ Test (pool_devices, a_device_that_keeps_failing_is_marked_failed_and_skipped)
   cr_assert_eq (mb_log_errors (), 1, "FAILED is reported once");
   for (i = 0; i < 20; i++)
     fx_alloc_on (pool, b);
-  pool_destroy (pool);
 }
 
 Test (pool_devices, a_pool_whose_only_room_is_on_failed_devices_gives_eio)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
   struct swapdev *a = fx_add_dev (pool, "a", 100, 0, &mb);
   drum_slot_t slot;
@@ -201,12 +205,10 @@ Test (pool_devices, a_pool_whose_only_room_is_on_failed_devices_gives_eio)
   errno = 0;
   cr_assert_eq (pool_alloc (pool, 1, &slot), 0);
   cr_assert_eq (errno, EIO, "broken devices are not a full pool");
-  pool_destroy (pool);
 }
 
 Test (pool_devices, a_success_between_errors_keeps_a_device_in_service)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
   struct swapdev *a = fx_add_dev (pool, "a", 100, 0, &mb);
 
@@ -218,14 +220,12 @@ Test (pool_devices, a_success_between_errors_keeps_a_device_in_service)
   fail_writes (pool, a, SWAPDEV_FAIL_AFTER - 1);
   cr_assert_not (fx_stat_of (pool, "a").flags & SWF_FAILED);
   fx_alloc_on (pool, a);
-  pool_destroy (pool);
 }
 
 /* ---- stats ---- */
 
 Test (pool_devices, devstat_reports_every_field_of_a_device)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a = fx_swapon (pool, mb_device ("/mem/a", 50, 3, NULL),
                                  -7);
   char page[SD_PAGE_SIZE] = { 1 };
@@ -255,12 +255,10 @@ Test (pool_devices, devstat_reports_every_field_of_a_device)
   cr_assert_eq (st[0].bytes_read, 4096);
   cr_assert_eq (st[0].read_errors + st[0].write_errors, 0);
   pool_stats_free (st, 1);
-  pool_destroy (pool);
 }
 
 Test (pool_devices, stats_list_devices_in_priority_order)
 {
-  struct pool *pool = fx_new_pool ();
   static const char *const want[] = { "w", "x", "y", "z" };
   struct pool_devstat *st;
   ssize_t n, i;
@@ -274,26 +272,22 @@ Test (pool_devices, stats_list_devices_in_priority_order)
   for (i = 0; i < n; i++)
     cr_assert_str_eq (st[i].path, want[i]);
   pool_stats_free (st, n);
-  pool_destroy (pool);
 }
 
 Test (pool_devices, stats_of_an_empty_pool_are_an_empty_list)
 {
-  struct pool *pool = fx_new_pool ();
   struct pool_devstat *st = NULL;
 
   cr_assert_eq (pool_stats (pool, &st), 0);
   cr_assert_not_null (st);
   pool_stats_free (st, 0);
   pool_stats_free (NULL, 0);
-  pool_destroy (pool);
 }
 
 /* ---- flush ---- */
 
 Test (pool_devices, flush_reaches_only_devices_written_since_the_last_flush)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma, *mb;
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
 
@@ -306,7 +300,6 @@ Test (pool_devices, flush_reaches_only_devices_written_since_the_last_flush)
   cr_assert_eq (mb_flushes (mb), 0);
   cr_assert_eq (pool_flush (pool), 0);
   cr_assert_eq (mb_flushes (ma), 1, "clean since the last flush");
-  pool_destroy (pool);
 }
 
 static void *
@@ -323,7 +316,6 @@ write_page_zero (void *arg)
  */
 Test (pool_devices, a_write_that_completes_during_a_flush_is_flushed_by_the_next)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
   pthread_t th;
@@ -342,12 +334,10 @@ Test (pool_devices, a_write_that_completes_during_a_flush_is_flushed_by_the_next
   cr_assert_eq (pool_flush (pool), 0);
   cr_assert_eq (mb_flushes (ma), before + 1,
                 "the completed write was never flushed");
-  pool_destroy (pool);
 }
 
 Test (pool_devices, a_failed_flush_gives_eio_and_is_retried_next_time)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *ma;
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
 
@@ -360,7 +350,6 @@ Test (pool_devices, a_failed_flush_gives_eio_and_is_retried_next_time)
   mb_fail_flush (ma, false);
   cr_assert_eq (pool_flush (pool), 0);
   cr_assert_eq (mb_flushes (ma), 2);
-  pool_destroy (pool);
 }
 
 
@@ -405,7 +394,6 @@ Test (pool_devices, concurrent_adds_of_one_device_admit_exactly_one)
   struct adder a[ADDERS];
   pthread_t th[ADDERS];
   pthread_barrier_t start;
-  struct pool *pool = fx_new_pool ();
   unsigned t, won = 0;
 
   pthread_barrier_init (&start, NULL, ADDERS);
@@ -427,7 +415,6 @@ Test (pool_devices, concurrent_adds_of_one_device_admit_exactly_one)
   cr_assert_eq (pool_npages (pool), 16);
   fx_alloc_n (pool, 16);
   pthread_barrier_destroy (&start);
-  pool_destroy (pool);
 }
 
 struct slow_add {
@@ -447,7 +434,6 @@ slow_add (void *arg)
 
 Test (pool_devices, a_device_being_added_is_listed_fake_and_takes_no_pages)
 {
-  struct pool *pool = fx_new_pool ();
   struct membackend *mb;
   struct slow_add sa = { .pool = pool };
   struct pool_devstat st;
@@ -471,5 +457,4 @@ Test (pool_devices, a_device_being_added_is_listed_fake_and_takes_no_pages)
   cr_assert_eq (sa.r, 0);
   cr_assert_eq (fx_stat_of (pool, "slow").flags, SWF_INUSE | SWF_ENABLE);
   fx_alloc_n (pool, 16);
-  pool_destroy (pool);
 }

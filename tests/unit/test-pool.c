@@ -26,13 +26,28 @@
 #include "membackend.h"
 #include "pool/pool-int.h"
 
-TestSuite (pool, .init = fx_quiet);
+/* Every test starts with an empty pool, destroyed after it. */
+static struct pool *pool;
+
+static void
+setup (void)
+{
+  fx_quiet ();
+  pool = fx_new_pool ();
+}
+
+static void
+teardown (void)
+{
+  pool_destroy (pool);
+}
+
+TestSuite (pool, .init = setup, .fini = teardown);
 
 /* ---- placement ---- */
 
 Test (pool, equal_priority_devices_take_turns)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a = fx_add_dev (pool, "a", 100, 0, NULL);
   struct swapdev *b = fx_add_dev (pool, "b", 100, 0, NULL);
   drum_slot_t slot;
@@ -44,12 +59,10 @@ Test (pool, equal_priority_devices_take_turns)
     cr_assert_eq (slot, want->drumoffset + i / 2,
                   "each device hands out its pages lowest first");
   }
-  pool_destroy (pool);
 }
 
 Test (pool, three_equal_devices_take_turns_in_the_order_they_were_added)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *d[3];
   int i;
 
@@ -58,12 +71,10 @@ Test (pool, three_equal_devices_take_turns_in_the_order_they_were_added)
   d[2] = fx_add_dev (pool, "c", 10, 7, NULL);
   for (i = 0; i < 9; i++)
     fx_alloc_on (pool, d[i % 3]);
-  pool_destroy (pool);
 }
 
 Test (pool, lower_priority_numbers_are_used_first_and_the_next_only_when_full)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *x = fx_add_dev (pool, "x", 4, 0, NULL);
   struct swapdev *y = fx_add_dev (pool, "y", 4, 0, NULL);
   struct swapdev *z = fx_add_dev (pool, "z", 4, 5, NULL);
@@ -77,12 +88,10 @@ Test (pool, lower_priority_numbers_are_used_first_and_the_next_only_when_full)
   for (i = 0; i < 4; i++)
     fx_alloc_on (pool, z);
   fx_expect_enospc (pool, 1);
-  pool_destroy (pool);
 }
 
 Test (pool, a_slot_freed_on_a_preferred_device_is_used_before_a_worse_one)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *x = fx_add_dev (pool, "x", 4, 0, NULL);
   struct swapdev *z = fx_add_dev (pool, "z", 100, 5, NULL);
   drum_slot_t slot = fx_alloc_n (pool, 4);
@@ -91,12 +100,10 @@ Test (pool, a_slot_freed_on_a_preferred_device_is_used_before_a_worse_one)
   pool_free (pool, slot + 2, 1);
   cr_assert_eq (fx_alloc_on (pool, x), slot + 2);
   fx_alloc_on (pool, z);
-  pool_destroy (pool);
 }
 
 Test (pool, a_request_longer_than_any_run_gets_a_shorter_run)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL);
   struct swapdev *b = fx_add_dev (pool, "b", 10, 0, NULL);
   drum_slot_t slot;
@@ -106,12 +113,10 @@ Test (pool, a_request_longer_than_any_run_gets_a_shorter_run)
   cr_assert_eq (pool_alloc (pool, 15, &slot), 10);
   cr_assert_eq (slot, b->drumoffset);
   fx_expect_enospc (pool, 15);
-  pool_destroy (pool);
 }
 
 Test (pool, a_whole_run_on_an_equal_device_beats_a_shorter_one)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL);
   struct swapdev *b = fx_add_dev (pool, "b", 10, 0, NULL);
   drum_slot_t first = fx_alloc_n (pool, 10), slot;
@@ -127,12 +132,10 @@ Test (pool, a_whole_run_on_an_equal_device_beats_a_shorter_one)
   cr_assert_eq (pool_alloc (pool, 5, &slot), 5);
   cr_assert_eq (pool_getsdp (pool, slot), b);
   cr_assert_eq (a->drumoffset, first);
-  pool_destroy (pool);
 }
 
 Test (pool, a_short_run_at_a_preferred_priority_beats_a_whole_run_at_a_worse)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *x = fx_add_dev (pool, "x", 10, 0, NULL);
   drum_slot_t first = fx_alloc_n (pool, 10), slot;
   int i;
@@ -142,21 +145,16 @@ Test (pool, a_short_run_at_a_preferred_priority_beats_a_whole_run_at_a_worse)
     pool_free (pool, first + i, 1);
   cr_assert_eq (pool_alloc (pool, 4, &slot), 1);
   cr_assert_eq (pool_getsdp (pool, slot), x);
-  pool_destroy (pool);
 }
 
 Test (pool, an_empty_pool_fails_with_enospc)
 {
-  struct pool *pool = fx_new_pool ();
-
   fx_expect_enospc (pool, 1);
   fx_expect_enospc (pool, 1000);
-  pool_destroy (pool);
 }
 
 Test (pool, a_full_pool_fails_with_enospc_until_a_slot_is_freed)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a = fx_add_dev (pool, "a", 8, 0, NULL);
   drum_slot_t slot = fx_alloc_n (pool, 8);
 
@@ -165,14 +163,12 @@ Test (pool, a_full_pool_fails_with_enospc_until_a_slot_is_freed)
   pool_free (pool, slot + 5, 1);
   cr_assert_eq (fx_alloc_on (pool, a), slot + 5);
   fx_expect_enospc (pool, 1);
-  pool_destroy (pool);
 }
 
 /* ---- free and reuse ---- */
 
 Test (pool, freed_slots_are_handed_out_again)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a = fx_add_dev (pool, "a", 20, 0, NULL);
   drum_slot_t slot = fx_alloc_n (pool, 20);
 
@@ -182,12 +178,10 @@ Test (pool, freed_slots_are_handed_out_again)
   cr_assert_eq (fx_alloc_n (pool, 3), slot + 4);
   cr_assert_eq (fx_stat_of (pool, "a").inuse, 20);
   cr_assert_eq (pool_getsdp (pool, slot + 4), a);
-  pool_destroy (pool);
 }
 
 Test (pool, a_free_may_span_devices_with_adjacent_ranges)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, NULL);
   struct swapdev *b = fx_add_dev (pool, "b", 10, 1, NULL);
 
@@ -198,12 +192,10 @@ Test (pool, a_free_may_span_devices_with_adjacent_ranges)
   cr_assert_eq (fx_stat_of (pool, "a").inuse, 6);
   cr_assert_eq (fx_stat_of (pool, "b").inuse, 6);
   cr_assert_eq (mb_log_errors (), 0);
-  pool_destroy (pool);
 }
 
 Test (pool, freeing_a_free_slot_is_reported_and_changes_nothing)
 {
-  struct pool *pool = fx_new_pool ();
   drum_slot_t slot;
 
   fx_add_dev (pool, "a", 10, 0, NULL);
@@ -213,13 +205,10 @@ Test (pool, freeing_a_free_slot_is_reported_and_changes_nothing)
   cr_assert (mb_log_has ("free: a: slots "), "got: %s", mb_log_last ());
   cr_assert (mb_log_has (": not allocated (bug)"));
   cr_assert_eq (fx_stat_of (pool, "a").inuse, 5);
-  pool_destroy (pool);
 }
 
 Test (pool, freeing_a_slot_no_device_owns_is_reported)
 {
-  struct pool *pool = fx_new_pool ();
-
   fx_add_dev (pool, "a", 10, 0, NULL);
   fx_alloc_n (pool, 10);
   pool_free (pool, 0, 1);
@@ -227,14 +216,12 @@ Test (pool, freeing_a_slot_no_device_owns_is_reported)
   pool_free (pool, 11, 1);
   cr_assert_eq (mb_log_errors (), 2);
   cr_assert_eq (fx_stat_of (pool, "a").inuse, 10);
-  pool_destroy (pool);
 }
 
 /* ---- bad pages ---- */
 
 Test (pool, markbad_moves_a_page_from_inuse_to_bad)
 {
-  struct pool *pool = fx_new_pool ();
   drum_slot_t slot;
   struct pool_devstat st;
 
@@ -245,12 +232,10 @@ Test (pool, markbad_moves_a_page_from_inuse_to_bad)
   cr_assert_eq (st.inuse, 1);
   cr_assert_eq (st.bad, 1);
   cr_assert_eq (st.avail, 8);
-  pool_destroy (pool);
 }
 
 Test (pool, a_bad_page_is_never_handed_out_again)
 {
-  struct pool *pool = fx_new_pool ();
   drum_slot_t first, slot;
   int i, got = 0;
 
@@ -267,12 +252,10 @@ Test (pool, a_bad_page_is_never_handed_out_again)
   cr_assert_eq (got, 7);
   pool_free (pool, first, 3);
   cr_assert_eq (pool_alloc (pool, 8, &slot), 3, "the bad page splits runs");
-  pool_destroy (pool);
 }
 
 Test (pool, a_device_whose_pages_are_all_bad_is_skipped)
 {
-  struct pool *pool = fx_new_pool ();
   struct swapdev *b;
   drum_slot_t first;
   int i;
@@ -284,7 +267,6 @@ Test (pool, a_device_whose_pages_are_all_bad_is_skipped)
     pool_markbad (pool, first + i);
   fx_alloc_on (pool, b);
   cr_assert_eq (fx_stat_of (pool, "a").avail, 0);
-  pool_destroy (pool);
 }
 
 /* ---- threads ---- */
@@ -377,7 +359,6 @@ Test (pool, concurrent_alloc_and_free_never_hand_out_a_slot_twice)
   static struct stresser s[STRESS_THREADS];
   pthread_t th[STRESS_THREADS];
   pthread_barrier_t start;
-  struct pool *pool = fx_new_pool ();
   struct pool_devstat *st;
   uint64_t nslots, allocs = 0;
   _Atomic unsigned *owner;
@@ -415,5 +396,4 @@ Test (pool, concurrent_alloc_and_free_never_hand_out_a_slot_twice)
   cr_assert_eq (mb_log_errors (), 0, "got: %s", mb_log_last ());
   pthread_barrier_destroy (&start);
   free (owner);
-  pool_destroy (pool);
 }

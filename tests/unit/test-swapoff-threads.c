@@ -22,7 +22,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -120,19 +119,6 @@ job_join_ok (struct job *j, const char *what)
                 mb_log_last ());
 }
 
-/* Wait (up to 30 s) until n I/Os are in flight on mb. */
-static void
-wait_inflight (struct membackend *mb, unsigned n)
-{
-  time_t give_up = time (NULL) + 30;
-
-  while (mb_inflight (mb) < n) {
-    cr_assert_lt (time (NULL), give_up, "only %u of %u I/Os arrived",
-                  mb_inflight (mb), n);
-    sched_yield ();
-  }
-}
-
 /* Wait (up to 30 s) until the device path has all of flags, or until
  * job j is done (whose outcome the caller then checks).
  */
@@ -189,7 +175,7 @@ off_behind_a_parked_write (struct ot_rig *rig, const unsigned char *old,
     fx_pwrite_ok (rig->exp, old, PAGE, 7 * PAGE);
   mb_hold (rig->mba, true);
   job_start (&w);
-  wait_inflight (rig->mba, 1);
+  fx_wait_inflight (&rig->mba, 1, 1);
   *off = (struct job) { .kind = JOB_OFF, .pool = rig->pool, .path = "a" };
   job_start (off);
   wait_flags (rig->pool, "a", SWF_DRAIN, off);
@@ -259,7 +245,7 @@ park_off_in_copy (struct ot_rig *rig, const unsigned char *old,
   fx_pwrite_ok (rig->exp, old, PAGE, 7 * PAGE);
   mb_hold (rig->mbb, true);
   job_start (off);
-  wait_inflight (rig->mbb, 1);          /* the copy's write */
+  fx_wait_inflight (&rig->mbb, 1, 1);   /* the copy's write */
 }
 
 /* Start req on page 7: at req->offset inside it, req->count bytes, a
@@ -382,7 +368,7 @@ request_during_locked_move (struct ot_rig *rig, const unsigned char *old,
   job_join_ok (&w, "write during the copy");
   mb_hold (rig->mba, true);
   mb_hold (rig->mbb, false);
-  wait_inflight (rig->mba, 1);          /* the locked move's read */
+  fx_wait_inflight (&rig->mba, 1, 1);   /* the locked move's read */
   writes_a = mb_writes (rig->mba);
   start_on_page_7 (rig, req);
   usleep (SETTLE_USEC);
@@ -521,7 +507,7 @@ adding_start (struct adding *ad, struct pool *pool, uint64_t npages)
   cr_assert_not_null (ad->dev);
   mb_hold (ad->mb, true);
   cr_assert_eq (pthread_create (&ad->th, NULL, adding_run, ad), 0);
-  wait_inflight (ad->mb, 1);
+  fx_wait_inflight (&ad->mb, 1, 1);
   cr_assert_eq (fx_stat_of (pool, "c").flags, SWF_FAKE);
 }
 
