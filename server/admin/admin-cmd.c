@@ -25,6 +25,7 @@
 #include "admin/admin-query.h"
 #include "admin/admin-reply.h"
 #include "admin/admin-worker.h"
+#include "swapdrum/cleanup.h"
 #include "swapdrum/devspec.h"
 #include "swapdrum/log.h"
 #include "swapdrum/pool.h"
@@ -135,8 +136,11 @@ get_int (struct admin_conn *conn, json_object *req, const char *what,
                        what, name);
     return -1;
   }
+  /* Integers beyond 64 bits arrive as the nearest end of the 64-bit
+   * range (parse_request), and json-c clamps those beyond int64 to
+   * INT64_MAX: out of range too.
+   */
   v = json_object_get_int64 (val);
-  /* json-c clamps numbers beyond int64 to its ends: out of range too. */
   if (v < min || v > max) {
     admin_reply_error (conn, req, EINVAL,
                        "%s: %s: %s out of range (%lld to %lld)", what, name,
@@ -253,6 +257,82 @@ static const struct command commands[] = {
     .changes_pool = true, .prepare = prepare_ctl, .op = CMD_CTL },
 };
 
+/* The ends of the 64-bit integers json-c holds, as JSON writes them. */
+#define INT64_MIN_TEXT "-9223372036854775808"
+#define UINT64_MAX_TEXT "18446744073709551615"
+
+/* Is the well-formed JSON integer p[0..n) ('-'?, then digits without a
+ * leading zero) below INT64_MIN or above UINT64_MAX?
+ */
+static bool
+beyond_64_bits (const char *p, size_t n)
+{
+  const char *end = *p == '-' ? INT64_MIN_TEXT : UINT64_MAX_TEXT;
+  size_t digits = n - (*p == '-'), end_len = strlen (end);
+
+  if (digits == 0 || (digits > 1 && p[n - digits] == '0'))
+    return false;               /* not well formed: json-c refuses it */
+  return n > end_len || (n == end_len && memcmp (p, end, n) > 0);
+}
+
+/* json-c up to 0.16 parses an integer beyond 64 bits as the nearest end
+ * of the range; 0.17 and later (Debian 13 has 0.18) refuse the whole
+ * line as invalid JSON ("number expected"), so the reply would lose the
+ * request's id and say nothing of range.  Do as 0.16 does, whatever the
+ * version: write each such integer (outside strings) as the nearest end,
+ * padded with blanks so that the byte offsets json-c reports stay those
+ * of the line; the range checks then refuse it as out of range.
+ * => returns a copy of line[0..len) with those integers replaced, or
+ *    NULL if it has none or on ENOMEM (json-c then sees the line as it
+ *    is and refuses it).
+ */
+static char *
+clamp_wide_integers (const char *line, size_t len)
+{
+  char *copy = NULL;
+  const char *end;
+  size_t i = 0, start;
+  bool in_string = false;
+
+  while (i < len) {
+    if (in_string) {
+      if (line[i] == '\\')
+        i++;                    /* the escaped character is skipped too */
+      else if (line[i] == '"')
+        in_string = false;
+      i++;
+      continue;
+    }
+    if (line[i] == '"')
+      in_string = true;
+    if (line[i] != '-' && !isdigit ((unsigned char) line[i])) {
+      i++;
+      continue;
+    }
+    start = i++;
+    while (i < len && isdigit ((unsigned char) line[i]))
+      i++;
+    if (i < len && strchr (".eE", line[i]) != NULL) {
+      /* A fraction or an exponent: a double, which json-c parses. */
+      while (i < len && strchr ("0123456789.eE+-", line[i]) != NULL)
+        i++;
+      continue;
+    }
+    if (!beyond_64_bits (line + start, i - start))
+      continue;
+    if (copy == NULL) {
+      copy = malloc (len);
+      if (copy == NULL)
+        return NULL;
+      memcpy (copy, line, len);
+    }
+    end = line[start] == '-' ? INT64_MIN_TEXT : UINT64_MAX_TEXT;
+    memcpy (copy + start, end, strlen (end));
+    memset (copy + start + strlen (end), ' ', i - start - strlen (end));
+  }
+  return copy;
+}
+
 /* Parse a request line into a JSON object.  Anything but an object is
  * refused before json-c sees it: a bare number would leave json-c
  * waiting for more digits instead of failing.
@@ -265,6 +345,7 @@ parse_request (struct admin_conn *conn, const char *line, size_t len)
   json_object *req;
   enum json_tokener_error jerr;
   size_t skip = 0, end;
+  CLEANUP_FREE char *clamped = NULL;
 
   while (skip < len && isspace ((unsigned char) line[skip]))
     skip++;
@@ -283,6 +364,9 @@ parse_request (struct admin_conn *conn, const char *line, size_t len)
   }
   json_tokener_set_flags (tok, JSON_TOKENER_STRICT |
                           JSON_TOKENER_VALIDATE_UTF8);
+  clamped = clamp_wide_integers (line, len);
+  if (clamped != NULL)
+    line = clamped;
   req = json_tokener_parse_ex (tok, line, len);
   jerr = json_tokener_get_error (tok);
   end = json_tokener_get_parse_end (tok);

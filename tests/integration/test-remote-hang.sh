@@ -269,12 +269,17 @@ elif cmd == "settle":
     h.shutdown()
 
 elif cmd == "read-any":
-    # A read of a page on P that the server answers with EIO or by
-    # closing: it must end within 10 s.
+    # read-any SOCK SENT: a read of a page on P that the server answers
+    # with EIO or by closing: it must end within 10 s.  SENT is made
+    # once the read is on its way, so that the caller's SIGTERM finds it
+    # in flight however long this process took to start.
     h = connect(sock)
     t = time.monotonic()
     try:
-        h.pread(PAGE, (A.start + 3) * PAGE)
+        c = h.aio_pread(nbd.Buffer(PAGE), (A.start + 3) * PAGE)
+        open(sys.argv[3], "w").close()
+        while not h.aio_command_completed(c):
+            h.poll(-1)
         fail("a read of a page on the paused remote succeeded")
     except nbd.Error as e:
         log("read in flight at SIGTERM: %s after %.2f s" %
@@ -393,9 +398,16 @@ say "P: flags $(dev "$tmp/s3b.json" "$uri" flags), reconnects" \
 
 say "4. SIGTERM with P paused and a read of its page in flight"
 "${H[@]}" pause "$tmp/nbd.sock" "$tmp/pause.ctl" || fail "pause"
-"${H[@]}" read-any "$tmp/nbd.sock" &
+"${H[@]}" read-any "$tmp/nbd.sock" "$tmp/read.sent" &
 rapid=$!
 cleanup_fn kill_pid "$rapid"
+# Python's start (seconds on a loaded machine) must not count: wait
+# until the read is sent, then give the server time to hand it to P.
+for (( i = 0; i < 600; i++ )); do
+    [ -e "$tmp/read.sent" ] || ! kill -0 "$rapid" 2>/dev/null && break
+    sleep 0.05
+done
+[ -e "$tmp/read.sent" ] || fail "the read to be in flight at SIGTERM was not sent"
 sleep 0.5
 t0=${EPOCHREALTIME/./}
 kill "$spid"

@@ -352,6 +352,45 @@ Test (admin, ctl_out_of_range_gets_einval_and_changes_nothing)
   json_object_put (r);
 }
 
+/* json-c 0.16 clamps an integer beyond 64 bits, 0.17 and later refuse
+ * the line as invalid JSON: the server answers as 0.16 would, with
+ * either.
+ */
+Test (admin, integers_beyond_64_bits_are_out_of_range_with_the_id)
+{
+  struct at_setup s;
+  struct at_client *c;
+  json_object *r, *wide, *narrow;
+
+  at_setup_two (&s);
+  c = at_connect (s.sock);
+  r = at_request (c, "{\"id\":9,\"cmd\":\"ctl\",\"path\":\"a\","
+                  "\"priority\":-99999999999999999999}");
+  cr_assert_eq (at_int (r, "id"), 9);
+  at_expect_error (r, "EINVAL", "out of range");
+  /* Digits inside a string are no number. */
+  at_expect_error (at_request (c, "{\"cmd\":\"ctl\",\"path\":"
+                               "\"99999999999999999999\",\"priority\":1}"),
+                   "ENOENT", "ctl: 99999999999999999999: not in the pool");
+  /* An error after a wide integer is at the same byte as after a
+   * narrow one of the same length.
+   */
+  wide = at_request (c, "{\"cmd\":\"ctl\",\"priority\":"
+                     "123456789012345678901234567890,}");
+  narrow = at_request (c, "{\"cmd\":\"ctl\",\"priority\":"
+                       "1                             ,}");
+  cr_assert_str_eq (at_str (wide, "error"), at_str (narrow, "error"));
+  cr_assert (strstr (at_str (wide, "error"), "invalid JSON at byte"),
+             "%s", at_str (wide, "error"));
+  json_object_put (wide);
+  json_object_put (narrow);
+  r = at_ok (at_request (c, "{\"cmd\":\"stats\"}"));
+  cr_assert_eq (at_int (at_device (r, "a"), "priority"), 5);
+  json_object_put (r);
+  at_close (c);
+  at_teardown (&s);
+}
+
 Test (admin, ctl_of_a_device_not_in_the_pool_gets_enoent)
 {
   at_expect_error (at_request (c, "{\"cmd\":\"ctl\",\"path\":\"zz\","

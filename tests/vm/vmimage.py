@@ -8,7 +8,8 @@
 # with their shared libraries (found with ldd), the memory test
 # (tests/vm/memtest.c, built with gcc -static), the kernel modules for
 # NBD and virtio-net with their dependencies (from modules.dep,
-# decompressed), and tests/vm/init as /init.  Each run appends a
+# decompressed; those the kernel has built in, as listed in
+# modules.builtin, are skipped), and tests/vm/init as /init.  Each run appends a
 # second, tiny cpio archive holding /vmtest.conf (the kernel unpacks
 # concatenated archives in order).
 #
@@ -63,8 +64,10 @@ def _version_key(path):
 
 
 def module_list(kver, names=GUEST_MODULES):
-    """Returns the modules to load, dependencies first, as paths
-    relative to /lib/modules/KVER."""
+    """Returns (the modules to load, dependencies first, as paths
+    relative to /lib/modules/KVER; the names of those of NAMES that the
+    kernel has built in).  Debian 12's kernel has virtio_pci as a
+    module, Debian 13's builds it in (modules.builtin lists it)."""
     base = "/lib/modules/" + kver
     deps = {}
     with open(os.path.join(base, "modules.dep")) as f:
@@ -72,7 +75,13 @@ def module_list(kver, names=GUEST_MODULES):
             mod, _, rest = line.partition(":")
             deps[mod] = rest.split()
     by_name = {_module_name(m): m for m in deps}
-    order = []
+    builtin = set()
+    try:
+        with open(os.path.join(base, "modules.builtin")) as f:
+            builtin = {_module_name(line.strip()) for line in f}
+    except FileNotFoundError:
+        pass
+    order, built_in = [], []
 
     def visit(mod):
         if mod in order:
@@ -82,10 +91,15 @@ def module_list(kver, names=GUEST_MODULES):
         order.append(mod)
 
     for name in names:
-        if name not in by_name:
-            raise VmImageError("kernel %s has no module %s" % (kver, name))
-        visit(by_name[name])
-    return order
+        if name in by_name:
+            visit(by_name[name])
+        elif name in builtin:
+            built_in.append(name)
+        else:
+            raise VmImageError("kernel %s has no module %s (neither in "
+                               "modules.dep nor in modules.builtin)"
+                               % (kver, name))
+    return order, built_in
 
 
 def _module_name(path):
@@ -191,8 +205,10 @@ def _first_existing(paths, package):
 
 
 def build_base(out, kver, init_src, memtest_bin):
-    """Writes the gzipped base initramfs to OUT.  Returns the
-    MODULES text for /vmtest.conf (file and parameters per line)."""
+    """Writes the gzipped base initramfs to OUT.  Returns the MODULES
+    text for /vmtest.conf (file and parameters per line) and the
+    parameters of built-in modules for the kernel's command line
+    (MODULE.PARAM=VALUE...)."""
     cpio = Cpio()
     for d in ("/proc", "/sys", "/dev", "/tmp", "/etc"):
         cpio.mkdir(d)
@@ -219,7 +235,8 @@ def build_base(out, kver, init_src, memtest_bin):
     cpio.file("/bin/memtest", _read(memtest_bin), 0o755)
     cpio.file("/init", _read(init_src), 0o755)
     lines = []
-    for mod in module_list(kver):
+    modules, built_in = module_list(kver)
+    for mod in modules:
         plain = re.sub(r"\.(xz|zst|gz)$", "", mod)
         data = read_module(os.path.join("/lib/modules", kver, mod))
         cpio.file("/lib/modules/" + plain, data)
@@ -227,7 +244,9 @@ def build_base(out, kver, init_src, memtest_bin):
         lines.append((plain + " " + params).strip())
     with open(out, "wb") as f:
         f.write(cpio.gzipped())
-    return "\n".join(lines)
+    cmdline = " ".join("%s.%s" % (name, p) for name in built_in
+                       for p in MODULE_PARAMS.get(name, "").split())
+    return "\n".join(lines), cmdline
 
 
 def conf_archive(settings):
