@@ -213,6 +213,8 @@ monitor_start (struct pool *pool)
     free (mon);
     return NULL;
   }
+  /* For top -H, gdb and the tests; a failure here is harmless. */
+  pthread_setname_np (mon->thread, "swapdrum-mon");
   return mon;
 }
 

@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -143,7 +144,9 @@ wait_connects (struct membackend *mb, uint64_t n)
   wait_until (connects_reached, &w, "tried to connect");
 }
 
-/* Threads of this process, from /proc/self/task. */
+/* Monitor threads of this process ("swapdrum-mon", from
+ * /proc/self/task): only ours, whatever threads Criterion keeps.
+ */
 static unsigned
 nthreads (void)
 {
@@ -152,9 +155,21 @@ nthreads (void)
   unsigned n = 0;
 
   cr_assert_not_null (d);
-  while ((e = readdir (d)) != NULL)
-    if (e->d_name[0] != '.')
+  while ((e = readdir (d)) != NULL) {
+    char path[300], comm[32] = "";
+    FILE *fp;
+
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf (path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    fp = fopen (path, "r");
+    if (fp == NULL)
+      continue;                 /* the thread has just exited */
+    if (fgets (comm, sizeof comm, fp) &&
+        strncmp (comm, "swapdrum-mon", 12) == 0)
       n++;
+    fclose (fp);
+  }
   closedir (d);
   return n;
 }
