@@ -337,6 +337,22 @@ ctl_print_list (json_object *stats, const struct ctl_units *u)
   free (rows);
 }
 
+/* "pool ID: started after HOW" (servers before the durable map send
+ * neither key: nothing is printed).
+ */
+static void
+print_pool_line (json_object *summary)
+{
+  json_object *id, *how;
+
+  if (json_object_object_get_ex (summary, "pool", &id) &&
+      json_object_object_get_ex (summary, "started_after", &how) &&
+      json_object_is_type (id, json_type_string) &&
+      json_object_is_type (how, json_type_string))
+    printf ("pool %s: started after %s\n", json_object_get_string (id),
+            json_object_get_string (how));
+}
+
 void
 ctl_print_summary (json_object *summary, const struct ctl_units *u)
 {
@@ -357,4 +373,5 @@ ctl_print_summary (json_object *summary, const struct ctl_units *u)
   if (bad)
     printf (", %s bad", b);
   printf ("\n");
+  print_pool_line (summary);
 }

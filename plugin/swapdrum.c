@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -50,6 +51,11 @@ static size_t nspecs;
 /* Export size from size=, or 0 for the sum of the devices. */
 static uint64_t size;
 
+/* new-pool=true: format every device for a new, empty pool, whatever
+ * it holds.
+ */
+static bool new_pool;
+
 /* Thread model: parallel= overrides the version-based default. */
 static bool parallel = NBDKIT_PARALLEL_SAFE;
 
@@ -68,10 +74,22 @@ static struct export *export;
 static struct admin_server *admin;
 static struct monitor *monitor;   /* started in .after_fork */
 
+/* Notices (how the pool came up) go to nbdkit's stderr as one line;
+ * nbdkit has no level between error and debug.
+ */
+static void
+notice (const char *fmt, va_list args)
+{
+  fprintf (stderr, "nbdkit: swapdrum: ");
+  vfprintf (stderr, fmt, args);
+  fprintf (stderr, "\n");
+}
+
 static void
 swapdrum_load (void)
 {
   sd_log_set (nbdkit_verror, nbdkit_vdebug);
+  sd_log_set_notice (notice);
 }
 
 static void
@@ -222,6 +240,8 @@ swapdrum_config (const char *key, const char *value)
   }
   if (strcmp (key, "parallel") == 0)
     return parse_bool (key, value, &parallel);
+  if (strcmp (key, "new-pool") == 0)
+    return parse_bool (key, value, &new_pool);
   if (strcmp (key, "admin") == 0) {
     free (admin_sock);
     admin_sock = strdup (value);
@@ -235,8 +255,8 @@ swapdrum_config (const char *key, const char *value)
     return parse_mode (value);
   if (strcmp (key, "admin-group") == 0)
     return parse_group (value);
-  nbdkit_error ("unknown parameter '%s' (swap, config, size, parallel, "
-                "admin, admin-mode or admin-group)", key);
+  nbdkit_error ("unknown parameter '%s' (swap, config, size, new-pool, "
+                "parallel, admin, admin-mode or admin-group)", key);
   return -1;
 }
 
@@ -253,7 +273,9 @@ remove_created (const bool *existed, size_t n)
       unlink (specs[i].path);
 }
 
-/* Open every device and build the export. */
+/* Open every device, bring up the pool they hold (or a new one),
+ * build the export and recover its map from the devices' records.
+ */
 static int
 swapdrum_config_complete (void)
 {
@@ -268,21 +290,23 @@ swapdrum_config_complete (void)
   pool = pool_create ();
   if (pool == NULL)
     return -1;
-  for (i = 0; i < nspecs; i++) {
+  for (i = 0; i < nspecs; i++)
     existed[i] = access (specs[i].path, F_OK) == 0;
-    if (pool_swapon (pool, &specs[i]) == -1) {
-      remove_created (existed, i);
-      return -1;
-    }
-  }
-  if (size == 0)
-    size = pool_npages (pool) * 4096;
+  if (pool_assemble (pool, specs, nspecs, new_pool) == -1)
+    goto err;
   export = export_create (pool, "", size);
-  if (export == NULL) {
-    remove_created (existed, nspecs);
-    return -1;
-  }
+  if (export == NULL || pool_recover (pool) == -1 || pool_start (pool) == -1)
+    goto err;
   return 0;
+
+ err:
+  /* Nothing was served: close without marking the devices CLEAN. */
+  export_destroy (export);
+  export = NULL;
+  pool_destroy (pool);
+  pool = NULL;
+  remove_created (existed, nspecs);
+  return -1;
 }
 
 /* Bind the admin socket before nbdkit forks, so that a bad path fails
@@ -331,7 +355,10 @@ swapdrum_cleanup (void)
   "config=FILE          Devices listed in FILE, one per line:\n" \
   "                     PATH [priority=N] [maxactive=N] [create=SIZE]\n" \
   "                          [timeout=SECONDS]\n" \
-  "size=SIZE            Export size (default: the sum of the devices).\n" \
+  "size=SIZE            Export size (default: the sum of the devices at\n" \
+  "                     the first start; then what the pool recorded).\n" \
+  "new-pool=BOOL        Start a new, empty pool, overwriting what the\n" \
+  "                     devices hold (default false: recover it).\n" \
   "parallel=BOOL        Force the PARALLEL thread model on or off.\n" \
   "admin=PATH|off       Admin socket (default /run/swapdrum/admin.sock\n" \
   "                     for root; $SWAPDRUM_ADMIN overrides).\n" \

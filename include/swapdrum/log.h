@@ -21,6 +21,16 @@ typedef void (*sd_log_fn) (const char *fmt, va_list args);
 extern void sd_log_set (sd_log_fn error, sd_log_fn debug);
 
 /* Report an error once, where it happens.  Preserves errno. */
+/* Where notices go: a line the operator should see that is not an
+ * error (how the pool came up).  NULL: stderr, as errors by default.
+ * Set once before threads start.
+ */
+extern void sd_log_set_notice (sd_log_fn notice);
+
+/* Report a notice (one line, no newline in fmt). */
+extern void sd_notice (const char *fmt, ...)
+  __attribute__ ((format (printf, 1, 2)));
+
 extern void sd_error (const char *fmt, ...)
   __attribute__ ((format (printf, 1, 2)));
 

@@ -11,6 +11,7 @@
 #ifndef SWAPDRUM_POOL_H
 #define SWAPDRUM_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <stdint.h>
@@ -48,6 +49,60 @@ extern struct pool *pool_create (void);
  * of the pool must have been destroyed first.
  */
 extern void pool_destroy (struct pool *pool);
+
+/* Bring up the pool on the devices specs name (the server's start):
+ * read every stamp and the newest pool table, and
+ *   - all devices empty (never formatted), or new_pool: a new pool, every
+ *     device formatted for it;
+ *   - else the pool the devices belong to: members named in the table
+ *     but not in specs are opened from the table (added live), devices
+ *     of the pool the table no longer lists are left out (removed
+ *     live), empty devices join as new members.
+ * Refused, with one line naming the device and the reason, and nothing
+ * written: a device of another pool, a member that cannot be opened,
+ * two devices with one device id, a device whose size changed, a torn
+ * or corrupt stamp or table, a pool that was open on a host that
+ * crashed since.  Call once, on a pool with no device, before any
+ * export is created; then pool_export, pool_recover and pool_start.
+ * => returns 0, or -1 after reporting.
+ */
+extern int pool_assemble (struct pool *pool, const struct devspec *specs,
+                          size_t n, bool new_pool)
+  SD_NONNULL (1);
+
+/* The export called name in the pool table: its id and size.  If the
+ * table has none, one is added with *size bytes (0: the sum of the
+ * devices).  If it has one and *size is not 0, *size must match.
+ * => returns 0 with *id and *size set, or -1 after reporting
+ *    "export: NAME: reason".
+ */
+extern int pool_export (struct pool *pool, const char *name,
+                        uint64_t *size, uint16_t *id)
+  SD_NONNULL (1, 2, 3, 4);
+
+/* Read every device's page records into the maps of the exports that
+ * have registered (export_create): the newest record of a page wins,
+ * older ones are cleared.  Call after pool_assemble and the exports'
+ * creation, before any request.
+ * => returns 0, or -1 after reporting (a corrupt record, a record of
+ *    an export or page that does not exist, an I/O error).
+ */
+extern int pool_recover (struct pool *pool)
+  SD_NONNULL (1);
+
+/* Mark every device in use (stamp state ACTIVE with this boot's id)
+ * and write the pool table; from now on pool_destroy closes the pool
+ * cleanly.  Logs one line saying how the pool came up.
+ * => returns 0, or -1 after reporting.
+ */
+extern int pool_start (struct pool *pool)
+  SD_NONNULL (1);
+
+/* How the pool came up: "new pool", "clean shutdown", "process crash
+ * on this boot" (or "not started").
+ */
+extern const char *pool_recovery (struct pool *pool)
+  SD_NONNULL (1);
 
 /* Open the device spec names and add it to the pool (the seed's
  * swap_on): a FAKE placeholder first, so that a concurrent add of the

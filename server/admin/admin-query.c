@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -168,5 +169,9 @@ admin_query_summary (struct admin_conn *conn, json_object *req)
   admin_put_u64 (reply, "avail", avail);
   admin_put_u64 (reply, "bad", bad);
   admin_put_u64 (reply, "size", pages * SD_PAGE_SIZE);
+  admin_put (reply, "pool", json_object_new_string (
+               pool_description (conn->srv->pool) + strlen ("swapdrum pool ")));
+  admin_put (reply, "started_after",
+             json_object_new_string (pool_recovery (conn->srv->pool)));
   admin_conn_send (conn, reply);
 }

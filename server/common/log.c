@@ -21,6 +21,7 @@ default_error (const char *fmt, va_list args)
 /* Set once before threads start; read-only afterwards. */
 static sd_log_fn error_hook = default_error;
 static sd_log_fn debug_hook = NULL;
+static sd_log_fn notice_hook = default_error;
 
 /* Each thread's last error message, in the manner of libnbd's
  * lib/errors.c.
@@ -32,6 +33,24 @@ sd_log_set (sd_log_fn error, sd_log_fn debug)
 {
   error_hook = error ? error : default_error;
   debug_hook = debug;
+}
+
+void
+sd_log_set_notice (sd_log_fn notice)
+{
+  notice_hook = notice ? notice : default_error;
+}
+
+void
+sd_notice (const char *fmt, ...)
+{
+  int saved_errno = errno;
+  va_list args;
+
+  va_start (args, fmt);
+  notice_hook (fmt, args);
+  va_end (args);
+  errno = saved_errno;
 }
 
 void

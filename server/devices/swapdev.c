@@ -15,9 +15,11 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "storage/blist.h"
 #include "devices/swapdev.h"
+#include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
 
 struct swapdev *
@@ -51,18 +53,21 @@ swapdev_alloc (const char *path, enum swapdev_kind kind,
 int
 swapdev_layout (struct swapdev *dev, uint64_t size, uint64_t skip)
 {
-  uint64_t pages = size / SD_PAGE_SIZE;
+  struct sd_layout l;
+  int r = sd_layout (size, skip, &l);
 
-  if (pages < skip + 2 || pages - skip - 1 > BLIST_MAX_PAGES) {
-    errno = pages < skip + 2 ? EINVAL : EFBIG;
+  if (r == -1 || l.npages > BLIST_MAX_PAGES) {
+    errno = r == -1 ? EINVAL : EFBIG;
     sd_error ("swap: %s: size %" PRIu64 " bytes: need %" PRIu64 " to %"
-              PRIu64 " pages of 4096 bytes", dev->path, size, skip + 2,
-              skip + 1 + BLIST_MAX_PAGES);
+              PRIu64 " bytes", dev->path, size, sd_size_for (1, skip),
+              sd_size_for (BLIST_MAX_PAGES, skip));
     return -1;
   }
-  dev->stamp_offset = skip * SD_PAGE_SIZE;
-  dev->data_offset = (skip + 1) * SD_PAGE_SIZE;
-  dev->npages = pages - skip - 1;
+  dev->stamp_offset = l.stamp_offset;
+  dev->table_offset = l.table_offset;
+  dev->records_offset = l.records_offset;
+  dev->data_offset = l.data_offset;
+  dev->npages = l.npages;
   return 0;
 }
 
@@ -169,11 +174,15 @@ swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
   return r;
 }
 
-int
-swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
-               uint64_t skip, uint64_t count, bool fua)
+/* Write count bytes at byte offset of the backend through the gate,
+ * marking the device dirty and feeding the FAILED logic: the part of
+ * a data or record write that both share.  Data writes (data true)
+ * count in nwrites and bytes_written.
+ */
+static int
+gated_write (struct swapdev *dev, const void *buf, uint64_t count,
+             uint64_t offset, bool fua, bool data)
 {
-  uint64_t offset = dev->data_offset + page * SD_PAGE_SIZE + skip;
   int r, saved_errno;
 
   if (atomic_load (&dev->offline)) {
@@ -195,13 +204,24 @@ swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
    */
   if (r == 0 && !fua && !atomic_load (&dev->dirty))
     atomic_store (&dev->dirty, true);
-  atomic_fetch_add_explicit (&dev->nwrites, 1, memory_order_relaxed);
-  if (r == 0)
-    atomic_fetch_add_explicit (&dev->bytes_written, count,
-                               memory_order_relaxed);
+  if (data) {
+    atomic_fetch_add_explicit (&dev->nwrites, 1, memory_order_relaxed);
+    if (r == 0)
+      atomic_fetch_add_explicit (&dev->bytes_written, count,
+                                 memory_order_relaxed);
+  }
   note_result (dev, r, &dev->write_errors);
   errno = saved_errno;
   return r;
+}
+
+int
+swapdev_write (struct swapdev *dev, const void *buf, dev_page_t page,
+               uint64_t skip, uint64_t count, bool fua)
+{
+  return gated_write (dev, buf, count,
+                      dev->data_offset + page * SD_PAGE_SIZE + skip, fua,
+                      true);
 }
 
 int
@@ -237,39 +257,39 @@ swapdev_flush (struct swapdev *dev)
   return r;
 }
 
-/* Encode the stamp into a page buffer, little endian. */
-static void
-stamp_encode (const struct swapdev_stamp *st, unsigned char *page)
+/* One metadata I/O (stamp, table, records at startup), tried up to
+ * SWAPDEV_META_TRIES times with a short pause between: metadata is
+ * small and rare, and a remote that fails now and then should not
+ * take the device, or the server's start, with it.
+ */
+static int
+meta_io (struct swapdev *dev, void *buf, uint64_t count, uint64_t offset,
+         bool write)
 {
-  struct swapdev_stamp le = *st;
+  int i, r = -1;
 
-  le.version = htole32 (st->version);
-  le.page_size = htole32 (st->page_size);
-  le.device_id = htole64 (st->device_id);
-  le.generation = htole64 (st->generation);
-  le.npages = htole64 (st->npages);
-  memset (page, 0, SD_PAGE_SIZE);
-  memcpy (page, &le, sizeof le);
+  for (i = 0; i < SWAPDEV_META_TRIES; i++) {
+    if (i > 0)
+      usleep (20000 << i);
+    r = write ? dev->ops->pwrite (dev, buf, count, offset, true)
+              : dev->ops->pread (dev, buf, count, offset);
+    if (r == 0)
+      return 0;
+    if (errno != EIO && errno != EAGAIN && errno != EINTR &&
+        errno != ETIMEDOUT)
+      break;
+  }
+  return r;
 }
 
 int
-swapdev_write_stamp (struct swapdev *dev, const uint8_t pool_id[16],
-                     uint64_t device_id, uint64_t generation)
+swapdev_write_stamp (struct swapdev *dev)
 {
   unsigned char page[SD_PAGE_SIZE];
-  struct swapdev_stamp *st = &dev->stamp;
 
-  memset (st, 0, sizeof *st);
-  memcpy (st->magic, SWAPDEV_MAGIC, sizeof st->magic);
-  st->version = SWAPDEV_STAMP_VERSION;
-  st->page_size = SD_PAGE_SIZE;
-  memcpy (st->pool_id, pool_id, sizeof st->pool_id);
-  st->device_id = device_id;
-  st->generation = generation;
-  st->npages = dev->npages;
-  stamp_encode (st, page);
-  if (dev->ops->pwrite (dev, page, SD_PAGE_SIZE, dev->stamp_offset,
-                        true) == -1) {
+  dev->stamp.stamp_gen++;
+  sd_stamp_encode (&dev->stamp, page);
+  if (meta_io (dev, page, SD_PAGE_SIZE, dev->stamp_offset, true) == -1) {
     sd_error ("swap: %s: writing the stamp: %m", dev->path);
     return -1;
   }
@@ -277,14 +297,173 @@ swapdev_write_stamp (struct swapdev *dev, const uint8_t pool_id[16],
 }
 
 int
+swapdev_read_stamp (struct swapdev *dev, struct sd_stamp *st)
+{
+  unsigned char page[SD_PAGE_SIZE];
+  struct sd_layout l = {
+    .stamp_offset = dev->stamp_offset, .table_offset = dev->table_offset,
+    .records_offset = dev->records_offset,
+    .data_offset = dev->data_offset, .npages = dev->npages,
+  };
+  const char *why;
+  int r;
+
+  if (meta_io (dev, page, SD_PAGE_SIZE, dev->stamp_offset, false) == -1) {
+    sd_error ("swap: %s: reading the stamp: %m", dev->path);
+    return -1;
+  }
+  r = sd_stamp_decode (page, st, &why);
+  if (r == 1 && sd_stamp_check_layout (st, &l, &why) == -1)
+    r = -1;
+  if (r == -1) {
+    errno = EINVAL;
+    sd_error ("swap: %s: %s", dev->path, why);
+  }
+  return r;
+}
+
+int
 swapdev_check_stamp (struct swapdev *dev)
 {
   unsigned char want[SD_PAGE_SIZE], have[SD_PAGE_SIZE];
 
-  if (dev->ops->pread (dev, have, SD_PAGE_SIZE, dev->stamp_offset) == -1) {
+  if (meta_io (dev, have, SD_PAGE_SIZE, dev->stamp_offset, false) == -1) {
     sd_error ("swap: %s: reading the stamp: %m", dev->path);
     return -1;
   }
-  stamp_encode (&dev->stamp, want);
+  sd_stamp_encode (&dev->stamp, want);
   return memcmp (want, have, SD_PAGE_SIZE) == 0;
+}
+
+int
+swapdev_write_table (struct swapdev *dev, const char *json, size_t len,
+                     uint64_t gen)
+{
+  CLEANUP_FREE char *buf = NULL;
+  uint32_t copy = dev->stamp.table_gen ? !dev->stamp.table_copy : 0;
+  uint64_t span = (len + SD_PAGE_SIZE - 1) & ~(SD_PAGE_SIZE - 1);
+
+  if (len > SD_TABLE_MAX) {
+    errno = EFBIG;
+    sd_error ("swap: %s: the pool table is %zu bytes, more than the %" PRIu32 " "
+              "a device has room for (too many devices, or paths too "
+              "long)", dev->path, len, SD_TABLE_MAX);
+    return -1;
+  }
+  buf = calloc (1, span ? span : SD_PAGE_SIZE);
+  if (buf == NULL) {
+    sd_error ("swap: %s: %m", dev->path);
+    return -1;
+  }
+  memcpy (buf, json, len);
+  if (meta_io (dev, buf, span, dev->table_offset + copy * SD_TABLE_MAX,
+               true) == -1) {
+    sd_error ("swap: %s: writing the pool table: %m", dev->path);
+    return -1;
+  }
+  dev->stamp.table_gen = gen;
+  dev->stamp.table_copy = copy;
+  dev->stamp.table_len = len;
+  dev->stamp.table_crc = sd_crc32 (json, len);
+  return swapdev_write_stamp (dev);
+}
+
+char *
+swapdev_read_table (struct swapdev *dev, const struct sd_stamp *st)
+{
+  char *buf;
+
+  buf = malloc (st->table_len + 1);
+  if (buf == NULL) {
+    sd_error ("swap: %s: %m", dev->path);
+    return NULL;
+  }
+  if (st->table_len > 0 &&
+      meta_io (dev, buf, st->table_len,
+               dev->table_offset + st->table_copy * SD_TABLE_MAX,
+               false) == -1) {
+    sd_error ("swap: %s: reading the pool table: %m", dev->path);
+    free (buf);
+    return NULL;
+  }
+  if (sd_crc32 (buf, st->table_len) != st->table_crc) {
+    errno = EINVAL;
+    sd_error ("swap: %s: pool table checksum mismatch (torn or corrupt)",
+              dev->path);
+    free (buf);
+    return NULL;
+  }
+  buf[st->table_len] = 0;
+  return buf;
+}
+
+/* Write count bytes of records at byte offset off of the record area,
+ * through the gate.
+ */
+static int
+records_io (struct swapdev *dev, const void *buf, uint64_t count,
+            uint64_t off, bool fua)
+{
+  return gated_write (dev, buf, count, dev->records_offset + off, fua,
+                      false);
+}
+
+/* Records per stack buffer in put and clear. */
+#define RECORD_CHUNK 256
+
+int
+swapdev_put_records (struct swapdev *dev, dev_page_t page, uint64_t n,
+                     uint64_t seq, uint16_t export_id, export_page_t first,
+                     bool fua)
+{
+  unsigned char buf[RECORD_CHUNK * SD_RECORD_SIZE];
+  uint64_t i, k;
+
+  while (n > 0) {
+    k = n < RECORD_CHUNK ? n : RECORD_CHUNK;
+    for (i = 0; i < k; i++) {
+      struct sd_record rec = {
+        .seq = seq, .export_id = export_id, .page = first + i,
+      };
+      sd_record_encode (&rec, dev->stamp.device_uuid, page + i,
+                        buf + i * SD_RECORD_SIZE);
+    }
+    if (records_io (dev, buf, k * SD_RECORD_SIZE, page * SD_RECORD_SIZE,
+                    fua) == -1)
+      return -1;
+    page += k;
+    first += k;
+    n -= k;
+  }
+  return 0;
+}
+
+int
+swapdev_clear_records (struct swapdev *dev, dev_page_t page, uint64_t n)
+{
+  static const unsigned char zeros[RECORD_CHUNK * SD_RECORD_SIZE];
+  uint64_t k;
+
+  while (n > 0) {
+    k = n < RECORD_CHUNK ? n : RECORD_CHUNK;
+    if (records_io (dev, zeros, k * SD_RECORD_SIZE, page * SD_RECORD_SIZE,
+                    false) == -1)
+      return -1;
+    page += k;
+    n -= k;
+  }
+  return 0;
+}
+
+int
+swapdev_read_records (struct swapdev *dev, dev_page_t page, uint64_t n,
+                      unsigned char *buf)
+{
+  if (meta_io (dev, buf, n * SD_RECORD_SIZE,
+               dev->records_offset + page * SD_RECORD_SIZE, false) == -1) {
+    sd_error ("swap: %s: reading the records of pages %" PRIu64 "+%"
+              PRIu64 ": %m", dev->path, page, n);
+    return -1;
+  }
+  return 0;
 }

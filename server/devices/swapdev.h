@@ -9,10 +9,10 @@
  * and swapdev_new for the unit tests' backends), built from the same
  * two shared steps: swapdev_alloc, then swapdev_layout.
  *
- * Layout on the backend, in 4096-byte pages:
- *   [skip]   block devices only: page 0 is never touched (labels);
- *   [stamp]  one page: magic, pool id, device id, generation;
- *   [data]   npages pages; device page p lives at data_offset + p*4096.
+ * Layout on the backend (storage/format.h, docs/design.md "On-device
+ * format"): [skip] [stamp] [pool table A, B] [records] [data]; device
+ * page p lives at data_offset + p*4096, its record at records_offset +
+ * p*16.
  *
  * Locking (no I/O under the pool lock; the gate's lock is a leaf,
  * never taken with the pool lock held):
@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "devices/gate.h"
+#include "storage/format.h"
 #include "storage/page.h"
 #include "swapdrum/devspec.h"
 #include "swapdrum/nonnull.h"
@@ -61,8 +62,10 @@ enum swapdev_kind {
 /* After this many I/O errors in a row a device is marked FAILED. */
 #define SWAPDEV_FAIL_AFTER 8
 
-#define SWAPDEV_MAGIC "SWAPDRUM"
-#define SWAPDEV_STAMP_VERSION 1
+/* Times a stamp or table I/O is tried before the device is given up:
+ * a remote that fails one write in ten must not stop the server.
+ */
+#define SWAPDEV_META_TRIES 5
 
 struct swapdev;
 
@@ -90,19 +93,6 @@ struct swapdev_ops {
   void (*close) (struct swapdev *dev);
 };
 
-/* The one-page stamp, little endian on disk; the rest of the page is
- * zeros.
- */
-struct swapdev_stamp {
-  char magic[8];
-  uint32_t version;
-  uint32_t page_size;
-  uint8_t pool_id[16];
-  uint64_t device_id;
-  uint64_t generation;
-  uint64_t npages;
-};
-
 struct swapdev {
   /* constant */
   char *path;                   /* as the operator gave it */
@@ -112,9 +102,16 @@ struct swapdev {
   void *priv;                   /* the backend's own state */
   int fd;                       /* file and block backends, else -1 */
   uint64_t stamp_offset;        /* byte offset of the stamp page */
+  uint64_t table_offset;        /* byte offset of pool table copy A */
+  uint64_t records_offset;      /* byte offset of page 0's record */
   uint64_t data_offset;         /* byte offset of device page 0 */
   uint64_t npages;              /* usable data pages */
-  struct swapdev_stamp stamp;   /* as written at swap-on */
+
+  /* The stamp as last written (or read, before the pool adopts the
+   * device).  Written only by the pool's setup and by code holding
+   * the pool's admin_lock, one writer at a time.
+   */
+  struct sd_stamp stamp;
 
   /* pool */
   drum_slot_t drumoffset;       /* first drum slot of the range */
@@ -177,8 +174,9 @@ extern struct swapdev *swapdev_alloc (const char *path,
   SD_NONNULL (1, 3);
 
 /* The layout every backend shares, over size bytes: `skip` pages left
- * alone (block devices: 1), the stamp page, then the data pages.  Sets
- * stamp_offset, data_offset and npages.
+ * alone (block devices: 1), then the stamp, the pool table, the
+ * records and the data pages (sd_layout).  Sets the offsets and
+ * npages.
  * => returns 0, or -1 after reporting "swap: PATH: reason" with errno
  *    EINVAL (no room for the stamp and one data page) or EFBIG (more
  *    data pages than BLIST_MAX_PAGES).
@@ -231,12 +229,21 @@ extern void swapdev_set_online (struct swapdev *dev, bool online)
  */
 extern void swapdev_free (struct swapdev *dev);
 
-/* Write the stamp page (pool id, device id, generation).
- * => returns 0, or -1 after reporting.
+/* Write dev->stamp (with stamp_gen bumped first) to the stamp page,
+ * with FUA, trying up to SWAPDEV_META_TRIES times.
+ * => returns 0, or -1 after reporting "swap: PATH: writing the stamp:
+ *    reason".
  */
-extern int swapdev_write_stamp (struct swapdev *dev,
-                                const uint8_t pool_id[16],
-                                uint64_t device_id, uint64_t generation)
+extern int swapdev_write_stamp (struct swapdev *dev)
+  SD_NONNULL (1);
+
+/* Read and decode the stamp page (trying I/O errors up to
+ * SWAPDEV_META_TRIES times), and check it against the device's layout.
+ * => returns 1 with *st set; 0 if the page is all zeros (never
+ *    formatted); -1 after reporting "swap: PATH: reason" (I/O error,
+ *    not ours, corrupt, another version, size changed).
+ */
+extern int swapdev_read_stamp (struct swapdev *dev, struct sd_stamp *st)
   SD_NONNULL (1, 2);
 
 /* Read the stamp page back and compare it with dev->stamp.
@@ -245,6 +252,52 @@ extern int swapdev_write_stamp (struct swapdev *dev,
  */
 extern int swapdev_check_stamp (struct swapdev *dev)
   SD_NONNULL (1);
+
+/* Write the pool table (len bytes of JSON, at most SD_TABLE_MAX) as
+ * generation gen: into the copy the stamp does not point at, then the
+ * stamp pointing at it, both with FUA.  A crash in between leaves the
+ * old table in force.
+ * => returns 0, or -1 after reporting (EFBIG: the table is too big).
+ */
+extern int swapdev_write_table (struct swapdev *dev, const char *json,
+                                size_t len, uint64_t gen)
+  SD_NONNULL (1, 2);
+
+/* Read the pool table the stamp st points at and check its checksum.
+ * => returns a malloc'd NUL-terminated string of st->table_len bytes,
+ *    or NULL after reporting "swap: PATH: reason".
+ */
+extern char *swapdev_read_table (struct swapdev *dev,
+                                 const struct sd_stamp *st)
+  SD_NONNULL (1, 2);
+
+/* Write the records of device pages [page, page + n): page + i holds
+ * export page first + i of export export_id, since sequence seq.  One
+ * I/O through the maxactive gate; fua as for data.
+ * => returns 0, or -1 with errno set (not reported; counted as a write
+ *    error of the device).
+ */
+extern int swapdev_put_records (struct swapdev *dev, dev_page_t page,
+                                uint64_t n, uint64_t seq,
+                                uint16_t export_id, export_page_t first,
+                                bool fua)
+  SD_NONNULL (1);
+
+/* Clear the records of device pages [page, page + n) (they hold
+ * nothing).  => returns 0, or -1 with errno set (not reported).
+ */
+extern int swapdev_clear_records (struct swapdev *dev, dev_page_t page,
+                                  uint64_t n)
+  SD_NONNULL (1);
+
+/* Read the raw records of device pages [page, page + n) into buf
+ * (n * SD_RECORD_SIZE bytes), trying I/O errors up to
+ * SWAPDEV_META_TRIES times.  Not through the gate: for recovery.
+ * => returns 0, or -1 after reporting.
+ */
+extern int swapdev_read_records (struct swapdev *dev, dev_page_t page,
+                                 uint64_t n, unsigned char *buf)
+  SD_NONNULL (1, 4);
 
 /* Read or write `n` whole pages starting at device page `page`,
  * waiting at the maxactive gate and counting the I/O.  `skip` and

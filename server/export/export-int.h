@@ -53,6 +53,24 @@ extern void export_drop_slot (struct export *exp, struct swapdev *dev,
                               drum_slot_t slot)
   SD_NONNULL (1, 2);
 
+/* A slot whose record was written lost its page (relocated after a
+ * write error): clear the record, then drop the slot as
+ * export_drop_slot does.
+ */
+extern void export_drop_recorded (struct export *exp, struct swapdev *dev,
+                                  drum_slot_t slot)
+  SD_NONNULL (1, 2);
+
+/* Put n whole pages of data on the fresh slots [slot, slot + n) of dev
+ * (one run), then their records (export page page + i on slot + i): the
+ * order a write to a new slot needs before it may be acknowledged.
+ * => returns 0, or -1 with errno set (not reported).
+ */
+extern int export_store (struct export *exp, struct swapdev *dev,
+                         drum_slot_t slot, export_page_t page, uint64_t n,
+                         const void *data, bool fua)
+  SD_NONNULL (1, 2, 6);
+
 /* Write count bytes at offset through the map: overwrites go to the
  * slots pages have, new pages take slots by priority, write errors
  * relocate pages.  Recursive: a page another writer mapped or changed

@@ -54,20 +54,20 @@ move_page (struct export *exp, struct swapdev *dev, export_page_t page,
               dev->path, old - dev->drumoffset, page);
     pool_note_error (exp->pool, dev);
     map_cas (exp->map, page, &cur, MAP_LOST);
-    pool_markbad (exp->pool, old);
+    export_drop_recorded (exp, dev, old);
     return 0;
   }
   if (export_new_slot (exp, page, buf, false, &slot) == -1)
     return -1;
   if (map_cas (exp->map, page, &cur, slot) != 1) {
     /* Cannot happen while we hold the stripe exclusive. */
-    pool_free (exp->pool, slot, 1);
+    pool_release (exp->pool, slot, 1);
     errno = EIO;
     sd_error ("off: %s: export page %" PRIu64 " changed while it moved "
               "(bug)", dev->path, page);
     return -1;
   }
-  pool_free (exp->pool, old, 1);
+  pool_release (exp->pool, old, 1);
   return 0;
 }
 
@@ -146,21 +146,19 @@ write_fresh (struct export *exp, export_page_t page, const char *buf,
 
   for (i = 0; i < n; i++)
     slots[i] = slot + i;
-  if (swapdev_write (dev, buf, slot - dev->drumoffset, 0,
-                     n * SD_PAGE_SIZE, false) == 0)
+  if (export_store (exp, dev, slot, page, n, buf, false) == 0)
     return 0;
   pool_note_error (exp->pool, dev);
   for (i = 0; i < n; i++) {
-    if (swapdev_write (dev, buf + i * SD_PAGE_SIZE,
-                       slot + i - dev->drumoffset, 0, SD_PAGE_SIZE,
-                       false) == 0)
+    if (export_store (exp, dev, slot + i, page + i, 1,
+                      buf + i * SD_PAGE_SIZE, false) == 0)
       continue;
     export_drop_slot (exp, dev, slot + i);
     if (export_new_slot (exp, page + i, buf + i * SD_PAGE_SIZE, false,
                          &slots[i]) == -1) {
-      pool_free (exp->pool, slot + i + 1, n - i - 1);
+      pool_release (exp->pool, slot + i + 1, n - i - 1);
       while (i-- > 0)
-        pool_free (exp->pool, slots[i], 1);
+        pool_release (exp->pool, slots[i], 1);
       return -1;
     }
   }
@@ -216,7 +214,7 @@ move_run (struct migration *m, const struct run *r)
                      slot, k, slots) == -1)
       return -1;
     switch_pages (exp, r->page + done, r->e + done, k, slots);
-    pool_free (exp->pool, r->e + done, k);
+    pool_release (exp->pool, r->e + done, k);
     done += k;
     *m->moved += k;
   }
@@ -256,7 +254,7 @@ release_fresh (struct export *exp, struct chunk_copy *cc)
 
   for (i = 0; i < STRIPE_PAGES; i++)
     if (cc->fresh[i] != DRUM_NO_SLOT)
-      pool_free (exp->pool, cc->fresh[i], 1);
+      pool_release (exp->pool, cc->fresh[i], 1);
 }
 
 /* Read one run from the device and write it to fresh slots, in as few
@@ -334,7 +332,7 @@ copy_chunk (struct migration *m, export_page_t start, export_page_t end)
                   &cc.fresh[cc.runs[i].page - start]);
   stripes_wrunlock (&exp->stripes, start);
   for (i = 0; i < cc.nruns; i++) {
-    pool_free (exp->pool, cc.runs[i].e, cc.runs[i].n);
+    pool_release (exp->pool, cc.runs[i].e, cc.runs[i].n);
     *m->moved += cc.runs[i].n;
   }
   return 0;
@@ -419,7 +417,36 @@ export_mark_lost (struct pool_tenant *t, struct swapdev *dev)
   return lost;
 }
 
+static int
+export_claim (struct pool_tenant *t, export_page_t page, drum_slot_t slot,
+              drum_slot_t expect, drum_slot_t *cur)
+{
+  struct export *exp = export_of_tenant (t);
+  map_entry_t e = expect;
+  int r;
+
+  if (page >= exp->size >> SD_PAGE_SHIFT) {
+    errno = EINVAL;
+    sd_error ("recover: export %s: a page record names page %" PRIu64
+              ", beyond its end (%" PRIu64 " bytes)", exp->name, page,
+              exp->size);
+    return -1;
+  }
+  r = map_cas (exp->map, page, &e, slot);
+  if (r == -1) {
+    sd_error ("recover: export %s: page %" PRIu64 ": map: %m", exp->name,
+              page);
+    return -1;
+  }
+  if (r == 0) {
+    *cur = map_entry_slot (e);
+    return 1;
+  }
+  return 0;
+}
+
 const struct pool_tenant_ops export_tenant_ops = {
   .migrate = export_migrate,
   .mark_lost = export_mark_lost,
+  .claim = export_claim,
 };

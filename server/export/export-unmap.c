@@ -39,11 +39,12 @@ release_run (struct export *exp, drum_slot_t start, uint64_t n)
   drum_slot_t slot = start;
 
   while (slot < start + n) {
-    struct swapdev *dev = pool_getsdp (exp->pool, slot);
-    uint64_t k = dev->drumoffset + dev->npages - slot;
+    uint64_t k;
+    struct swapdev *dev = pool_span (exp->pool, "trim", slot,
+                                     start + n - slot, &k);
 
-    if (k > start + n - slot)
-      k = start + n - slot;
+    if (dev == NULL)
+      return;
     /* A discard that fails may have taken the device offline: let
      * the pool mark it FAILED so the monitor brings it back.
      */
@@ -51,7 +52,7 @@ release_run (struct export *exp, drum_slot_t start, uint64_t n)
       pool_note_error (exp->pool, dev);
     slot += k;
   }
-  pool_free (exp->pool, start, n);
+  pool_release (exp->pool, start, n);
 }
 
 static void

@@ -35,12 +35,14 @@ struct export *
 export_create (struct pool *pool, const char *name, uint64_t size)
 {
   struct export *exp;
+  uint16_t id;
 
-  size &= ~PAGE_MASK;
-  if (size == 0) {
+  if (size != 0 && size < SD_PAGE_SIZE) {
     sd_error ("export: %s: size must be at least 4096 bytes", name);
     return NULL;
   }
+  if (pool_export (pool, name, &size, &id) == -1)
+    return NULL;
   exp = calloc (1, sizeof *exp);
   if (exp == NULL || (exp->name = strdup (name)) == NULL ||
       (exp->map = map_create (size >> SD_PAGE_SHIFT)) == NULL) {
@@ -54,6 +56,7 @@ export_create (struct pool *pool, const char *name, uint64_t size)
   exp->size = size;
   stripes_init (&exp->stripes);
   exp->tenant.ops = &export_tenant_ops;
+  exp->tenant.id = id;
   if (pool_add_tenant (pool, &exp->tenant) == -1) {
     sd_error ("export: %s: %m", name);
     export_destroy (exp);
@@ -231,6 +234,31 @@ export_drop_slot (struct export *exp, struct swapdev *dev, drum_slot_t slot)
     pool_markbad (exp->pool, slot);
 }
 
+void
+export_drop_recorded (struct export *exp, struct swapdev *dev,
+                      drum_slot_t slot)
+{
+  /* The page's new slot has a newer record, which wins at recovery;
+   * clearing the old one keeps a later trim of the page from bringing
+   * the old data back.
+   */
+  if (swapdev_clear_records (dev, slot - dev->drumoffset, 1) == -1)
+    sd_error ("write: %s page %" PRIu64 ": clearing its record: %m: a "
+              "recovery may find the page's old data there if the page "
+              "is trimmed", dev->path, slot - dev->drumoffset);
+  export_drop_slot (exp, dev, slot);
+}
+
+int
+export_store (struct export *exp, struct swapdev *dev, drum_slot_t slot,
+              export_page_t page, uint64_t n, const void *data, bool fua)
+{
+  if (swapdev_write (dev, data, slot - dev->drumoffset, 0,
+                     n * SD_PAGE_SIZE, fua) == -1)
+    return -1;
+  return pool_put_records (exp->pool, slot, n, exp->tenant.id, page, fua);
+}
+
 /* Take one fresh slot and write a whole page there, marking slots that
  * fail bad and trying others.
  * => returns 0 with *slotp set, or -1 (ENOSPC or EIO) after reporting.
@@ -254,8 +282,7 @@ export_new_slot (struct export *exp, export_page_t page, const void *data,
     dev = slot_device (exp, "write", page, slot);
     if (dev == NULL)
       return -1;
-    if (swapdev_write (dev, data, slot - dev->drumoffset, 0,
-                       SD_PAGE_SIZE, fua) == 0) {
+    if (export_store (exp, dev, slot, page, 1, data, fua) == 0) {
       *slotp = slot;
       return 0;
     }
@@ -288,12 +315,12 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
     if (r == 1)
       return 0;
     if (r == -1) {
-      pool_free (exp->pool, slot, 1);
+      pool_release (exp->pool, slot, 1);
       sd_error ("write: export page %" PRIu64 ": map: %m", page);
       return -1;
     }
   }
-  pool_free (exp->pool, slot, 1);
+  pool_release (exp->pool, slot, 1);
   return export_write_range (exp, piece, len,
                              (page << SD_PAGE_SHIFT) + skip, fua);
 }
@@ -328,10 +355,10 @@ relocate (struct export *exp, export_page_t page, map_entry_t e,
   if (export_new_slot (exp, page, full, fua, &slot) == -1)
     return -1;
   if (map_cas (exp->map, page, &cur, slot) == 1) {
-    export_drop_slot (exp, odev, old);
+    export_drop_recorded (exp, odev, old);
     return 0;
   }
-  pool_free (exp->pool, slot, 1);
+  pool_release (exp->pool, slot, 1);
   return export_write_range (exp, piece, len,
                              (page << SD_PAGE_SHIFT) + skip, fua);
 }
@@ -375,8 +402,7 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
 
   if (dev == NULL)
     return -1;
-  if (swapdev_write (dev, data, slot - dev->drumoffset, 0,
-                     SD_PAGE_SIZE, fua) == -1) {
+  if (export_store (exp, dev, slot, page, 1, data, fua) == -1) {
     pool_note_error (exp->pool, dev);
     export_drop_slot (exp, dev, slot);
     if (export_new_slot (exp, page, data, fua, &slot) == -1)
@@ -408,8 +434,7 @@ write_new (struct export *exp, const char *buf, export_page_t page,
     pool_free (exp->pool, slot, n);
     return -1;
   }
-  if (swapdev_write (dev, buf, slot - dev->drumoffset, 0,
-                     n * SD_PAGE_SIZE, fua) == -1) {
+  if (export_store (exp, dev, slot, page, n, buf, fua) == -1) {
     pool_note_error (exp->pool, dev);
     /* Find the slots that fail, page by page: they are marked bad and
      * never handed out again; their pages go to fresh slots.
@@ -431,7 +456,7 @@ write_new (struct export *exp, const char *buf, export_page_t page,
    * were never mapped, so nothing else would ever give them back.
    */
   if (i + 1 < n)
-    pool_free (exp->pool, slot + i + 1, n - i - 1);
+    pool_release (exp->pool, slot + i + 1, n - i - 1);
   return -1;
 }
 

@@ -69,8 +69,7 @@ forget_pages (struct pool *pool, struct swapdev *dev)
   sd_error ("swap: %s: came back without its pages (stamp missing or "
             "different): %" PRIu64 " pages lost, they read as EIO until "
             "rewritten", dev->path, lost);
-  return swapdev_write_stamp (dev, pool->pool_id, dev->stamp.device_id,
-                              dev->stamp.generation + 1);
+  return pool_restamp (pool, dev);
 }
 
 /* Reconnect dev, check its stamp and put it back in service.

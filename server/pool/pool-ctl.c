@@ -72,6 +72,7 @@ ctl_resort (struct pool *pool, const char *path, const char *ident,
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct swapdev *dev = lookup (pool, "ctl", path, ident);
+  struct pt_member *m;
 
   if (dev == NULL)
     return -1;
@@ -81,6 +82,9 @@ ctl_resort (struct pool *pool, const char *path, const char *ident,
   prio_remove (&pool->prio, dev);
   dev->priority = priority;
   prio_insert (&pool->prio, dev);
+  m = pool_table_member (&pool->table, dev->stamp.device_uuid);
+  if (m)
+    m->priority = priority;
   return 0;
 }
 
@@ -96,7 +100,13 @@ pool_ctl (struct pool *pool, const char *path, int priority)
               priority, SD_PRIORITY_MIN, SD_PRIORITY_MAX);
     return -1;
   }
-  return ctl_resort (pool, path, ident, priority);
+  if (ctl_resort (pool, path, ident, priority) == -1)
+    return -1;
+  /* The new priority holds after a restart too. */
+  if (pool_table_write (pool, NULL) == -1)
+    sd_error ("ctl: %s: the priority is changed, but a restart may bring "
+              "back the old one", path);
+  return 0;
 }
 
 /* Free pages on the devices other than dev that take allocations.
@@ -182,6 +192,12 @@ swapoff_finish (struct pool *pool, struct swapdev *dev, const char *path)
 {
   if (swapoff_unlink (pool, dev, path) == -1)
     return -1;
+  /* Out of the pool after a restart too (the device's own stamp still
+   * names the pool, so that a restart that names it leaves it out).
+   */
+  if (pool_table_remove (pool, dev) == -1)
+    sd_error ("off: %s: removed, but the pool table could not be written: "
+              "a restart may take it back (empty)", path);
 
   /* Wait for flushes that copied the device list, then close. */
   pthread_rwlock_wrlock (&pool->devlife);

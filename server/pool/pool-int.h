@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "pool/drum.h"
+#include "pool/pooltable.h"
 #include "storage/page.h"
 #include "pool/prio.h"
 #include "devices/swapdev.h"
@@ -29,6 +30,7 @@
  * allocations (DRAIN or FAILED); each waits for its own requests that
  * may still map pages on dev before it walks its map.
  */
+struct blist;
 struct pool_tenant;
 struct pool_tenant_ops {
   /* Move every page on dev to other devices, adding to *moved (out of
@@ -44,9 +46,18 @@ struct pool_tenant_ops {
    * => returns the number of pages marked.
    */
   uint64_t (*mark_lost) (struct pool_tenant *t, struct swapdev *dev);
+  /* Recovery (pool_recover, before any request): make page point at
+   * slot if it now points at `expect` (DRUM_NO_SLOT: at nothing).
+   * => returns 0 if it does now; 1 with *cur set to the slot it points
+   *    at instead; -1 after reporting if page is beyond the tenant's
+   *    end or the map has no memory.
+   */
+  int (*claim) (struct pool_tenant *t, export_page_t page, drum_slot_t slot,
+                drum_slot_t expect, drum_slot_t *cur);
 };
 struct pool_tenant {
   const struct pool_tenant_ops *ops;
+  uint16_t id;                  /* the export id in page records */
 };
 
 /* How pool_swapon turns a spec into a device (not yet in a pool):
@@ -57,9 +68,9 @@ struct pool_tenant {
 typedef struct swapdev *(*pool_open_fn) (const struct devspec *spec,
                                          const char *own);
 
-/* The pool.  Lock order: admin_lock -> devlife -> stripe locks (see
- * stripes.h) -> lock.  A device's gate lock (gate.h) is a leaf, never
- * taken with `lock` held.
+/* The pool.  Lock order: admin_lock -> table_lock -> devlife -> stripe
+ * locks (see stripes.h) -> lock.  A device's gate lock (gate.h) is a
+ * leaf, never taken with `lock` held.
  */
 struct pool {
   /* admin_lock serializes the changes of the device set (swap-on,
@@ -83,8 +94,19 @@ struct pool {
   size_t ntenants;
   uint8_t pool_id[16];
   char description[64];         /* "swapdrum pool ID": constant */
-  uint64_t next_device_id;
   pool_open_fn open;            /* set before any swap-on, then constant */
+
+  /* table_lock serializes the writes of the pool table to the devices
+   * (table_gen and the order of the writes); the in-memory `table` is
+   * changed and encoded under `lock`.
+   */
+  pthread_mutex_t table_lock;
+  struct pool_table table;      /* members and exports, as last written */
+  uint64_t table_gen;           /* its generation: table_lock */
+  uint8_t boot_id[16];          /* this host's, for the stamps */
+  bool started;                 /* stamps say ACTIVE: close them CLEAN */
+  const char *recovery;         /* how the pool came up (static string) */
+  _Atomic uint64_t seq;         /* the next page record's sequence */
 };
 
 /* Free pages of dev (neither handed out nor bad).
@@ -119,6 +141,16 @@ pool_dev_takes_pages (const struct swapdev *dev)
 extern uint64_t pool_alloc (struct pool *pool, uint64_t want,
                             drum_slot_t *slot)
   SD_NONNULL (1, 3);
+
+/* The device that owns slot, and in *k how many slots of
+ * [slot, slot + n) it owns (a run may span devices whose ranges are
+ * adjacent).  => returns it, or NULL after reporting
+ * "what: slot SLOT: no device owns it (bug)".  Takes no lock.
+ */
+extern struct swapdev *pool_span (struct pool *pool, const char *what,
+                                  drum_slot_t slot, uint64_t n,
+                                  uint64_t *k)
+  SD_NONNULL (1, 2, 5);
 
 /* Free drum slots [slot, slot + n) (the seed's uvm_swap_free).  The
  * run may span devices whose ranges are adjacent.
@@ -182,6 +214,102 @@ extern int pool_mark_lost (struct pool *pool, struct swapdev *dev,
  */
 extern int pool_swapon_dev (struct pool *pool, struct swapdev *dev,
                             int priority)
+  SD_NONNULL (1);
+
+/* Write the records of slots [slot, slot + n) (one device's run, from
+ * pool_alloc): slot + i holds page first + i of tenant export_id, with
+ * the next sequence.  A write whose data lands on a new slot is
+ * acknowledged only after this.
+ * => returns 0, or -1 with errno set (not reported: the caller treats
+ *    it as a failed write of those slots).
+ */
+extern int pool_put_records (struct pool *pool, drum_slot_t slot,
+                             uint64_t n, uint16_t export_id,
+                             export_page_t first, bool fua)
+  SD_NONNULL (1);
+
+/* Give back slots whose records were written (pages trimmed, moved,
+ * replaced): clear their records, then free them.  A record that
+ * cannot be cleared is reported; the slot is then marked bad instead
+ * of freed, so no later page reuses it while its stale record claims
+ * a page (at recovery a newer record of that page wins over it) --
+ * unless the device is offline: then the slot is freed, as
+ * export_drop_slot frees it.
+ */
+extern void pool_release (struct pool *pool, drum_slot_t slot, uint64_t n)
+  SD_NONNULL (1);
+
+/* Make the pool table's current state known to dev (a device that came
+ * back empty): clear its records, write the table and the stamp.
+ * => returns 0, or -1 after reporting.
+ */
+extern int pool_restamp (struct pool *pool, struct swapdev *dev)
+  SD_NONNULL (1, 2);
+
+/* Add dev (already in prio and the drum) to the pool table and write
+ * the table to every device and to dev (while FAKE).
+ * => returns 0, or -1 after reporting (the table is then unchanged).
+ */
+extern int pool_table_add (struct pool *pool, struct swapdev *dev,
+                           const struct devspec *spec)
+  SD_NONNULL (1, 2);
+
+/* Remove dev (out of prio already) from the pool table and write it
+ * to every device.  => returns 0, or -1 after reporting.
+ */
+extern int pool_table_remove (struct pool *pool, struct swapdev *dev)
+  SD_NONNULL (1, 2);
+
+/* Write the pool table to every device in the pool (not FAKE ones
+ * unless include is that device), as the next generation.  Takes
+ * table_lock; the caller must not hold devlife or lock.
+ * => returns 0, or -1 after reporting.
+ */
+extern int pool_table_write (struct pool *pool, struct swapdev *include)
+  SD_NONNULL (1);
+
+/* Steps of swap-on (pool.c), shared with pool_assemble: enter dev as
+ * a FAKE placeholder holding its drum range (EBUSY if the device is in
+ * the pool under another name; reported); undo that; give it its
+ * allocator and let it take pages.
+ */
+extern int pool_dev_reserve (struct pool *pool, struct swapdev *dev,
+                             int priority)
+  SD_NONNULL (1, 2);
+extern void pool_dev_unreserve (struct pool *pool, struct swapdev *dev)
+  SD_NONNULL (1, 2);
+extern void pool_dev_go_live (struct pool *pool, struct swapdev *dev,
+                              struct blist *bl)
+  SD_NONNULL (1, 2, 3);
+
+/* Set pool->description from pool->pool_id. */
+extern void pool_describe (struct pool *pool)
+  SD_NONNULL (1);
+
+/* pool-persist.c's part of pool_create: the boot id, the sequence. */
+extern void pool_persist_init (struct pool *pool)
+  SD_NONNULL (1);
+
+/* Append dev (its stamp filled in) to the in-memory pool table as a
+ * member opened as spec says (NULL: the defaults).
+ * => caller holds the pool lock or is alone; returns 0, or -1 (ENOMEM,
+ *    not reported).
+ */
+extern int pool_table_append (struct pool *pool, struct swapdev *dev,
+                              const struct devspec *spec)
+  SD_NONNULL (1, 2);
+
+/* Give dev a fresh stamp for this pool (a new device id) and clear its
+ * record area; the stamp is written with the next table.
+ * => returns 0, or -1 after reporting.
+ */
+extern int pool_format_dev (struct pool *pool, struct swapdev *dev)
+  SD_NONNULL (1, 2);
+
+/* If pool_start ran: flush every device and mark it CLEAN (a clean
+ * shutdown).  Called by pool_destroy.
+ */
+extern void pool_close (struct pool *pool)
   SD_NONNULL (1);
 
 /* Make pool_swapon open devices with open instead (the fuzzers: an

@@ -25,9 +25,8 @@
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
 
-/* "swapdrum pool " and the pool id in hex. */
-static void
-describe (struct pool *pool)
+void
+pool_describe (struct pool *pool)
 {
   size_t i, n;
 
@@ -71,9 +70,10 @@ pool_create (void)
   }
   pthread_mutex_init (&pool->admin_lock, NULL);
   pthread_mutex_init (&pool->lock, NULL);
+  pthread_mutex_init (&pool->table_lock, NULL);
   pthread_rwlock_init (&pool->devlife, NULL);
-  pool->next_device_id = 1;
   pool->open = open_device;
+  pool_persist_init (pool);
   pool->drum = drum_create ();
   if (pool->drum == NULL ||
       getrandom (pool->pool_id, sizeof pool->pool_id, 0) !=
@@ -82,7 +82,7 @@ pool_create (void)
     pool_destroy (pool);
     return NULL;
   }
-  describe (pool);
+  pool_describe (pool);
   return pool;
 }
 
@@ -93,12 +93,15 @@ pool_destroy (struct pool *pool)
 
   if (pool == NULL)
     return;
+  pool_close (pool);
   for (i = 0; i < pool->prio.n; i++)
     swapdev_free (pool->prio.devs[i]);
+  pool_table_free (&pool->table);
   prio_free (&pool->prio);
   drum_destroy (pool->drum);
   free (pool->tenants);
   pthread_rwlock_destroy (&pool->devlife);
+  pthread_mutex_destroy (&pool->table_lock);
   pthread_mutex_destroy (&pool->lock);
   pthread_mutex_destroy (&pool->admin_lock);
   free (pool);
@@ -118,11 +121,8 @@ find_ident (struct pool *pool, const char *ident)
   return NULL;
 }
 
-/* Step 1 of swap-on: enter dev as a FAKE placeholder holding its drum
- * range, so a concurrent add of the same device gets EBUSY.
- */
-static int
-swapon_reserve (struct pool *pool, struct swapdev *dev, int priority)
+int
+pool_dev_reserve (struct pool *pool, struct swapdev *dev, int priority)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct swapdev *other = find_ident (pool, dev->ident);
@@ -149,13 +149,11 @@ swapon_reserve (struct pool *pool, struct swapdev *dev, int priority)
     prio_remove (&pool->prio, dev);
     return -1;
   }
-  dev->stamp.device_id = pool->next_device_id++;
   return 0;
 }
 
-/* Undo swapon_reserve. */
-static void
-swapon_unreserve (struct pool *pool, struct swapdev *dev)
+void
+pool_dev_unreserve (struct pool *pool, struct swapdev *dev)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
 
@@ -168,12 +166,8 @@ swapon_unreserve (struct pool *pool, struct swapdev *dev)
     sd_error ("swap: %s: releasing drum range: %m", dev->path);
 }
 
-/* The device goes live: it gets its allocator and takes allocations.
- * dev->blist is a "pool" field: written under the pool lock, since
- * listings read it while the device is still FAKE.
- */
-static void
-swapon_go_live (struct pool *pool, struct swapdev *dev, struct blist *bl)
+void
+pool_dev_go_live (struct pool *pool, struct swapdev *dev, struct blist *bl)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
 
@@ -181,12 +175,45 @@ swapon_go_live (struct pool *pool, struct swapdev *dev, struct blist *bl)
   dev->flags = SWF_INUSE | SWF_ENABLE;
 }
 
-int
-pool_swapon_dev (struct pool *pool, struct swapdev *dev, int priority)
+/* A device joining a running pool must be empty, or a device this
+ * pool left out (swapped off): never another pool's, never data.
+ * => returns 0, or -1 after reporting.
+ */
+static int
+check_joinable (struct pool *pool, struct swapdev *dev)
+{
+  struct sd_stamp st;
+  char hex[33];
+  int r = swapdev_read_stamp (dev, &st);
+
+  if (r == -1)
+    return -1;
+  if (r == 0)
+    return 0;
+  if (memcmp (st.pool_id, pool->pool_id, 16) != 0) {
+    sd_hex16 (st.pool_id, hex);
+    errno = EBUSY;
+    sd_error ("swap: %s: belongs to another pool (%s): refused", dev->path,
+              hex);
+    return -1;
+  }
+  if (pool_table_member (&pool->table, st.device_uuid)) {
+    errno = EBUSY;
+    sd_error ("swap: %s: already in the pool (under another name)",
+              dev->path);
+    return -1;
+  }
+  return 0;                     /* swapped off before: reusable */
+}
+
+/* Swap-on of an opened device, with the settings the table records. */
+static int
+swapon_dev (struct pool *pool, struct swapdev *dev,
+            const struct devspec *spec, int priority)
 {
   struct blist *bl = NULL;
 
-  if (swapon_reserve (pool, dev, priority) == -1)
+  if (pool_dev_reserve (pool, dev, priority) == -1)
     goto err;
   /* Slow parts, outside the pool lock. */
   bl = blist_create (dev->npages);
@@ -194,10 +221,10 @@ pool_swapon_dev (struct pool *pool, struct swapdev *dev, int priority)
     sd_error ("swap: %s: allocator: %m", dev->path);
     goto err_unreserve;
   }
-  if (swapdev_write_stamp (dev, pool->pool_id, dev->stamp.device_id,
-                           1) == -1)
+  if (check_joinable (pool, dev) == -1 || pool_format_dev (pool, dev) == -1 ||
+      pool_table_add (pool, dev, spec) == -1)
     goto err_unreserve;
-  swapon_go_live (pool, dev, bl);
+  pool_dev_go_live (pool, dev, bl);
   sd_debug ("swap: %s: on: %s, %" PRIu64 " pages at drum slot %" PRIu64
             ", priority %d, maxactive %u", dev->path,
             swapdev_kind_name (dev), dev->npages, dev->drumoffset,
@@ -205,11 +232,17 @@ pool_swapon_dev (struct pool *pool, struct swapdev *dev, int priority)
   return 0;
 
  err_unreserve:
-  swapon_unreserve (pool, dev);
+  pool_dev_unreserve (pool, dev);
   blist_destroy (bl);
  err:
   swapdev_free (dev);
   return -1;
+}
+
+int
+pool_swapon_dev (struct pool *pool, struct swapdev *dev, int priority)
+{
+  return swapon_dev (pool, dev, NULL, priority);
 }
 
 int
@@ -233,7 +266,7 @@ pool_swapon (struct pool *pool, const struct devspec *spec)
   dev = pool->open (spec, pool->description);
   if (dev == NULL)
     return -1;
-  return pool_swapon_dev (pool, dev, spec->priority);
+  return swapon_dev (pool, dev, spec, spec->priority);
 }
 
 int
@@ -379,16 +412,11 @@ pool_free (struct pool *pool, drum_slot_t slot, uint64_t n)
   SD_LOCK_FOR_SCOPE (&pool->lock);
 
   while (n > 0) {
-    struct swapdev *dev = drum_getsdp (pool->drum, slot);
     uint64_t k;
+    struct swapdev *dev = pool_span (pool, "free", slot, n, &k);
 
-    if (dev == NULL) {
-      sd_error ("free: slot %" PRIu64 ": no device owns it (bug)", slot);
+    if (dev == NULL)
       return;
-    }
-    k = dev->drumoffset + dev->npages - slot;
-    if (k > n)
-      k = n;
     if (blist_free (dev->blist, slot - dev->drumoffset, k) == -1)
       sd_error ("free: %s: slots %" PRIu64 "+%" PRIu64
                 ": not allocated (bug)", dev->path, slot, k);
@@ -417,6 +445,22 @@ struct swapdev *
 pool_getsdp (struct pool *pool, drum_slot_t slot)
 {
   return drum_getsdp (pool->drum, slot);
+}
+
+struct swapdev *
+pool_span (struct pool *pool, const char *what, drum_slot_t slot,
+           uint64_t n, uint64_t *k)
+{
+  struct swapdev *dev = drum_getsdp (pool->drum, slot);
+
+  if (dev == NULL) {
+    sd_error ("%s: slot %" PRIu64 ": no device owns it (bug)", what, slot);
+    return NULL;
+  }
+  *k = dev->drumoffset + dev->npages - slot;
+  if (*k > n)
+    *k = n;
+  return dev;
 }
 
 void

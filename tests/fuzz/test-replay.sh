@@ -13,7 +13,7 @@ set -euo pipefail
 : "${FUZZ_SRCDIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
 : "${BUILDDIR:=$PWD}"
 
-for name in devspec conffile admin export; do
+for name in devspec conffile admin export records; do
     "$BUILDDIR/tests/fuzz/replay-$name" \
         "$FUZZ_SRCDIR/corpus/$name" "$FUZZ_SRCDIR/regressions/$name"
 done

@@ -222,11 +222,34 @@ vm_kib ()
 # ---------------------------------------------------------------------
 # Helpers for the plugin's arguments.
 
+# The device layout (docs/design.md, "On-device format"): the stamp,
+# two pool table copies of 8 pages, 16 bytes of page record per data
+# page, then the data pages.  Mirrors sd_layout (server/storage/format.c).
+_META_PAGES=17
+
 # page_file_size NPAGES: the size of a device file holding NPAGES data
-# pages (page 0 of the file is the stamp).
+# pages.
 page_file_size ()
 {
-    echo $(( ($1 + 1) * 4096 ))
+    echo $(( (_META_PAGES + ($1 + 255) / 256 + $1) * 4096 ))
+}
+
+# dev_pages BYTES: the data pages of a device file of BYTES bytes.
+dev_pages ()
+{
+    local r=$(( $1 / 4096 - _META_PAGES )) n
+    n=$(( r / 257 * 256 ))
+    while (( (n + 1) + (n + 256) / 256 <= r )); do n=$(( n + 1 )); done
+    echo $n
+}
+
+# dev_data_offset BYTES: the byte offset of data page 0 in a device
+# file of BYTES bytes.
+dev_data_offset ()
+{
+    local n
+    n=$(dev_pages "$1")
+    echo $(( (_META_PAGES + (n + 255) / 256) * 4096 ))
 }
 
 # ---------------------------------------------------------------------

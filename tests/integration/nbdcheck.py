@@ -34,7 +34,8 @@ __all__ = [
     "SECTOR", "PAGE", "Fail", "fail", "connect", "sector", "pattern",
     "parse_sector", "describe", "compare", "write_pattern",
     "check_pattern", "check_zero", "aio_pwrite_all", "check_bytes", "read", "Model",
-    "extents", "data_ranges", "scan_device", "err_num", "expect_errno",
+    "extents", "data_ranges", "scan_device", "layout", "err_num",
+    "expect_errno",
     "log",
 ]
 
@@ -353,20 +354,39 @@ def data_ranges(exts):
 # ---------------------------------------------------------------------
 # Device files.
 
-def scan_device(path, data_offset=PAGE):
+META_PAGES = 17      # the stamp and two 8-page pool tables
+RECORD = 16          # bytes of page record per data page
+
+
+def layout(size, skip=0):
+    """The device layout of a backend of size bytes whose first skip
+    pages are left alone, as sd_layout (server/storage/format.c):
+    returns (data_offset, npages, records_offset)."""
+    r = size // PAGE - skip - META_PAGES
+    n = r // 257 * 256
+    while (n + 1) + (n + 256) // 256 <= r:
+        n += 1
+    records = (skip + META_PAGES) * PAGE
+    return records + (n + 255) // 256 * PAGE, n, records
+
+
+def scan_device(path, data_offset=None):
     """Map device page -> (seed, export offset) for every device page
     of the file at `path` that holds one whole pattern page (8 intact
     sectors of one seed at consecutive export offsets).  Device page p
-    is at file offset data_offset + p * PAGE (page 0 of the file is the
-    stamp).  Returns (pages, other): `other` counts device pages that
-    are neither zero nor a whole pattern page."""
+    is at file offset data_offset + p * PAGE (by default where the
+    file's layout puts it).  Returns (pages, other): `other` counts
+    device pages that are neither zero nor a whole pattern page."""
     pages = {}
     other = 0
     zero = bytes(PAGE)
+    size = os.path.getsize(path)
+    data_offset, npages, _ = layout(size) if data_offset is None \
+        else (data_offset, (size - data_offset) // PAGE, 0)
     with open(path, "rb") as f:
         f.seek(data_offset)
         p = 0
-        while True:
+        while p < npages:
             buf = f.read(PAGE)
             if len(buf) < PAGE:
                 break

@@ -78,9 +78,12 @@ expect_error ()
 
 say "a good configuration starts"
 expect_ok "one device" "$good"
+# (New files: the first start made "$good" a pool whose export keeps
+# its size.)
 expect_ok "two devices with options" \
-    "$good,priority=-3,maxactive=4" "$tmp/new,create=1M,priority=7" size=64M
-rm -f "$tmp/new"
+    "$tmp/new1,create=1M,priority=-3,maxactive=4" \
+    "$tmp/new2,create=1M,priority=7" size=64M
+rm -f "$tmp/new1" "$tmp/new2"
 
 say "bad configurations fail with one clear line"
 expect_error "missing file" \

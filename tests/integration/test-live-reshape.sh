@@ -91,9 +91,11 @@ reshape ()
     report=$dir/verifier.report
     export SWAPDRUM_ADMIN=$dir/admin.sock
 
-    say "$name: server: A (40M, priority 0) + B (64M, priority 5), 96 MiB export"
+    say "$name: server: A (10239 pages, priority 0) + B (16383 pages, priority 5), 96 MiB export"
     start_nbdkit "$sock" "$dir/nbdkit.pid" \
-        "$A,create=40M" "$B,create=64M,priority=5" size=$(( NPAGES * 4 ))K "$@"
+        "$A,create=$(page_file_size 10239)" \
+        "$B,create=$(page_file_size 16383),priority=5" \
+        size=$(( NPAGES * 4 ))K "$@"
     [ -S "$SWAPDRUM_ADMIN" ] || fail "no admin socket at $SWAPDRUM_ADMIN"
 
     say "$name: verifier: 4 connections, $REGION_PAGES pages each, 3/4 prefilled"
@@ -111,8 +113,9 @@ reshape ()
     t_reshape=$EPOCHREALTIME
 
     # 1. Add C, least preferred: it takes nothing while B has room.
-    say "$name: swapdrumctl -a -p 10 -o create=128M C"
-    ctl -a -p 10 -o create=128M "$C" || fail "swapdrumctl -a failed"
+    say "$name: swapdrumctl -a -p 10 -o create=(32767 pages) C"
+    ctl -a -p 10 -o create="$(page_file_size 32767)" "$C" ||
+        fail "swapdrumctl -a failed"
     wait_ops 1000
     stats "$dir/s1"
     [ "$(paths "$dir/s1")" = "$A $B $C" ] ||

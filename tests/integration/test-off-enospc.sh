@@ -154,9 +154,10 @@ assert all("progress" in json.loads(l) for l in lines[:-1])' "$tmp/out" ||
 }
 
 # ---------------------------------------------------------------------
-say "server: A (8M, priority 0) + B (4M, priority 5), 12 MiB export"
+say "server: A (2047 pages, priority 0) + B (1023 pages, priority 5), 12 MiB export"
 start_nbdkit "$sock" "$tmp/nbdkit.pid" \
-    "$A,create=8M" "$B,create=4M,priority=5" size=12M
+    "$A,create=$(page_file_size 2047)" \
+    "$B,create=$(page_file_size 1023),priority=5" size=12M
 
 say "write export pages [0, $STATIC) in order"
 static fill $STATIC

@@ -10,8 +10,9 @@
 #   * take turns between A and B while both have room,
 #   * go to B alone once A is full,
 #   * reach C only when A and B are both full.
-# After every write the test scans the three files (page 0 is the
-# stamp, device page p is at byte (p+1)*4096) for the pattern it wrote
+# After every write the test scans the data pages of the three files
+# (where the device layout puts them: nbdcheck.layout) for the pattern
+# it wrote
 # and checks which device got it.  Phase 1 writes single pages; phase 2
 # writes 4-page runs, each of which must land on one device as one
 # contiguous run.

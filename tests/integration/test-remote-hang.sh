@@ -458,8 +458,10 @@ grep -q "$tmp/silent.sock.*no answer within $TIMEOUT s" "$tmp/start.log" ||
     fail "no clear message naming the remote and the timeout"
 [ ! -e "$tmp/l3" ] || fail "the failed start left $tmp/l3 behind"
 
+# A new pool on the first server's files (that pool had P, now away,
+# as a member: it would not start without it).
 start_nbdkit "$tmp/nbd2.sock" "$tmp/swapdrum2.pid" \
-    "$tmp/l1,priority=0" "$tmp/l2,priority=10"
+    "$tmp/l1,priority=0" "$tmp/l2,priority=10" new-pool=true
 spid=$NBDKIT_PID
 "${H[@]}" setup "$tmp/nbd2.sock" || fail "setup (second server)"
 rm -f "$tmp/flow.stop"

@@ -18,7 +18,7 @@
 #   * trim and write-zeroes reach the remotes: afterwards each remote's
 #     own map (`nbdinfo --map`, or SEEK_DATA on the backing file of
 #     nbd-server, which has no base:allocation) shows data only where a
-#     live page or the stamp is; freed local slots are used again.
+#     live page is; freed local slots are used again.
 
 set -euo pipefail
 source "${SRCDIR:-$(dirname "$0")}/functions.sh"
@@ -31,22 +31,25 @@ requires nbdinfo --version
 requires qemu-nbd --version
 requires nbd-server -V
 
-REMOTE_BYTES=$((1 << 20))           # 256 pages: the stamp + 255
+REMOTE_BYTES=$((1 << 20))           # 238 data pages (nbdcheck.layout)
 
 cat > "$tmp/mix.py" <<'EOF'
-import json, random, subprocess, sys, time
+import json, os, random, subprocess, sys, time
 import nbd
 from nbdcheck import *
 import adminclient
 
-(sock, admin, local, model_path, r1, r2) = sys.argv[1:7]
+(sock, admin, local, model_path, r1, r2, remote_bytes) = sys.argv[1:8]
 # A remote: NAME|URI|HOLEGRAIN|BACKINGFILE ("-" when none).
 remotes = []
 for spec in (r1, r2):
     name, uri, grain, backing = spec.split("|")
     remotes.append(dict(name=name, uri=uri, grain=int(grain),
                         backing=None if backing == "-" else backing))
-L, R = 32, 255                          # data pages: local, each remote
+# Data pages: the local file's, each remote's; where a remote's data
+# pages start.
+L = 32
+R_DATA, R, _ = layout(int(remote_bytes))
 NAMES = ["L"] + [r["name"] for r in remotes]
 
 h = connect(sock, strict_align=False)
@@ -89,13 +92,14 @@ def dump(uri, path):
 def scan(path):
     """device page -> (export offset, set of seeds) for every device
     page of a device image holding pattern sectors (of one export
-    page).  Device page p is at byte (p + 1) * 4096: page 0 is the
-    stamp."""
+    page).  Device page p is where the image's layout puts it
+    (nbdcheck.layout)."""
     out = {}
+    data_offset, npages, _ = layout(os.path.getsize(path))
     with open(path, "rb") as f:
-        f.seek(PAGE)
+        f.seek(data_offset)
         p = 0
-        while True:
+        while p < npages:
             buf = f.read(PAGE)
             if len(buf) < PAGE:
                 break
@@ -307,8 +311,12 @@ for r in remotes:
         log("%s: the remote does not advertise trim: hole check skipped"
             % name)
         continue
-    # Remote page 0 is the stamp; device page p is remote page p + 1.
-    want = {0} | {(p + 1) * PAGE // grain for p in live[name]}
+    # Device page p is at R_DATA + p * PAGE.  The blocks before the
+    # first whole block of data pages hold the stamp, the pool table
+    # and the page records: they are left out of the comparison.
+    first = (R_DATA + grain - 1) // grain
+    want = {(R_DATA + p * PAGE) // grain for p in live[name]}
+    want = {b for b in want if b >= first}
     if has_map:
         got, err = data_blocks_nbd(r["uri"], grain, nbytes)
         how = "nbdinfo --map"
@@ -321,14 +329,15 @@ for r in remotes:
         log("%s: no base:allocation and no file: hole check skipped"
             % name)
         continue
+    got = {b for b in got if b >= first}
     if got != want:
         fail("%s: after trim the remote has data in %d-byte blocks %s, "
-             "expected %s (live pages and the stamp); unexpected data: %s,"
+             "expected %s (live pages); unexpected data: %s,"
              " unexpected holes: %s" %
              (name, grain, sorted(got)[:20], sorted(want)[:20],
               sorted(got - want)[:20], sorted(want - got)[:20]))
-    log("%s: remote map (%s): %d data blocks of %d bytes, all live pages "
-        "or the stamp; %d trimmed pages are holes there" %
+    log("%s: remote map (%s): %d data blocks of %d bytes, all live pages; "
+        "%d trimmed pages are holes there" %
         (name, how, len(got), grain, freed[name]))
 
 # ---- 4. freed local slots are used again --------------------------------
@@ -358,7 +367,7 @@ run_pool ()
         "$dir/local,create=$(page_file_size 32)" \
         "$2,priority=5" "$3,priority=5"
     "$PYTHON" "$tmp/mix.py" "$sock" "$SWAPDRUM_ADMIN" "$dir/local" \
-        "$dir/model" "$4" "$5" || rc=$?
+        "$dir/model" "$4" "$5" "$REMOTE_BYTES" || rc=$?
     stop_nbdkit "$NBDKIT_PID"
     [ $rc -eq 0 ] || { cat "$dir/swapdrum.pid.log" >&2; fail "run $run failed"; }
     if grep -Ei "assert|abort|segmentation" "$dir/swapdrum.pid.log"; then

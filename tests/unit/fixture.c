@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -155,7 +156,16 @@ fx_wait_inflight (struct membackend *const *mb, size_t nmb, unsigned n)
 struct export *
 fx_new_export (struct pool *pool, uint64_t size)
 {
-  struct export *exp = export_create (pool, "test", size);
+  static unsigned n;
+  char name[32];
+  struct export *exp;
+
+  /* Export names are unique in a pool: "test", then "test2"... */
+  if (n++ == 0)
+    snprintf (name, sizeof name, "test");
+  else
+    snprintf (name, sizeof name, "test%u", n);
+  exp = export_create (pool, name, size);
 
   cr_assert_not_null (exp);
   return exp;

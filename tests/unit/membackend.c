@@ -271,7 +271,7 @@ new_device (const char *name, const char *ident, uint64_t npages,
             unsigned maxactive, const struct swapdev_ops *ops,
             struct membackend **mbp)
 {
-  uint64_t size = (npages + 1) * SD_PAGE_SIZE;
+  uint64_t size = sd_size_for (npages, 0);
   struct membackend *mb;
   struct swapdev *dev;
 

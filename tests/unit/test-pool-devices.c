@@ -103,20 +103,18 @@ Test (pool_devices, swap_on_writes_the_stamp_to_the_first_page)
   struct membackend *ma, *mb;
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
   struct swapdev *b = fx_add_dev (pool, "b", 20, 0, &mb);
-  struct swapdev_stamp sa, sb;
-  size_t i;
+  struct sd_stamp sa, sb;
+  const char *why = NULL;
 
-  memcpy (&sa, mb_stamp (ma), sizeof sa);
-  memcpy (&sb, mb_stamp (mb), sizeof sb);
-  cr_assert_eq (memcmp (sa.magic, SWAPDEV_MAGIC, 8), 0);
-  cr_assert_eq (le32toh (sa.version), SWAPDEV_STAMP_VERSION);
-  cr_assert_eq (le32toh (sa.page_size), 4096);
-  cr_assert_eq (le64toh (sa.npages), 10);
-  cr_assert_eq (le64toh (sb.npages), 20);
+  cr_assert_eq (memcmp (mb_stamp (ma), SD_MAGIC, 8), 0);
+  cr_assert_eq (sd_stamp_decode (mb_stamp (ma), &sa, &why), 1, "%s", why);
+  cr_assert_eq (sd_stamp_decode (mb_stamp (mb), &sb, &why), 1, "%s", why);
+  cr_assert_eq (sa.version, SD_FORMAT_VERSION);
+  cr_assert_eq (sa.npages, 10);
+  cr_assert_eq (sb.npages, 20);
   cr_assert_eq (memcmp (sa.pool_id, sb.pool_id, 16), 0, "one pool id");
-  cr_assert_neq (le64toh (sa.device_id), le64toh (sb.device_id));
-  for (i = sizeof sa; i < SD_PAGE_SIZE; i++)
-    cr_assert_eq (mb_stamp (ma)[i], 0, "the rest of the page is zeros");
+  cr_assert_neq (memcmp (sa.device_uuid, sb.device_uuid, 16), 0,
+                 "a device id each");
   cr_assert_eq (swapdev_check_stamp (a), 1);
   cr_assert_eq (swapdev_check_stamp (b), 1);
 }
@@ -125,8 +123,9 @@ Test (pool_devices, a_backend_smaller_than_two_pages_is_refused)
 {
   static const struct swapdev_ops none = { .kind_name = "none" };
 
-  cr_assert_null (swapdev_new ("tiny", "tiny", &none, NULL, 8191, 0));
-  cr_assert (mb_log_has ("swap: tiny: size 8191 bytes: need 2 to "),
+  cr_assert_null (swapdev_new ("tiny", "tiny", &none, NULL,
+                              sd_size_for (1, 0) - 1, 0));
+  cr_assert (mb_log_has ("swap: tiny: size 77823 bytes: need 77824 to "),
              "got: %s", mb_log_last ());
 }
 

@@ -64,9 +64,14 @@ Test (swapdev_local, a_created_file_is_a_file_device_with_the_file_default)
   cr_assert_str_eq (dev->path, path);
   cr_assert_eq (strncmp (dev->ident, "file:", 5), 0, "%s", dev->ident);
   cr_assert_geq (dev->fd, 0);
+  struct sd_layout l;
+
+  cr_assert_eq (sd_layout (MIB, 0, &l), 0);
   cr_assert_eq (dev->stamp_offset, 0);
-  cr_assert_eq (dev->data_offset, PAGE);
-  cr_assert_eq (dev->npages, MIB / PAGE - 1);
+  cr_assert_eq (dev->data_offset, l.data_offset);
+  cr_assert_eq (dev->npages, l.npages);
+  cr_assert_eq (l.npages, 238, "the stamp, two 8-page tables, one page "
+                "of records");
   cr_assert_eq (dev->maxactive, 8);
   cr_assert_eq (dev->gate.max, 8);
   swapdev_free (dev);

@@ -75,12 +75,14 @@ Test (swapoff_errors, off_without_room_elsewhere_leaves_the_device_enabled)
 Test (swapoff_errors, off_without_room_elsewhere_moves_nothing_and_keeps_every_page)
 {
   struct ot_rig rig;
+  uint64_t writes;
 
   cramped_rig (&rig);
+  writes = mb_writes (rig.mbb);
   ot_off_fails (rig.pool, "a", ENOSPC);
   cr_assert_eq (fx_stat_of (rig.pool, "a").inuse, 100);
   cr_assert_eq (fx_stat_of (rig.pool, "b").inuse, 0);
-  cr_assert_eq (mb_writes (rig.mbb), 1, "only b's stamp was written");
+  cr_assert_eq (mb_writes (rig.mbb), writes, "nothing was written to b");
   ot_expect_filled (&rig);
   ot_close (&rig);
 }

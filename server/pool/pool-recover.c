@@ -1,0 +1,285 @@
+/* swapdrum
+ * Copyright (C) 2026 the swapdrum authors
+ * SPDX-License-Identifier: BSD-3-Clause
+ */
+
+/* The pool's exports as the pool table keeps them (pool_export), and
+ * the recovery of their maps from the devices' page records
+ * (pool_recover): docs/design.md, "The durable map".
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool/pool-int.h"
+#include "pool/pooltable.h"
+#include "storage/blist.h"
+#include "storage/format.h"
+#include "swapdrum/cleanup.h"
+#include "swapdrum/log.h"
+
+/* Records per I/O when a record area is cleared or read: 1 MiB. */
+#define RECOVER_CHUNK 65536
+
+/* The tenant with export id, or NULL.  => caller holds the pool lock
+ * or is alone (recovery runs before any request).
+ */
+static struct pool_tenant *
+tenant_of (struct pool *pool, uint16_t id)
+{
+  size_t i;
+
+  for (i = 0; i < pool->ntenants; i++)
+    if (pool->tenants[i]->id == id)
+      return pool->tenants[i];
+  return NULL;
+}
+
+/* The lowest export id the table does not use, or 0 if none is left. */
+static uint16_t
+free_export_id (const struct pool_table *t)
+{
+  uint32_t id;
+  size_t i;
+
+  for (id = 1; id <= SD_EXPORT_ID_MAX; id++) {
+    for (i = 0; i < t->nexports; i++)
+      if (t->exports[i].id == id)
+        break;
+    if (i == t->nexports)
+      return id;
+  }
+  return 0;
+}
+
+/* Add export name of size bytes to the in-memory table. */
+static int
+table_add_export (struct pool *pool, const char *name, uint64_t size,
+                  uint16_t *id)
+{
+  struct pt_export *a;
+
+  *id = free_export_id (&pool->table);
+  if (*id == 0) {
+    errno = ENOSPC;
+    sd_error ("export: %s: the pool has no export id left", name);
+    return -1;
+  }
+  a = realloc (pool->table.exports,
+               (pool->table.nexports + 1) * sizeof *a);
+  if (a == NULL) {
+    sd_error ("export: %s: %m", name);
+    return -1;
+  }
+  pool->table.exports = a;
+  a[pool->table.nexports].name = strdup (name);
+  if (a[pool->table.nexports].name == NULL) {
+    sd_error ("export: %s: %m", name);
+    return -1;
+  }
+  a[pool->table.nexports].id = *id;
+  a[pool->table.nexports].size = size;
+  pool->table.nexports++;
+  return 0;
+}
+
+int
+pool_export (struct pool *pool, const char *name, uint64_t *size,
+             uint16_t *id)
+{
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  const struct pt_export *e;
+
+  pthread_mutex_lock (&pool->lock);
+  e = pool_table_export (&pool->table, name);
+  if (e && tenant_of (pool, e->id)) {
+    pthread_mutex_unlock (&pool->lock);
+    errno = EBUSY;
+    sd_error ("export: %s: already open", name);
+    return -1;
+  }
+  pthread_mutex_unlock (&pool->lock);
+  if (e) {
+    if (*size != 0 && (*size & ~(SD_PAGE_SIZE - 1)) != e->size) {
+      errno = EINVAL;
+      sd_error ("export: %s: size %" PRIu64 " differs from the %" PRIu64
+                " bytes the pool keeps for it: a client's device cannot "
+                "change size under it (leave size= out to use the pool's)",
+                name, *size, e->size);
+      return -1;
+    }
+    *size = e->size;
+    *id = e->id;
+    return 0;
+  }
+  if (*size == 0)
+    *size = pool_npages (pool) * SD_PAGE_SIZE;
+  *size &= ~(SD_PAGE_SIZE - 1);
+  if (*size == 0 || (*size >> SD_PAGE_SHIFT) - 1 > SD_RECORD_PAGE_MAX) {
+    errno = EINVAL;
+    sd_error ("export: %s: size %" PRIu64 ": must be 4096 bytes to 4 PiB",
+              name, *size);
+    return -1;
+  }
+  pthread_mutex_lock (&pool->lock);
+  if (table_add_export (pool, name, *size, id) == -1) {
+    pthread_mutex_unlock (&pool->lock);
+    return -1;
+  }
+  pthread_mutex_unlock (&pool->lock);
+  return 0;
+}
+
+/* Recovery */
+
+/* The sequence of slot's record.  => returns it, or 0 after reporting. */
+static uint64_t
+record_seq (struct pool *pool, drum_slot_t slot)
+{
+  struct swapdev *dev = pool_getsdp (pool, slot);
+  unsigned char raw[SD_RECORD_SIZE];
+  struct sd_record rec;
+
+  if (dev == NULL ||
+      swapdev_read_records (dev, slot - dev->drumoffset, 1, raw) == -1 ||
+      sd_record_decode (raw, dev->stamp.device_uuid,
+                        slot - dev->drumoffset, &rec) != 1) {
+    sd_error ("recover: slot %" PRIu64 ": its record cannot be read back",
+              slot);
+    return 0;
+  }
+  return rec.seq;
+}
+
+/* Take slot back for the page its record names: the newest record of
+ * a page wins; the slot of the older one is released.
+ */
+static int
+claim_record (struct pool *pool, struct swapdev *dev, dev_page_t page,
+              const struct sd_record *rec)
+{
+  struct pool_tenant *t = tenant_of (pool, rec->export_id);
+  drum_slot_t slot = dev->drumoffset + page, cur, other;
+  uint64_t cur_seq;
+  int r;
+
+  if (t == NULL) {
+    errno = EINVAL;
+    sd_error ("swap: %s: the record of page %" PRIu64 " names export id "
+              "%u, which the pool does not have (corrupt)", dev->path, page,
+              rec->export_id);
+    return -1;
+  }
+  pthread_mutex_lock (&pool->lock);
+  r = blist_reserve (dev->blist, page, 1);
+  if (r == 0)
+    dev->npginuse++;
+  pthread_mutex_unlock (&pool->lock);
+  if (r == -1) {
+    sd_error ("swap: %s: page %" PRIu64 " claimed twice (bug)", dev->path,
+              page);
+    return -1;
+  }
+  r = t->ops->claim (t, rec->page, slot, DRUM_NO_SLOT, &cur);
+  if (r != 1)
+    return r;
+  /* Two slots claim the page: a crash came between writing a page's
+   * new slot and releasing its old one.
+   */
+  cur_seq = record_seq (pool, cur);
+  if (cur_seq == 0)
+    return -1;
+  if (cur_seq == rec->seq) {
+    errno = EINVAL;
+    sd_error ("swap: %s: the record of page %" PRIu64 " and slot %" PRIu64
+              " claim one export page with one sequence (corrupt)",
+              dev->path, page, cur);
+    return -1;
+  }
+  if (rec->seq > cur_seq) {
+    if (t->ops->claim (t, rec->page, slot, cur, &other) != 0)
+      return -1;
+    pool_release (pool, cur, 1);
+  }
+  else
+    pool_release (pool, slot, 1);
+  return 0;
+}
+
+/* True if n records at buf are all zeros. */
+static bool
+records_empty (const unsigned char *buf, uint64_t n)
+{
+  const uint64_t *w = (const uint64_t *) buf;
+  uint64_t i;
+
+  for (i = 0; i < n * SD_RECORD_SIZE / 8; i++)
+    if (w[i])
+      return false;
+  return true;
+}
+
+/* Recover every record of dev; *seq_max rises to the highest seen. */
+static int
+recover_device (struct pool *pool, struct swapdev *dev, uint64_t *seq_max)
+{
+  CLEANUP_FREE unsigned char *buf = malloc (RECOVER_CHUNK * SD_RECORD_SIZE);
+  uint64_t first, k, i;
+
+  if (buf == NULL) {
+    sd_error ("swap: %s: %m", dev->path);
+    return -1;
+  }
+  for (first = 0; first < dev->npages; first += k) {
+    k = dev->npages - first < RECOVER_CHUNK ? dev->npages - first
+                                            : RECOVER_CHUNK;
+    if (swapdev_read_records (dev, first, k, buf) == -1)
+      return -1;
+    if (records_empty (buf, k))
+      continue;
+    for (i = 0; i < k; i++) {
+      struct sd_record rec;
+      int r = sd_record_decode (buf + i * SD_RECORD_SIZE,
+                                dev->stamp.device_uuid, first + i, &rec);
+      if (r == 0)
+        continue;
+      if (r == -1) {
+        errno = EINVAL;
+        sd_error ("swap: %s: the record of page %" PRIu64 " is corrupt "
+                  "(checksum): the pool's map cannot be recovered safely",
+                  dev->path, first + i);
+        return -1;
+      }
+      if (claim_record (pool, dev, first + i, &rec) == -1)
+        return -1;
+      if (rec.seq > *seq_max)
+        *seq_max = rec.seq;
+    }
+  }
+  return 0;
+}
+
+int
+pool_recover (struct pool *pool)
+{
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  uint64_t seq_max = atomic_load (&pool->seq) - 1;
+  size_t i;
+
+  for (i = 0; i < pool->prio.n; i++)
+    if (recover_device (pool, pool->prio.devs[i], &seq_max) == -1)
+      return -1;
+  if (seq_max >= SD_SEQ_MAX) {
+    errno = EOVERFLOW;
+    sd_error ("recover: the page records' sequence is used up");
+    return -1;
+  }
+  atomic_store (&pool->seq, seq_max + 1);
+  return 0;
+}
+

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# swapdrum
+# Copyright (C) 2026 the swapdrum authors
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# A restart loses nothing (docs/design.md, "The durable map"): on a
+# pool of two files (priorities 0 and 5),
+#   1. 4096 scattered pages, flushed, survive SIGTERM and a restart;
+#   2. 2048 of them overwritten without a flush survive SIGKILL;
+#   3. 512 trimmed pages read zeros after a restart, the rest intact;
+#   4. a storm of writes from 4 connections, killed with SIGKILL in its
+#      middle: every acknowledged write reads back, a page whose write
+#      was in flight holds the old or the new data;
+# and the server says how it came up each time.
+
+set -euo pipefail
+source "${SRCDIR:-$(dirname "$0")}/functions.sh"
+
+requires_plugin
+requires_python_nbd
+requires_swapdrumctl
+
+sock=$tmp/sock
+state=$tmp/state
+devs=("$tmp/fast,create=64M" "$tmp/slow,create=64M,priority=5")
+R=("$PYTHON" "$SRCDIR/restart.py")
+
+# nbdkit leaves its socket behind when it stops.
+start () { rm -f "$sock"; start_nbdkit "$sock" "$tmp/pid" "${devs[@]}"; }
+
+# expect_log TEXT: the last server's log says TEXT, and swapdrumctl -s
+# too.
+expect_log ()
+{
+    grep -q "$1" "$tmp/pid.log" ||
+        { cat "$tmp/pid.log" >&2; fail "the server did not say: $1"; }
+    ctl -s > "$tmp/s.out" || fail "swapdrumctl -s failed"
+    grep -q "^pool [0-9a-f]\{32\}: started after $1\$" "$tmp/s.out" ||
+        { cat "$tmp/s.out" >&2; fail "swapdrumctl -s did not say: $1"; }
+}
+
+say "1. 4096 scattered pages, flushed, SIGTERM, restart"
+start
+expect_log "new pool"
+"${R[@]}" write "$sock" "$state" 4096 1
+stop_nbdkit "$NBDKIT_PID"
+start
+expect_log "clean shutdown"
+"${R[@]}" verify "$sock" "$state" || fail "pages lost after SIGTERM"
+
+say "2. 2048 overwritten without a flush, SIGKILL, restart"
+"${R[@]}" rewrite "$sock" "$state" 2048 2
+"${R[@]}" write "$sock" "$state" 1024 3   # new pages too
+kill -9 "$NBDKIT_PID"
+wait "$NBDKIT_PID" 2>/dev/null || true
+start
+expect_log "process crash on this boot"
+"${R[@]}" verify "$sock" "$state" || fail "pages lost after SIGKILL"
+
+say "3. 512 trimmed, SIGKILL, restart: zeros there, the rest intact"
+"${R[@]}" trim "$sock" "$state" 512 4
+kill -9 "$NBDKIT_PID"
+wait "$NBDKIT_PID" 2>/dev/null || true
+start
+"${R[@]}" verify "$sock" "$state" || fail "trimmed pages came back"
+
+say "4. a 4-connection write storm, SIGKILL in its middle"
+"${R[@]}" storm "$sock" "$tmp/storm.log" 4 "$state" &
+storm=$!
+sleep 4
+kill -9 "$NBDKIT_PID"
+wait "$NBDKIT_PID" 2>/dev/null || true
+wait "$storm" || true
+start
+"${R[@]}" check-storm "$sock" "$tmp/storm.log" ||
+    fail "acknowledged writes lost in the storm"
+"${R[@]}" verify "$sock" "$state" ||
+    fail "pages outside the storm changed"
+say "PASS"
