@@ -87,7 +87,6 @@ open_events (struct attach_nl *nl)
                       nl_geterror (group));
     return -1;
   }
-  nl_socket_disable_seq_check (nl->events);
   r = nl_socket_add_membership (nl->events, group);
   if (r == 0)
     r = nl_socket_set_nonblocking (nl->events);
@@ -279,6 +278,13 @@ attach_nl_disconnect (struct attach_nl *nl, uint32_t index)
   return send_command (nl, msg, "disconnect", index);
 }
 
+/* Multicast messages carry no sequence number of ours. */
+static int
+no_seq_check (struct nl_msg *msg, void *arg)
+{
+  return NL_OK;
+}
+
 /* One multicast message: note NBD_CMD_LINK_DEAD for our device.  The
  * message comes from the kernel, but is parsed with the family's
  * policy all the same.
@@ -315,6 +321,7 @@ attach_nl_read_events (struct attach_nl *nl, uint32_t index)
     attach_set_error ("netlink: events: %m");
     return -1;
   }
+  nl_cb_set (cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, no_seq_check, NULL);
   nl_cb_set (cb, NL_CB_VALID, NL_CB_CUSTOM, on_event, nl);
   nl->index = index;
   nl->dead = false;

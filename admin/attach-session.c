@@ -416,12 +416,15 @@ attach_session_run (struct attach_session *s)
     }
     if (pfds[0].revents & POLLIN)
       return end_on_signal (s, sigfd);
-    if (something_died (s, pfds, n) && (dead = reap_dead (s)) > 0)
+    if (something_died (s, pfds, n) && (dead = reap_dead (s)) > 0) {
+      if (!attach_device_connected (s->index))
+        break;                  /* swapdrum-attach -d */
       note_lost (s, &l, dead);
-    if (l.reconnecting && attach_now () >= l.next_try &&
-        try_reconnect (s, &l) == 1) {
-      attach_log ("%s: disconnected: exiting", s->device);
-      return ATTACH_EXIT_OK;
     }
+    if (l.reconnecting && attach_now () >= l.next_try &&
+        try_reconnect (s, &l) == 1)
+      break;
   }
+  attach_log ("%s: disconnected: exiting", s->device);
+  return ATTACH_EXIT_OK;
 }
