@@ -6,7 +6,9 @@
 # initramfs made here of: busybox (busybox-static) for the shell and
 # the small tools, nbd-client and util-linux's mkswap/swapon/swapoff
 # with their shared libraries (found with ldd), the memory test
-# (tests/vm/memtest.c, built with gcc -static), the kernel modules for
+# (tests/vm/memtest.c, built with gcc -static), swapdrum-attach from
+# the build tree if a run needs it (with its libraries, from ldd: libnl
+# and libc), the kernel modules for
 # NBD and virtio-net with their dependencies (from modules.dep,
 # decompressed; those the kernel has built in, as listed in
 # modules.builtin, are skipped), and tests/vm/init as /init.  Each run appends a
@@ -204,10 +206,12 @@ def _first_existing(paths, package):
                        % (paths[0], package))
 
 
-def build_base(out, kver, init_src, memtest_bin):
-    """Writes the gzipped base initramfs to OUT.  Returns the MODULES
-    text for /vmtest.conf (file and parameters per line) and the
-    parameters of built-in modules for the kernel's command line
+def build_base(out, kver, init_src, memtest_bin, extra=None):
+    """Writes the gzipped base initramfs to OUT, with the programs of
+    EXTRA (a dict: path in the guest -> path here) and their shared
+    libraries besides the usual ones.  Returns the MODULES text for
+    /vmtest.conf (file and parameters per line) and the parameters of
+    built-in modules for the kernel's command line
     (MODULE.PARAM=VALUE...)."""
     cpio = Cpio()
     for d in ("/proc", "/sys", "/dev", "/tmp", "/etc"):
@@ -226,6 +230,11 @@ def build_base(out, kver, init_src, memtest_bin):
     for dest, cands in GUEST_PROGRAMS.items():
         package = "nbd-client" if "nbd" in dest else "util-linux"
         src = _first_existing(cands, package)
+        cpio.file(dest, _read(src), 0o755)
+        libs.update(shared_libraries(src))
+    for dest, src in (extra or {}).items():
+        if not os.path.exists(src):
+            raise VmImageError("%s not found (make)" % src)
         cpio.file(dest, _read(src), 0o755)
         libs.update(shared_libraries(src))
     for lib in sorted(libs):

@@ -32,6 +32,18 @@ KERNEL_ERRORS = re.compile(
     r"Possible stuck request|Receive control failed|"
     r"Send control failed|segfault")
 
+# What the guest's kernel logs while a server restarts under a client
+# that reconnects (swapdrum-attach), from drivers/block/nbd.c: the
+# receiver's read fails, a request finds the connection dead (logged
+# even when it then waits for the new one), a request sent on the old
+# connection is noticed after the 30 s request timer and sent again.
+# A restart run counts these instead of failing on them; I/O errors,
+# swap read/write errors and hung tasks still fail it.
+RESTART_MESSAGES = re.compile(
+    r"Receive control failed|Send control failed|"
+    r"Dead connection, failed to find a fallback|"
+    r"Possible stuck request|Connection timed out, retrying")
+
 
 class RunError(Exception):
     pass
@@ -71,6 +83,7 @@ class Server:
         self.logfile = logfile
         self.proc = None
         self.env = dict(os.environ, **(env or {}))
+        self.down = False       # stopped on purpose (a restart's gap)
 
     def start(self, wait=60):
         if os.path.exists(self.sock):
@@ -97,10 +110,35 @@ class Server:
             time.sleep(0.1)
 
     def alive(self):
-        return self.proc is not None and self.proc.poll() is None
+        return self.down or (self.proc is not None
+                             and self.proc.poll() is None)
 
     def stop(self):
         _stop_group(self.proc)
+
+    def kill(self, sig, wait=60):
+        """Sends SIG to the server's process group and waits for it to
+        exit (SIGKILL after WAIT seconds).  Returns the seconds it took
+        to exit.  The server counts as alive (down on purpose) until
+        start() is called again."""
+        self.down = True
+        t0 = time.monotonic()
+        log("%s: %s" % (self.name, signal.Signals(sig).name))
+        try:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(wait)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            log("%s: still running %d s after %s: SIGKILL" % (
+                self.name, wait, signal.Signals(sig).name))
+            _stop_group(self.proc, timeout=0)
+        return time.monotonic() - t0
+
+    def restart(self):
+        """Starts the same command again, after kill()."""
+        self.start()
+        self.down = False
 
     def log_tail(self, n=5):
         try:
@@ -146,6 +184,7 @@ class Poller(threading.Thread):
         self.peak_total = 0     # most pages used in the pool at once
         self.last = {}          # path -> the last stats of the device
         self.errors = []        # samples that failed
+        self.paused = False     # the server is restarting: no samples
         self.stopping = threading.Event()
         self.lock = threading.Lock()
 
@@ -162,6 +201,8 @@ class Poller(threading.Thread):
 
     def run(self):
         while not self.stopping.wait(self.interval):
+            if self.paused:
+                continue
             try:
                 self.sample()
             except (RunError, ValueError, KeyError,
@@ -179,9 +220,14 @@ class Guest:
     "VMTEST wait NAME" / "MEMTEST wait NAME") to a function run before
     the guest is told to go on."""
 
-    def __init__(self, qemu_args, console_log, hooks, verbose=False):
+    def __init__(self, qemu_args, console_log, hooks, verbose=False,
+                 restart_messages=False):
         self.args, self.console_log = qemu_args, console_log
         self.hooks, self.verbose = hooks, verbose
+        # With RESTART_MESSAGES, those messages are counted in
+        # self.restart_lines instead of failing the run.
+        self.restart_messages = restart_messages
+        self.restart_lines = []  # (seconds, line)
         self.proc = None
         self.lines = []          # (seconds since start, line)
         self.steps = {}          # name -> (status, rest of the line)
@@ -241,6 +287,8 @@ class Guest:
             self.phases[line.split()[2]] = t
         elif line == "VMTEST done":
             self.done = True
+        elif self.restart_messages and RESTART_MESSAGES.search(line):
+            self.restart_lines.append((t, line))
         elif KERNEL_ERRORS.search(line):
             self.kernel_errors.append(line)
         quiet = line.startswith(("MEMTEST progress", "VMTEST dmesg"))
@@ -287,7 +335,8 @@ class Guest:
                        % (silent, self.lines[-1][1] if self.lines else "-"))
             for s in servers:
                 if not s.alive():
-                    why = "%s died: %s" % (s.name, s.log_tail())
+                    why = "%s died (status %s): %s" % (
+                        s.name, s.proc.returncode, s.log_tail())
             if why:
                 self.stop()
                 raise RunError(why)
