@@ -14,9 +14,17 @@
            region, the worst case of a radix map.
 
 Bytes per mapped page = RSS growth / pages newly mapped (counted from
-the export's extents)."""
+the export's extents).
+
+Then the server is restarted on the same files, twice: after SIGTERM
+(a clean shutdown) and after SIGKILL (a process crash).  Each time the
+record is the time from starting nbdkit until it serves (the durable
+map read back from 2 x 1152 MiB of devices, 2 GiB of pages written:
+docs/design.md, "The durable map"), the pages the export maps again
+(they must be all of them) and the RSS after."""
 
 import os
+import signal
 import subprocess
 import time
 
@@ -71,6 +79,16 @@ def _baseline(d, log):
         p.wait()
 
 
+def _restart(cmd, uri, log, proc, sig):
+    """Stop proc with sig, start cmd again.
+    => (seconds until it serves, the new process)."""
+    proc.send_signal(sig)
+    proc.wait()
+    t0 = time.monotonic()
+    p = _start(cmd, uri, log)
+    return time.monotonic() - t0, p
+
+
 def run(cfg, emit, say):
     d = cfg.dirs["disk"]
     log = open(os.path.join(cfg.workdir, "memory-nbdkit.log"), "a")
@@ -78,9 +96,9 @@ def run(cfg, emit, say):
     sock = os.path.join(d, "mem.sock")
     uri = "nbd+unix:///?socket=" + sock
     devs = [os.path.join(d, "mem-%s.img" % x) for x in "ab"]
-    proc = _start(["nbdkit", "-f", "--exit-with-parent", "-U", sock,
-                   cfg.plugin] + ["%s,create=1152M" % p for p in devs] +
-                  ["size=1T", "admin=off"], uri, log)
+    cmd = (["nbdkit", "-f", "--exit-with-parent", "-U", sock, cfg.plugin] +
+           ["%s,create=1152M" % p for p in devs] + ["size=1T", "admin=off"])
+    proc = _start(cmd, uri, log)
     out = os.path.join(cfg.workdir, "mem-fio.json")
     try:
         load = sysinfo.loadavg()[0]
@@ -97,6 +115,17 @@ def run(cfg, emit, say):
         rnd = _rss(proc.pid)
         all_pages = _data_bytes(uri) // PAGE
         hwm = sysinfo.status_kib(proc.pid, "VmHWM")
+        restarts = {}
+        for how, sig in (("sigterm", signal.SIGTERM),
+                         ("sigkill", signal.SIGKILL)):
+            secs, proc = _restart(cmd, uri, log, proc, sig)
+            restarts[how] = {"seconds": secs,
+                             "pages": _data_bytes(uri) // PAGE,
+                             "rss_kib": _rss(proc.pid)}
+            say("memory: restart after %s: serving after %.2f s, %d of %d "
+                "pages mapped, RSS %d KiB" % (
+                    how.upper(), secs, restarts[how]["pages"], all_pages,
+                    restarts[how]["rss_kib"]))
     finally:
         proc.terminate()
         proc.wait()
@@ -111,7 +140,7 @@ def run(cfg, emit, say):
            "random_kib": rnd, "random_pages": all_pages - seq_pages,
            "random_bytes_per_page":
                (rnd - seq) * 1024.0 / max(1, all_pages - seq_pages),
-           "hwm_kib": hwm}
+           "hwm_kib": hwm, "restarts": restarts}
     emit(rec)
     say("memory: after 1 GiB sequential %d KiB (%.1f B/page), after 1 GiB "
         "random 4 KiB %d KiB (%.1f B/page), peak %d KiB"

@@ -224,7 +224,25 @@ def memory_section(recs):
             "| after 1 GiB of random 4 KiB writes (%d more pages) | %d | "
             "%.1f |" % (mem["random_pages"], mem["random_kib"],
                         mem["random_bytes_per_page"]),
-            "| peak (VmHWM) | %d | |" % mem["hwm_kib"], ""]
+            "| peak (VmHWM) | %d | |" % mem["hwm_kib"], ""] + \
+        _restart_rows(mem)
+
+
+def _restart_rows(mem):
+    """The restarts after the memory runs (the durable map read back)."""
+    r = mem.get("restarts")
+    if not r:
+        return []
+    out = ["Restarted on the same devices (2 x 1152 MiB, %d pages written):"
+           % (mem["seq_pages"] + mem["random_pages"]), "",
+           "| stopped with | serving after | pages mapped again | RSS KiB |",
+           "|---|---:|---:|---:|"]
+    for how in ("sigterm", "sigkill"):
+        if how in r:
+            out.append("| %s | %.2f s | %d | %d |" % (
+                how.upper(), r[how]["seconds"], r[how]["pages"],
+                r[how]["rss_kib"]))
+    return out + [""]
 
 
 def profile_section(recs):
