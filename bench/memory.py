@@ -79,11 +79,13 @@ def _baseline(d, log):
         p.wait()
 
 
-def _restart(cmd, uri, log, proc, sig):
-    """Stop proc with sig, start cmd again.
-    => (seconds until it serves, the new process)."""
+def _restart(cmd, uri, sock, log, proc, sig):
+    """Stop proc with sig, start cmd again (nbdkit leaves its socket
+    behind).  => (seconds until it serves, the new process)."""
     proc.send_signal(sig)
     proc.wait()
+    if os.path.exists(sock):
+        os.unlink(sock)
     t0 = time.monotonic()
     p = _start(cmd, uri, log)
     return time.monotonic() - t0, p
@@ -118,7 +120,7 @@ def run(cfg, emit, say):
         restarts = {}
         for how, sig in (("sigterm", signal.SIGTERM),
                          ("sigkill", signal.SIGKILL)):
-            secs, proc = _restart(cmd, uri, log, proc, sig)
+            secs, proc = _restart(cmd, uri, sock, log, proc, sig)
             restarts[how] = {"seconds": secs,
                              "pages": _data_bytes(uri) // PAGE,
                              "rss_kib": _rss(proc.pid)}
