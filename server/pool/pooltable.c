@@ -222,7 +222,8 @@ decode_export (json_object *obj, struct pt_export *e)
 
   if (!json_object_is_type (obj, json_type_object) ||
       get_int (obj, "id", 1, SD_EXPORT_ID_MAX, &id) == -1 ||
-      get_int (obj, "size", 4096, INT64_MAX, &size) == -1)
+      get_int (obj, "size", 4096, INT64_MAX, &size) == -1 ||
+      size % 4096 != 0)
     return -1;
   e->name = get_string (obj, "name");
   if (e->name == NULL)

@@ -243,8 +243,10 @@ static void
 check_map (struct export *exp, struct pool *pool)
 {
   static unsigned char buf[EXPORT_PAGES * 4096];
+  uint64_t n = export_size (exp) < sizeof buf ? export_size (exp)
+                                              : sizeof buf;
 
-  FUZZ_CHECK (export_pread (exp, buf, sizeof buf, 0) == 0,
+  FUZZ_CHECK (export_pread (exp, buf, n, 0) == 0,
               "a recovered page does not read: %s", fuzz_log_last ());
   FUZZ_CHECK (pool_npages (pool) == NPAGES, "the device is not in the "
               "pool, yet it started");
