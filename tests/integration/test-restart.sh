@@ -4,7 +4,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # A restart loses nothing (docs/design.md, "The durable map"): on a
-# pool of two files (priorities 0 and 5),
+# pool of two files (priorities 0 and 5), and again on a pool of a
+# small file (priority 0) and a remote export (nbdkit memory, priority
+# 5, up all along), where most pages and their records live,
 #   1. 4096 scattered pages, flushed, survive SIGTERM and a restart;
 #   2. 2048 of them overwritten without a flush survive SIGKILL;
 #   3. 512 trimmed pages read zeros after a restart, the rest intact;
@@ -15,14 +17,12 @@
 
 set -euo pipefail
 source "${SRCDIR:-$(dirname "$0")}/functions.sh"
+source "$SRCDIR/remote-functions.sh"
 
 requires_plugin
 requires_python_nbd
 requires_swapdrumctl
 
-sock=$tmp/sock
-state=$tmp/state
-devs=("$tmp/fast,create=64M" "$tmp/slow,create=64M,priority=5")
 R=("$PYTHON" "$SRCDIR/restart.py")
 
 # nbdkit leaves its socket behind when it stops.
@@ -39,41 +39,56 @@ expect_log ()
         { cat "$tmp/s.out" >&2; fail "swapdrumctl -s did not say: $1"; }
 }
 
-say "1. 4096 scattered pages, flushed, SIGTERM, restart"
-start
-expect_log "new pool"
-"${R[@]}" write "$sock" "$state" 4096 1
-stop_nbdkit "$NBDKIT_PID"
-start
-expect_log "clean shutdown"
-"${R[@]}" verify "$sock" "$state" || fail "pages lost after SIGTERM"
+# run_pool NAME DEVICE...: steps 1 to 4 on a pool of DEVICEs.
+run_pool ()
+{
+    local name=$1
+    shift
+    devs=("$@")
+    sock=$tmp/$name.sock
+    state=$tmp/$name.state
+    say "$name: 1. 4096 scattered pages, flushed, SIGTERM, restart"
+    start
+    expect_log "new pool"
+    "${R[@]}" write "$sock" "$state" 4096 1
+    stop_nbdkit "$NBDKIT_PID"
+    start
+    expect_log "clean shutdown"
+    "${R[@]}" verify "$sock" "$state" || fail "pages lost after SIGTERM"
 
-say "2. 2048 overwritten without a flush, SIGKILL, restart"
-"${R[@]}" rewrite "$sock" "$state" 2048 2
-"${R[@]}" write "$sock" "$state" 1024 3   # new pages too
-kill -9 "$NBDKIT_PID"
-wait "$NBDKIT_PID" 2>/dev/null || true
-start
-expect_log "process crash on this boot"
-"${R[@]}" verify "$sock" "$state" || fail "pages lost after SIGKILL"
+    say "$name: 2. 2048 overwritten without a flush, SIGKILL, restart"
+    "${R[@]}" rewrite "$sock" "$state" 2048 2
+    "${R[@]}" write "$sock" "$state" 1024 3   # new pages too
+    kill -9 "$NBDKIT_PID"
+    wait "$NBDKIT_PID" 2>/dev/null || true
+    start
+    expect_log "process crash on this boot"
+    "${R[@]}" verify "$sock" "$state" || fail "pages lost after SIGKILL"
 
-say "3. 512 trimmed, SIGKILL, restart: zeros there, the rest intact"
-"${R[@]}" trim "$sock" "$state" 512 4
-kill -9 "$NBDKIT_PID"
-wait "$NBDKIT_PID" 2>/dev/null || true
-start
-"${R[@]}" verify "$sock" "$state" || fail "trimmed pages came back"
+    say "$name: 3. 512 trimmed, SIGKILL, restart: zeros there, the rest intact"
+    "${R[@]}" trim "$sock" "$state" 512 4
+    kill -9 "$NBDKIT_PID"
+    wait "$NBDKIT_PID" 2>/dev/null || true
+    start
+    "${R[@]}" verify "$sock" "$state" || fail "trimmed pages came back"
 
-say "4. a 4-connection write storm, SIGKILL in its middle"
-"${R[@]}" storm "$sock" "$tmp/storm.log" 4 "$state" &
-storm=$!
-sleep 4
-kill -9 "$NBDKIT_PID"
-wait "$NBDKIT_PID" 2>/dev/null || true
-wait "$storm" || true
-start
-"${R[@]}" check-storm "$sock" "$tmp/storm.log" ||
-    fail "acknowledged writes lost in the storm"
-"${R[@]}" verify "$sock" "$state" ||
-    fail "pages outside the storm changed"
+    say "$name: 4. a 4-connection write storm, SIGKILL in its middle"
+    "${R[@]}" storm "$sock" "$tmp/$name.storm.log" 4 "$state" &
+    storm=$!
+    sleep 4
+    kill -9 "$NBDKIT_PID"
+    wait "$NBDKIT_PID" 2>/dev/null || true
+    wait "$storm" || true
+    start
+    "${R[@]}" check-storm "$sock" "$tmp/$name.storm.log" ||
+        fail "acknowledged writes lost in the storm"
+    "${R[@]}" verify "$sock" "$state" ||
+        fail "pages outside the storm changed"
+    stop_nbdkit "$NBDKIT_PID"
+}
+
+run_pool files "$tmp/fast,create=64M" "$tmp/slow,create=64M,priority=5"
+start_remote_nbdkit mem "$tmp/r.sock" memory 128M
+run_pool remote "$tmp/small,create=$(page_file_size 1024)" \
+    "$(remote_uri "$tmp/r.sock"),priority=5"
 say "PASS"
