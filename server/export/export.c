@@ -256,7 +256,10 @@ export_store (struct export *exp, struct swapdev *dev, drum_slot_t slot,
   if (swapdev_write (dev, data, slot - dev->drumoffset, 0,
                      n * SD_PAGE_SIZE, fua) == -1)
     return -1;
-  return pool_put_records (exp->pool, slot, n, exp->tenant.id, page, fua);
+  /* The caller has the device already: no second drum search. */
+  return swapdev_put_records (dev, slot - dev->drumoffset, n,
+                              pool_next_seq (exp->pool), exp->tenant.id,
+                              page, fua);
 }
 
 /* Take one fresh slot and write a whole page there, marking slots that

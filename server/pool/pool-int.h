@@ -216,16 +216,10 @@ extern int pool_swapon_dev (struct pool *pool, struct swapdev *dev,
                             int priority)
   SD_NONNULL (1);
 
-/* Write the records of slots [slot, slot + n) (one device's run, from
- * pool_alloc): slot + i holds page first + i of tenant export_id, with
- * the next sequence.  A write whose data lands on a new slot is
- * acknowledged only after this.
- * => returns 0, or -1 with errno set (not reported: the caller treats
- *    it as a failed write of those slots).
+/* The sequence for the next page records (one per run of records;
+ * swapdev_put_records).  Lock-free.
  */
-extern int pool_put_records (struct pool *pool, drum_slot_t slot,
-                             uint64_t n, uint16_t export_id,
-                             export_page_t first, bool fua)
+extern uint64_t pool_next_seq (struct pool *pool)
   SD_NONNULL (1);
 
 /* Give back slots whose records were written (pages trimmed, moved,

@@ -318,19 +318,10 @@ pool_table_remove (struct pool *pool, struct swapdev *dev)
 
 /* Records */
 
-int
-pool_put_records (struct pool *pool, drum_slot_t slot, uint64_t n,
-                  uint16_t export_id, export_page_t first, bool fua)
+uint64_t
+pool_next_seq (struct pool *pool)
 {
-  struct swapdev *dev = pool_getsdp (pool, slot);
-  uint64_t seq = atomic_fetch_add (&pool->seq, 1);
-
-  if (dev == NULL || slot + n > dev->drumoffset + dev->npages) {
-    errno = EIO;
-    return -1;
-  }
-  return swapdev_put_records (dev, slot - dev->drumoffset, n, seq,
-                              export_id, first, fua);
+  return atomic_fetch_add (&pool->seq, 1);
 }
 
 void
