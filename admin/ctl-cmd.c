@@ -140,6 +140,15 @@ ctl_cmd_change (const struct ctl_ctx *ctx, const char *path,
   return call_once (ctx, req);
 }
 
+int
+ctl_cmd_trust (const struct ctl_ctx *ctx, const char *name)
+{
+  CLEANUP_JSON json_object *req = ctl_request_new ("trust");
+
+  add_member (req, "export", json_object_new_string (name));
+  return call_once (ctx, req);
+}
+
 /* The progress bar of a swap-off, drawn on stderr if it is a
  * terminal.  One at a time: ctl_error erases it through
  * ctl_before_error.

@@ -38,6 +38,11 @@ extern int ctl_cmd_remove (const struct ctl_ctx *ctx, const char *path);
 extern int ctl_cmd_change (const struct ctl_ctx *ctx, const char *path,
                            long long priority);
 
+/* -Z: trust export name (default export: "") again after a host crash
+ * made it suspect: its unwritten pages read zeros, not EIO.
+ */
+extern int ctl_cmd_trust (const struct ctl_ctx *ctx, const char *name);
+
 /* -A: add every device of the config file that is not in the pool and
  * set the priority of those that are; a device without priority= gets
  * default_priority.  -U: remove every device of the file that is in

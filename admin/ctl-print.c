@@ -353,6 +353,30 @@ print_pool_line (json_object *summary)
             json_object_get_string (how));
 }
 
+/* One line per export a host crash made suspect (servers before it
+ * send no "suspect": nothing is printed).
+ */
+static void
+print_suspect (json_object *summary)
+{
+  json_object *arr, *name;
+  size_t i;
+
+  if (!json_object_object_get_ex (summary, "suspect", &arr) ||
+      !json_object_is_type (arr, json_type_array))
+    return;
+  if (json_object_array_length (arr) > 0)
+    printf ("%" PRIu64 " pages dropped at start (lost writes)\n",
+            ctl_json_u64 (summary, "lost_at_start"));
+  for (i = 0; i < json_object_array_length (arr); i++) {
+    name = json_object_array_get_idx (arr, i);
+    if (json_object_is_type (name, json_type_string))
+      printf ("export \"%s\": suspect: unwritten pages read EIO "
+              "(swapdrumctl -Z to trust it)\n",
+              json_object_get_string (name));
+  }
+}
+
 void
 ctl_print_summary (json_object *summary, const struct ctl_units *u)
 {
@@ -374,4 +398,5 @@ ctl_print_summary (json_object *summary, const struct ctl_units *u)
     printf (", %s bad", b);
   printf ("\n");
   print_pool_line (summary);
+  print_suspect (summary);
 }

@@ -35,7 +35,7 @@
 
 /* The options as given, checked by check_options. */
 struct options {
-  int cmd;                      /* 'a', 'd', 'c', 'l', 's', 'A', 'U' */
+  int cmd;                      /* 'a', 'd', 'c', 'l', 's', 'A', 'U', 'Z' */
   int unit;                     /* 'k', 'm', 'g', 'h', or 0 */
   bool has_priority;            /* -p */
   long long priority;
@@ -45,12 +45,12 @@ struct options {
   bool dry_run;                 /* -n */
   const char *socket;           /* -S */
   bool json;                    /* --json */
-  const char *path;             /* the operand of -a, -d, -c */
+  const char *path;             /* the operand of -a, -d, -c, -Z */
 };
 
 enum { OPT_JSON = 256, OPT_HELP };
 
-static const char short_options[] = "AaUdclskmghnp:o:f:S:V";
+static const char short_options[] = "AaUZdclskmghnp:o:f:S:V";
 static const struct option long_options[] = {
   { "json",    no_argument, NULL, OPT_JSON },
   { "help",    no_argument, NULL, OPT_HELP },
@@ -68,6 +68,7 @@ help (void)
           "  %1$s -l | -s [-k | -m | -g | -h]\n"
           "  %1$s -A [-n] [-p PRIORITY] [-f CONFIG]\n"
           "  %1$s -U [-n] [-f CONFIG]\n"
+          "  %1$s -Z [EXPORT]\n"
           "  %1$s -V | --help\n"
           "\n"
           "  -a  add PATH to the pool         -d  remove PATH from the pool\n"
@@ -79,6 +80,8 @@ help (void)
           "  -A  add the devices of CONFIG    -U  remove the devices of "
           "CONFIG\n"
           "  -n  only say what -A or -U would do\n"
+          "  -Z  after a host crash: EXPORT's unwritten pages read zeros "
+          "again\n"
           "  -f CONFIG  default: %2$s\n"
           "  -S SOCKET  the admin socket; default: $SWAPDRUM_ADMIN, else\n"
           "             /run/swapdrum/admin.sock (root),\n"
@@ -158,7 +161,8 @@ static int
 take_option (struct options *o, int c)
 {
   switch (c) {
-  case 'A': case 'a': case 'U': case 'd': case 'c': case 'l': case 's':
+  case 'A': case 'a': case 'U': case 'Z': case 'd': case 'c': case 'l':
+  case 's':
     return set_command (o, c);
   case 'k': case 'm': case 'g': case 'h':
     o->unit = c;
@@ -187,10 +191,12 @@ check_options (struct options *o, int nargs)
   bool wants_path = o->cmd && strchr ("adc", o->cmd);
 
   if (o->cmd == 0)
-    return usage_error ("no command: use -a, -d, -c, -l, -s, -A or -U");
+    return usage_error ("no command: use -a, -d, -c, -l, -s, -A, -U or -Z");
   if (wants_path && nargs != 1)
     return usage_error (nargs ? "one PATH only" : "PATH missing");
-  if (!wants_path && nargs)
+  if (o->cmd == 'Z' && nargs > 1)
+    return usage_error ("one EXPORT only");
+  if (!wants_path && o->cmd != 'Z' && nargs)
     return usage_error ("unexpected operand");
   if (o->cmd == 'c' && !o->has_priority)
     return usage_error ("-c needs -p PRIORITY");
@@ -278,6 +284,8 @@ run (const struct ctl_ctx *ctx, const struct options *o)
 {
   CLEANUP_FREE char *path = NULL;
 
+  if (o->cmd == 'Z')
+    return ctl_cmd_trust (ctx, o->path ? o->path : "");
   if (o->path && (path = absolute_path (o->path)) == NULL)
     return -1;
   switch (o->cmd) {

@@ -61,9 +61,10 @@ extern void pool_destroy (struct pool *pool);
  * Refused, with one line naming the device and the reason, and nothing
  * written: a device of another pool, a member that cannot be opened,
  * two devices with one device id, a device whose size changed, a torn
- * or corrupt stamp or table, a pool that was open on a host that
- * crashed since.  Call once, on a pool with no device, before any
- * export is created; then pool_export, pool_recover and pool_start.
+ * or corrupt stamp or table.  A pool left open by a host that crashed
+ * since is taken: pool_recover drops what may be lost.  Call once, on
+ * a pool with no device, before any export is created; then
+ * pool_export, pool_recover and pool_start.
  * => returns 0, or -1 after reporting.
  */
 extern int pool_assemble (struct pool *pool, const struct devspec *specs,
@@ -82,8 +83,10 @@ extern int pool_export (struct pool *pool, const char *name,
 
 /* Read every device's page records into the maps of the exports that
  * have registered (export_create): the newest record of a page wins,
- * older ones are cleared.  Call after pool_assemble and the exports'
- * creation, before any request.
+ * older ones are cleared.  After a host crash, the pages of devices
+ * that may have lost writes are dropped, after every export is marked
+ * suspect (unwritten pages read EIO; pool_trust_export).  Call after
+ * pool_assemble and the exports' creation, before any request.
  * => returns 0, or -1 after reporting (a corrupt record, a record of
  *    an export or page that does not exist, an I/O error).
  */
@@ -99,10 +102,32 @@ extern int pool_start (struct pool *pool)
   SD_NONNULL (1);
 
 /* How the pool came up: "new pool", "clean shutdown", "process crash
- * on this boot" (or "not started").
+ * on this boot", "host crash, every device flushed", "host crash, with
+ * writes lost" (or "not started").
  */
 extern const char *pool_recovery (struct pool *pool)
   SD_NONNULL (1);
+
+/* The operator's word that export name's unwritten pages may read
+ * zeros again after a host crash made it suspect (docs/design.md,
+ * "Host crashes"): the table says so on every device, then the export.
+ * => returns 0 (also if it was not suspect), or -1 after reporting
+ *    (ENOENT: no such export; a table write that failed, the export
+ *    then stays suspect).
+ */
+extern int pool_trust_export (struct pool *pool, const char *name)
+  SD_NONNULL (1, 2);
+
+/* The names of the suspect exports, and the pages pool_recover dropped
+ * because their device lost writes in a host crash.
+ * => returns a malloc'd NULL-terminated array of malloc'd names (free
+ *    with pool_names_free), or NULL with errno ENOMEM.
+ */
+extern char **pool_suspect_exports (struct pool *pool, uint64_t *lost)
+  SD_NONNULL (1, 2);
+
+/* Free what pool_suspect_exports returned.  Accepts NULL. */
+extern void pool_names_free (char **names);
 
 /* Open the device spec names and add it to the pool (the seed's
  * swap_on): a FAKE placeholder first, so that a concurrent add of the

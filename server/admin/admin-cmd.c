@@ -37,6 +37,7 @@ enum cmd_op {
   CMD_ON,
   CMD_OFF,
   CMD_CTL,
+  CMD_TRUST,
 };
 
 /* A request that changes the pool: a job for the worker. */
@@ -45,7 +46,8 @@ struct cmd_job {
 
   /* Set on the loop thread before it is submitted, constant after. */
   enum cmd_op op;
-  struct devspec spec;          /* path (malloc'd), priority, ... */
+  struct devspec spec;          /* path (malloc'd; trust: the export's
+                                   name), priority, ... */
 
   /* Loop thread only. */
   struct admin_conn *conn;      /* who asked; may be dead by the end */
@@ -110,6 +112,37 @@ get_path (struct admin_conn *conn, json_object *req, const char *what,
   *path = strdup (s);
   if (*path == NULL) {
     admin_reply_error (conn, req, ENOMEM, "%s: %s: %s", what, s,
+                       strerror (ENOMEM));
+    return -1;
+  }
+  return 0;
+}
+
+/* The "export" member of trust: a string without NUL ("" is the
+ * default export).
+ * => returns 0 with *name malloc'd, or -1 after replying.
+ */
+static int
+get_export (struct admin_conn *conn, json_object *req, char **name)
+{
+  json_object *val;
+  const char *s;
+
+  if (member (conn, req, "trust", "export", true, &val) == -1)
+    return -1;
+  if (!json_object_is_type (val, json_type_string)) {
+    admin_reply_error (conn, req, EINVAL, "trust: export: must be a string");
+    return -1;
+  }
+  s = json_object_get_string (val);
+  if (strlen (s) != (size_t) json_object_get_string_len (val)) {
+    admin_reply_error (conn, req, EINVAL,
+                       "trust: export: contains a NUL character");
+    return -1;
+  }
+  *name = strdup (s);
+  if (*name == NULL) {
+    admin_reply_error (conn, req, ENOMEM, "trust: %s: %s", s,
                        strerror (ENOMEM));
     return -1;
   }
@@ -229,6 +262,13 @@ prepare_ctl (struct admin_conn *conn, json_object *req, struct cmd_job *job)
   return 0;
 }
 
+static int
+prepare_trust (struct admin_conn *conn, json_object *req,
+               struct cmd_job *job)
+{
+  return get_export (conn, req, &job->spec.path);
+}
+
 /* ---- dispatch ---- */
 
 struct command {
@@ -255,6 +295,8 @@ static const struct command commands[] = {
     .changes_pool = true, .prepare = prepare_off, .op = CMD_OFF },
   { .name = "ctl", .members = { "path", "priority" },
     .changes_pool = true, .prepare = prepare_ctl, .op = CMD_CTL },
+  { .name = "trust", .members = { "export" },
+    .changes_pool = true, .prepare = prepare_trust, .op = CMD_TRUST },
 };
 
 /* The ends of the 64-bit integers json-c holds, as JSON writes them. */
@@ -504,6 +546,7 @@ admin_cmd_too_long (struct admin_conn *conn)
 
 static const char *const op_names[] = {
   [CMD_ON] = "on", [CMD_OFF] = "off", [CMD_CTL] = "ctl",
+  [CMD_TRUST] = "trust",
 };
 
 static int64_t
@@ -550,6 +593,9 @@ cmd_job_run (struct admin_job *j)
     break;
   case CMD_CTL:
     r = pool_ctl (pool, job->spec.path, job->spec.priority);
+    break;
+  case CMD_TRUST:
+    r = pool_trust_export (pool, job->spec.path);
     break;
   }
   if (r == 0)

@@ -144,6 +144,22 @@ admin_query_stats (struct admin_conn *conn, json_object *req)
   admin_conn_send (conn, reply);
 }
 
+/* The exports a host crash made suspect, and the pages it dropped. */
+static void
+put_suspect (struct admin_conn *conn, json_object *reply)
+{
+  uint64_t lost = 0;
+  char **names = pool_suspect_exports (conn->srv->pool, &lost);
+  json_object *arr = json_object_new_array ();
+  size_t i;
+
+  for (i = 0; names && arr && names[i]; i++)
+    json_object_array_add (arr, json_object_new_string (names[i]));
+  pool_names_free (names);
+  admin_put (reply, "suspect", arr);
+  admin_put_u64 (reply, "lost_at_start", lost);
+}
+
 void
 admin_query_summary (struct admin_conn *conn, json_object *req)
 {
@@ -173,5 +189,6 @@ admin_query_summary (struct admin_conn *conn, json_object *req)
                pool_description (conn->srv->pool) + strlen ("swapdrum pool ")));
   admin_put (reply, "started_after",
              json_object_new_string (pool_recovery (conn->srv->pool)));
+  put_suspect (conn, reply);
   admin_conn_send (conn, reply);
 }

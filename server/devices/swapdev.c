@@ -40,6 +40,13 @@ swapdev_alloc (const char *path, enum swapdev_kind kind,
   dev->priv = priv;
   dev->maxactive = maxactive ? maxactive : SWAPDEV_MAXACTIVE;
   gate_init (&dev->gate, dev->maxactive);
+  pthread_mutex_init (&dev->stamp_lock, NULL);
+  /* Page cache devices keep a durable dirty flag (the unit tests'
+   * backends too, to test it).  Until the pool's first flush clears
+   * it, the stamp counts as dirty: the pool's start writes it so.
+   */
+  dev->intent = kind != SWAPDEV_NBD;
+  atomic_init (&dev->stamp_dirty, true);
   dev->path = strdup (path);
   if (dev->path == NULL) {
     sd_error ("swap: %s: %m", path);
@@ -105,6 +112,7 @@ swapdev_free (struct swapdev *dev)
     dev->ops->close (dev);
   blist_destroy (dev->blist);
   gate_destroy (&dev->gate);
+  pthread_mutex_destroy (&dev->stamp_lock);
   free (dev->path);
   free (dev->ident);
   free (dev);
@@ -174,10 +182,40 @@ swapdev_read (struct swapdev *dev, void *buf, dev_page_t page,
   return r;
 }
 
+static int write_stamp_locked (struct swapdev *dev);
+
+/* Before a write lands on an intent device whose stamp says clean:
+ * say dirty, on stable storage, first.  A write that cannot say so
+ * fails (EIO) and is not attempted.
+ * => caller counted the write in wr_begun.
+ */
+static int
+mark_dirty (struct swapdev *dev)
+{
+  SD_LOCK_FOR_SCOPE (&dev->stamp_lock);
+
+  if (dev->stamp.dirty) {       /* another writer said it first */
+    atomic_store (&dev->stamp_dirty, true);
+    return 0;
+  }
+  dev->stamp.dirty = 1;
+  if (write_stamp_locked (dev) == -1) {
+    /* The stamp on the device may say either: keep saying clean in
+     * memory so that the next write tries again.
+     */
+    dev->stamp.dirty = 0;
+    errno = EIO;
+    return -1;
+  }
+  atomic_store (&dev->stamp_dirty, true);
+  return 0;
+}
+
 /* Write count bytes at byte offset of the backend through the gate,
- * marking the device dirty and feeding the FAILED logic: the part of
- * a data or record write that both share.  Data writes (data true)
- * count in nwrites and bytes_written.
+ * saying dirty first where the device keeps write intent, marking it
+ * for the next flush and feeding the FAILED logic: the part of a data
+ * or record write that both share.  Data writes (data true) count in
+ * nwrites and bytes_written.
  */
 static int
 gated_write (struct swapdev *dev, const void *buf, uint64_t count,
@@ -190,10 +228,23 @@ gated_write (struct swapdev *dev, const void *buf, uint64_t count,
     errno = EIO;
     return -1;
   }
+  /* Counted before stamp_dirty is read, as swapdev_flush's clean
+   * step stores stamp_dirty before it reads wr_begun: one of the two
+   * sees the other (both sequentially consistent).
+   */
+  atomic_fetch_add (&dev->wr_begun, 1);
+  if (dev->intent && !atomic_load (&dev->stamp_dirty) &&
+      mark_dirty (dev) == -1) {
+    atomic_fetch_add (&dev->wr_done, 1);
+    atomic_fetch_add (&dev->write_errors, 1);
+    errno = EIO;
+    return -1;
+  }
   gate_enter (&dev->gate);
   r = dev->ops->pwrite (dev, buf, count, offset, fua);
   saved_errno = errno;
   gate_leave (&dev->gate);
+  atomic_fetch_add (&dev->wr_done, 1);
   /* Mark the device dirty once the data is in the backend: a flush
    * that starts after this write completed then sees the flag (set
    * here, or still set by an earlier write, since whoever clears it
@@ -238,14 +289,47 @@ swapdev_discard (struct swapdev *dev, dev_page_t page, uint64_t n)
   return r;
 }
 
+/* After a flush that began with every write begun so far (`begun`)
+ * done: say clean on the device, unless a write began since.  The
+ * store to stamp_dirty comes before the second read of wr_begun, so a
+ * writer that began after that read sees stamp_dirty false and waits
+ * for the lock to say dirty again.
+ */
+static int
+mark_clean (struct swapdev *dev, uint64_t begun)
+{
+  SD_LOCK_FOR_SCOPE (&dev->stamp_lock);
+
+  if (!dev->stamp.dirty || dev->stamp.state != SD_STATE_ACTIVE)
+    return 0;
+  atomic_store (&dev->stamp_dirty, false);
+  if (atomic_load (&dev->wr_begun) != begun) {
+    atomic_store (&dev->stamp_dirty, true);
+    return 0;
+  }
+  dev->stamp.dirty = 0;
+  /* On failure the stamp may say either; memory keeps saying clean,
+   * so the next write says dirty again before it lands.
+   */
+  return write_stamp_locked (dev);
+}
+
 int
 swapdev_flush (struct swapdev *dev)
 {
+  uint64_t begun = atomic_load (&dev->wr_begun);
+  bool settled = atomic_load (&dev->wr_done) == begun;
+  bool clean, need;
   int r;
 
   if (atomic_load (&dev->offline))
     return 0;                   /* nothing it holds can be made safer */
-  if (!atomic_exchange (&dev->dirty, false))
+  need = atomic_exchange (&dev->dirty, false);
+  /* Saying clean needs a flush of its own even if another thread's
+   * flush took the dirty flag: that one may not have finished.
+   */
+  clean = dev->intent && settled && atomic_load (&dev->stamp_dirty);
+  if (!need && !clean)
     return 0;
   gate_enter (&dev->gate);
   r = dev->ops->flush (dev);
@@ -253,8 +337,11 @@ swapdev_flush (struct swapdev *dev)
   if (r == -1) {
     atomic_store (&dev->dirty, true);
     sd_error ("flush: %s: %m", dev->path);
+    return -1;
   }
-  return r;
+  if (clean)
+    return mark_clean (dev, begun);
+  return 0;
 }
 
 /* One metadata I/O (stamp, table, records at startup), tried up to
@@ -282,8 +369,9 @@ meta_io (struct swapdev *dev, void *buf, uint64_t count, uint64_t offset,
   return r;
 }
 
-int
-swapdev_write_stamp (struct swapdev *dev)
+/* => caller holds stamp_lock. */
+static int
+write_stamp_locked (struct swapdev *dev)
 {
   unsigned char page[SD_PAGE_SIZE];
 
@@ -294,6 +382,28 @@ swapdev_write_stamp (struct swapdev *dev)
     return -1;
   }
   return 0;
+}
+
+int
+swapdev_write_stamp (struct swapdev *dev)
+{
+  SD_LOCK_FOR_SCOPE (&dev->stamp_lock);
+
+  return write_stamp_locked (dev);
+}
+
+void
+swapdev_set_state (struct swapdev *dev, uint32_t state,
+                   const uint8_t boot_id[16], uint64_t seq_high)
+{
+  SD_LOCK_FOR_SCOPE (&dev->stamp_lock);
+
+  dev->stamp.state = state;
+  if (boot_id)
+    memcpy (dev->stamp.boot_id, boot_id, 16);
+  dev->stamp.seq_high = seq_high;
+  dev->stamp.dirty = state == SD_STATE_ACTIVE;
+  atomic_store (&dev->stamp_dirty, dev->stamp.dirty);
 }
 
 int
@@ -331,7 +441,9 @@ swapdev_check_stamp (struct swapdev *dev)
     sd_error ("swap: %s: reading the stamp: %m", dev->path);
     return -1;
   }
+  pthread_mutex_lock (&dev->stamp_lock);
   sd_stamp_encode (&dev->stamp, want);
+  pthread_mutex_unlock (&dev->stamp_lock);
   return memcmp (want, have, SD_PAGE_SIZE) == 0;
 }
 
@@ -339,6 +451,7 @@ int
 swapdev_write_table (struct swapdev *dev, const char *json, size_t len,
                      uint64_t gen)
 {
+  SD_LOCK_FOR_SCOPE (&dev->stamp_lock);
   CLEANUP_FREE char *buf = NULL;
   uint32_t copy = dev->stamp.table_gen ? !dev->stamp.table_copy : 0;
   uint64_t span = (len + SD_PAGE_SIZE - 1) & ~(SD_PAGE_SIZE - 1);
@@ -365,7 +478,7 @@ swapdev_write_table (struct swapdev *dev, const char *json, size_t len,
   dev->stamp.table_copy = copy;
   dev->stamp.table_len = len;
   dev->stamp.table_crc = sd_crc32 (json, len);
-  return swapdev_write_stamp (dev);
+  return write_stamp_locked (dev);
 }
 
 char *

@@ -107,11 +107,29 @@ struct swapdev {
   uint64_t data_offset;         /* byte offset of device page 0 */
   uint64_t npages;              /* usable data pages */
 
+  /* stamp_lock protects stamp and orders the stamp's writes: the
+   * pool's setup and admin code change its fields and write it holding
+   * the lock (through the swapdev_*stamp* and swapdev_write_table
+   * functions), and so does the data path when it marks the device
+   * dirty.  A leaf: no other lock is taken while it is held.
+   */
+  pthread_mutex_t stamp_lock;
   /* The stamp as last written (or read, before the pool adopts the
-   * device).  Written only by the pool's setup and by code holding
-   * the pool's admin_lock, one writer at a time.
+   * device).
    */
   struct sd_stamp stamp;
+
+  /* Write intent (docs/design.md, "Host crashes"): on devices whose
+   * writes sit in this host's page cache (intent true, constant), the
+   * stamp says dirty, on stable storage, before any write lands after
+   * a flush, and says clean again only after a flush that no write
+   * overlapped.  stamp_dirty mirrors stamp.dirty for the data path,
+   * which reads it without the lock; wr_begun and wr_done count the
+   * writes begun and done (swapdev_flush's check, see swapdev.c).
+   */
+  bool intent;
+  _Atomic bool stamp_dirty;
+  _Atomic uint64_t wr_begun, wr_done;
 
   /* pool */
   drum_slot_t drumoffset;       /* first drum slot of the range */
@@ -230,11 +248,21 @@ extern void swapdev_set_online (struct swapdev *dev, bool online)
 extern void swapdev_free (struct swapdev *dev);
 
 /* Write dev->stamp (with stamp_gen bumped first) to the stamp page,
- * with FUA, trying up to SWAPDEV_META_TRIES times.
+ * with FUA, trying up to SWAPDEV_META_TRIES times, holding stamp_lock.
  * => returns 0, or -1 after reporting "swap: PATH: writing the stamp:
  *    reason".
  */
 extern int swapdev_write_stamp (struct swapdev *dev)
+  SD_NONNULL (1);
+
+/* Set the stamp's state (SD_STATE_*), boot id (unless NULL) and
+ * seq_high, with dirty set for ACTIVE and clear otherwise, holding
+ * stamp_lock; nothing is written (swapdev_write_stamp, or the next
+ * swapdev_write_table, writes it).
+ */
+extern void swapdev_set_state (struct swapdev *dev, uint32_t state,
+                               const uint8_t boot_id[16],
+                               uint64_t seq_high)
   SD_NONNULL (1);
 
 /* Read and decode the stamp page (trying I/O errors up to
@@ -314,7 +342,10 @@ extern int swapdev_write (struct swapdev *dev, const void *buf,
                           bool fua)
   SD_NONNULL (1, 2);
 
-/* Flush the backend if it was written since the last flush.
+/* Flush the backend if it was written since the last flush.  On an
+ * intent device whose stamp says dirty, flush even if not, and if no
+ * write was in flight or began meanwhile, write the stamp saying clean
+ * (a write that begins later says dirty again first).
  * => returns 0, or -1 after reporting.
  */
 extern int swapdev_flush (struct swapdev *dev)

@@ -100,6 +100,15 @@ extern int export_check_bounds (const struct export *exp, const char *what,
  */
 extern const struct pool_tenant_ops export_tenant_ops;
 
+/* True if the export's unwritten pages read EIO: a host crash lost
+ * writes (pool_tenant.suspect, docs/design.md "Host crashes").
+ */
+static inline bool
+export_suspect (struct export *exp)
+{
+  return atomic_load_explicit (&exp->tenant.suspect, memory_order_relaxed);
+}
+
 /* The export that embeds tenant t. */
 static inline struct export *
 export_of_tenant (struct pool_tenant *t)

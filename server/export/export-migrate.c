@@ -330,11 +330,17 @@ copy_chunk (struct migration *m, export_page_t start, export_page_t end)
   for (i = 0; i < cc.nruns; i++)
     switch_pages (exp, cc.runs[i].page, cc.runs[i].e, cc.runs[i].n,
                   &cc.fresh[cc.runs[i].page - start]);
-  stripes_wrunlock (&exp->stripes, start);
+  /* The old records go before the stripe does: a client write to a
+   * page's new slot must not come before its old record is cleared,
+   * or after a host crash that lost the new slot's record the old
+   * device, still clean, would give back the page's older data
+   * (docs/design.md, "Host crashes").
+   */
   for (i = 0; i < cc.nruns; i++) {
     pool_release (exp->pool, cc.runs[i].e, cc.runs[i].n);
     *m->moved += cc.runs[i].n;
   }
+  stripes_wrunlock (&exp->stripes, start);
   return 0;
 }
 

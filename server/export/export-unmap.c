@@ -145,10 +145,26 @@ zero_partial (struct export *exp, uint64_t count, uint64_t offset,
   if (count == 0)
     return 0;
   stripes_rdlock (&exp->stripes, page, 1);
-  if (map_get (exp->map, page) != MAP_UNMAPPED)
+  if (map_get (exp->map, page) != MAP_UNMAPPED || export_suspect (exp))
     r = export_write_range (exp, zeros, count, offset, fua);
   stripes_unlock_written (&exp->stripes, page, 1);
   return r;
+}
+
+/* Zero whole pages [first, first + n) of a suspect export: unmapped,
+ * they would read EIO, so each gets a page of zeros written.
+ */
+static int
+zero_written (struct export *exp, export_page_t first, uint64_t n,
+              bool fua)
+{
+  uint64_t i;
+
+  for (i = 0; i < n; i++)
+    if (zero_partial (exp, SD_PAGE_SIZE, (first + i) << SD_PAGE_SHIFT,
+                      fua) == -1)
+      return -1;
+  return 0;
 }
 
 int
@@ -174,6 +190,8 @@ export_zero (struct export *exp, uint64_t count, uint64_t offset, bool fua)
   if (zero_partial (exp, head, offset, fua) == -1 ||
       zero_partial (exp, tail, (first + n) << SD_PAGE_SHIFT, fua) == -1)
     return -1;
+  if (export_suspect (exp))
+    return zero_written (exp, first, n, fua);
   unmap_pages (exp, first, n);
   return 0;
 }
@@ -191,8 +209,9 @@ export_extents (struct export *exp, uint64_t count, uint64_t offset,
   if (export_check_bounds (exp, "extents", count, offset) == -1)
     return -1;
   while (page < end) {
-    bool hole = map_get (exp->map, page) == MAP_UNMAPPED;
-    export_page_t next = map_find (exp->map, page + 1, end, hole);
+    bool unmapped = map_get (exp->map, page) == MAP_UNMAPPED;
+    bool hole = unmapped && !export_suspect (exp);
+    export_page_t next = map_find (exp->map, page + 1, end, unmapped);
     uint64_t stop = next << SD_PAGE_SHIFT;
     int r;
 

@@ -206,7 +206,14 @@ read_range (struct export *exp, char *buf, uint64_t count, uint64_t offset)
     map_entry_t e = map_get (exp->map, page);
     int64_t n;
 
-    if (e == MAP_UNMAPPED) {
+    if (e == MAP_UNMAPPED && export_suspect (exp)) {
+      errno = EIO;
+      sd_error ("read: export %s page %" PRIu64 ": not written since a "
+                "host crash lost writes (swapdrumctl -Z trusts the export "
+                "again)", exp->name, page);
+      return -1;
+    }
+    else if (e == MAP_UNMAPPED) {
       n = unmapped_run (exp, page, skip, count, true);
       memset (buf, 0, n);
     }
@@ -471,10 +478,12 @@ write_new_partial (struct export *exp, const char *buf, export_page_t page,
   char full[SD_PAGE_SIZE] = { 0 };
   drum_slot_t slot;
 
-  if (e == MAP_LOST) {
+  if (e == MAP_LOST || export_suspect (exp)) {
     errno = EIO;
-    sd_error ("write: export page %" PRIu64 ": lost with its device; "
-              "only a whole-page write can replace it", page);
+    sd_error ("write: export page %" PRIu64 ": %s; only a whole-page write "
+              "can replace it", page,
+              e == MAP_LOST ? "lost with its device"
+                            : "not written since a host crash lost writes");
     return -1;
   }
   memcpy (full + skip, buf, len);

@@ -244,44 +244,41 @@ choose_members (struct assembly *a)
   }
 }
 
-/* True if dev's data lives in this host's page cache (so a host crash
- * can lose what a process crash cannot).
+/* Say how the pool was left, from its members' stamps, and name the
+ * devices a host crash may have taken writes from: those whose data
+ * lives in this host's page cache (intent), left ACTIVE by another boot
+ * and not marked clean by a flush since their last write.
+ * pool_recover drops their pages (docs/design.md, "Host crashes").
  */
-static bool
-is_local (const struct swapdev *dev)
-{
-  return dev->kind == SWAPDEV_FILE || dev->kind == SWAPDEV_BLOCK;
-}
-
-/* Say how the pool was left, from its members' stamps.
- * => returns 0 with pool->recovery set, or -1 after reporting (the
- *    host crashed while the pool was open).
- */
-static int
+static void
 judge_shutdown (struct assembly *a)
 {
-  bool active = false;
-  size_t i;
+  bool active = false, host = false;
+  size_t i, unflushed = 0;
 
   for (i = 0; i < a->n; i++) {
     const struct candidate *c = &a->c[i];
     if (!c->keep || c->formatted != 1 || c->st.state != SD_STATE_ACTIVE)
       continue;
     active = true;
-    if (is_local (c->dev) &&
-        memcmp (c->st.boot_id, a->pool->boot_id, 16) != 0) {
-      errno = EIO;
-      sd_error ("swap: %s: the pool was open when this host went down "
-                "(another boot id): pages written since the last flush "
-                "may be lost, and this swapdrum cannot tell which; "
-                "start with new-pool=true to begin an empty pool",
-                c->dev->path);
-      return -1;
+    if (!c->dev->intent || memcmp (c->st.boot_id, a->pool->boot_id, 16) == 0)
+      continue;
+    host = true;
+    if (c->st.dirty) {
+      unflushed++;
+      sd_notice ("swap: %s: written since its last flush when this host "
+                 "went down (another boot id): the writes may be lost, so "
+                 "its pages are dropped and read EIO", c->dev->path);
     }
   }
-  a->pool->recovery = active ? "process crash on this boot"
-                             : "clean shutdown";
-  return 0;
+  if (!active)
+    a->pool->recovery = "clean shutdown";
+  else if (!host)
+    a->pool->recovery = "process crash on this boot";
+  else if (unflushed == 0)
+    a->pool->recovery = "host crash, every device flushed";
+  else
+    a->pool->recovery = "host crash, with writes lost";
 }
 
 /* The highest seq_high of the members' stamps. */
@@ -409,7 +406,8 @@ pool_assemble (struct pool *pool, const struct devspec *specs, size_t n,
         open_unnamed_members (&a) == -1)
       goto out;
     choose_members (&a);
-    if (judge_shutdown (&a) == -1 || adopt (&a, ref) == -1)
+    judge_shutdown (&a);
+    if (adopt (&a, ref) == -1)
       goto out;
   }
   for (i = 0; i < a.n && !a.c[i].keep; i++)

@@ -58,6 +58,12 @@ struct pool_tenant_ops {
 struct pool_tenant {
   const struct pool_tenant_ops *ops;
   uint16_t id;                  /* the export id in page records */
+  /* After a host crash lost writes (docs/design.md, "Host crashes"):
+   * pages the map does not have read EIO, not zeros.  Set by
+   * pool_add_tenant from the table and by pool_recover; cleared by
+   * pool_trust_export.  Read without locks by the data path.
+   */
+  _Atomic bool suspect;
 };
 
 /* How pool_swapon turns a spec into a device (not yet in a pool):
@@ -106,6 +112,8 @@ struct pool {
   uint8_t boot_id[16];          /* this host's, for the stamps */
   bool started;                 /* stamps say ACTIVE: close them CLEAN */
   const char *recovery;         /* how the pool came up (static string) */
+  uint64_t lost_at_start;       /* pages dropped by pool_recover: their
+                                   device lost writes in a host crash */
   _Atomic uint64_t seq;         /* the next page record's sequence */
 };
 

@@ -370,12 +370,9 @@ pool_start (struct pool *pool)
   char hex[33];
   size_t i;
 
-  for (i = 0; i < pool->prio.n; i++) {
-    struct sd_stamp *st = &pool->prio.devs[i]->stamp;
-    st->state = SD_STATE_ACTIVE;
-    memcpy (st->boot_id, pool->boot_id, 16);
-    st->dirty = 1;
-  }
+  for (i = 0; i < pool->prio.n; i++)
+    swapdev_set_state (pool->prio.devs[i], SD_STATE_ACTIVE, pool->boot_id,
+                       pool->prio.devs[i]->stamp.seq_high);
   if (pool_table_write (pool, NULL) == -1)
     return -1;
   pool->started = true;
@@ -402,9 +399,7 @@ pool_close (struct pool *pool)
     struct swapdev *dev = pool->prio.devs[i];
     if (dev->flags & SWF_FAKE)
       continue;
-    dev->stamp.state = SD_STATE_CLEAN;
-    dev->stamp.seq_high = high;
-    dev->stamp.dirty = 0;
+    swapdev_set_state (dev, SD_STATE_CLEAN, NULL, high);
     swapdev_write_stamp (dev);
   }
   pool->started = false;

@@ -84,6 +84,7 @@ table_add_export (struct pool *pool, const char *name, uint64_t size,
   }
   a[pool->table.nexports].id = *id;
   a[pool->table.nexports].size = size;
+  a[pool->table.nexports].suspect = false;
   pool->table.nexports++;
   return 0;
 }
@@ -224,9 +225,17 @@ records_empty (const unsigned char *buf, uint64_t n)
   return true;
 }
 
-/* Recover every record of dev; *seq_max rises to the highest seen. */
+/* Call fn for every record of dev that is not all zeros, decoded (1
+ * MiB of records per read; all-zero stretches skipped).  A record that
+ * fails its checksum stops the walk with an error.
+ * => returns 0, or -1 after reporting (or as fn returned it).
+ */
 static int
-recover_device (struct pool *pool, struct swapdev *dev, uint64_t *seq_max)
+walk_records (struct pool *pool, struct swapdev *dev,
+              int (*fn) (struct pool *pool, struct swapdev *dev,
+                         dev_page_t page, const struct sd_record *rec,
+                         void *opaque),
+              void *opaque)
 {
   CLEANUP_FREE unsigned char *buf = malloc (RECOVER_CHUNK * SD_RECORD_SIZE);
   uint64_t first, k, i;
@@ -255,12 +264,89 @@ recover_device (struct pool *pool, struct swapdev *dev, uint64_t *seq_max)
                   dev->path, first + i);
         return -1;
       }
-      if (claim_record (pool, dev, first + i, &rec) == -1)
+      if (fn (pool, dev, first + i, &rec, opaque) == -1)
         return -1;
-      if (rec.seq > *seq_max)
-        *seq_max = rec.seq;
     }
   }
+  return 0;
+}
+
+/* walk_records: claim the record's page; *opaque (the highest sequence
+ * seen) rises to its sequence.
+ */
+static int
+recover_record (struct pool *pool, struct swapdev *dev, dev_page_t page,
+                const struct sd_record *rec, void *opaque)
+{
+  uint64_t *seq_max = opaque;
+
+  if (claim_record (pool, dev, page, rec) == -1)
+    return -1;
+  if (rec->seq > *seq_max)
+    *seq_max = rec->seq;
+  return 0;
+}
+
+/* True if dev may have lost writes in a host crash (judge_shutdown in
+ * pool-assemble.c says which, and why).  => recovery only.
+ */
+static bool
+lost_writes (struct pool *pool, struct swapdev *dev)
+{
+  return dev->intent && dev->stamp.state == SD_STATE_ACTIVE &&
+    dev->stamp.dirty && memcmp (dev->stamp.boot_id, pool->boot_id, 16) != 0;
+}
+
+/* Mark every export suspect, in the table on every device and in the
+ * tenants, before any page of a device that lost writes is dropped:
+ * a crash in between must not bring those pages back as zeros.
+ */
+static int
+mark_suspect (struct pool *pool)
+{
+  size_t i;
+
+  pthread_mutex_lock (&pool->lock);
+  for (i = 0; i < pool->table.nexports; i++)
+    pool->table.exports[i].suspect = true;
+  for (i = 0; i < pool->ntenants; i++)
+    atomic_store (&pool->tenants[i]->suspect, true);
+  pthread_mutex_unlock (&pool->lock);
+  return pool_table_write (pool, NULL);
+}
+
+/* walk_records on a device that lost writes: if the record's page
+ * still points at its slot (the newest record won), unmap the page and
+ * release the slot; *opaque counts them.  What the records say may be
+ * stale or incomplete.
+ */
+static int
+drop_record (struct pool *pool, struct swapdev *dev, dev_page_t page,
+             const struct sd_record *rec, void *opaque)
+{
+  struct pool_tenant *t = tenant_of (pool, rec->export_id);
+  drum_slot_t slot = dev->drumoffset + page, cur;
+  uint64_t *dropped = opaque;
+
+  if (t == NULL || t->ops->claim (t, rec->page, DRUM_NO_SLOT, slot,
+                                  &cur) != 0)
+    return 0;                   /* another slot won (or checked before) */
+  pool_release (pool, slot, 1);
+  (*dropped)++;
+  return 0;
+}
+
+/* Drop every page whose newest record is on dev. */
+static int
+drop_device (struct pool *pool, struct swapdev *dev)
+{
+  uint64_t dropped = 0;
+
+  if (walk_records (pool, dev, drop_record, &dropped) == -1)
+    return -1;
+  pool->lost_at_start += dropped;
+  sd_notice ("swap: %s: %" PRIu64 " page%s dropped (lost writes)",
+             dev->path, dropped, dropped == 1 ? "" : "s");
   return 0;
 }
 
@@ -269,17 +355,105 @@ pool_recover (struct pool *pool)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
   uint64_t seq_max = atomic_load (&pool->seq) - 1;
-  size_t i;
+  size_t i, nlost = 0;
 
-  for (i = 0; i < pool->prio.n; i++)
-    if (recover_device (pool, pool->prio.devs[i], &seq_max) == -1)
+  for (i = 0; i < pool->prio.n; i++) {
+    if (walk_records (pool, pool->prio.devs[i], recover_record,
+                      &seq_max) == -1)
       return -1;
+    nlost += lost_writes (pool, pool->prio.devs[i]);
+  }
   if (seq_max >= SD_SEQ_MAX) {
     errno = EOVERFLOW;
     sd_error ("recover: the page records' sequence is used up");
     return -1;
   }
   atomic_store (&pool->seq, seq_max + 1);
+  if (nlost == 0)
+    return 0;
+  if (mark_suspect (pool) == -1)
+    return -1;
+  for (i = 0; i < pool->prio.n; i++)
+    if (lost_writes (pool, pool->prio.devs[i]) &&
+        drop_device (pool, pool->prio.devs[i]) == -1)
+      return -1;
   return 0;
 }
 
+int
+pool_trust_export (struct pool *pool, const char *name)
+{
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  struct pt_export *e;
+  struct pool_tenant *t;
+  bool was;
+
+  pthread_mutex_lock (&pool->lock);
+  e = pool_table_export (&pool->table, name);
+  if (e == NULL) {
+    pthread_mutex_unlock (&pool->lock);
+    errno = ENOENT;
+    sd_error ("trust: export %s: no such export", name);
+    return -1;
+  }
+  was = e->suspect;
+  e->suspect = false;
+  pthread_mutex_unlock (&pool->lock);
+  if (!was)
+    return 0;
+  /* The table first: if it cannot be written, the export stays
+   * suspect everywhere, on the devices and here.
+   */
+  if (pool_table_write (pool, NULL) == -1) {
+    pthread_mutex_lock (&pool->lock);
+    e = pool_table_export (&pool->table, name);
+    if (e)
+      e->suspect = true;
+    pthread_mutex_unlock (&pool->lock);
+    return -1;
+  }
+  pthread_mutex_lock (&pool->lock);
+  e = pool_table_export (&pool->table, name);
+  t = e ? tenant_of (pool, e->id) : NULL;
+  if (t)
+    atomic_store (&t->suspect, false);
+  pthread_mutex_unlock (&pool->lock);
+  sd_notice ("export %s: unwritten pages read zeros again (trusted by the "
+             "operator after a host crash)", name);
+  return 0;
+}
+
+char **
+pool_suspect_exports (struct pool *pool, uint64_t *lost)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  char **names = calloc (pool->table.nexports + 1, sizeof *names);
+  size_t i, n = 0;
+
+  if (names == NULL)
+    return NULL;
+  for (i = 0; i < pool->table.nexports; i++) {
+    if (!pool->table.exports[i].suspect)
+      continue;
+    names[n] = strdup (pool->table.exports[i].name);
+    if (names[n++] == NULL) {
+      pool_names_free (names);
+      errno = ENOMEM;
+      return NULL;
+    }
+  }
+  *lost = pool->lost_at_start;
+  return names;
+}
+
+void
+pool_names_free (char **names)
+{
+  size_t i;
+
+  if (names == NULL)
+    return;
+  for (i = 0; names[i]; i++)
+    free (names[i]);
+  free (names);
+}

@@ -274,12 +274,16 @@ pool_add_tenant (struct pool *pool, struct pool_tenant *t)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct pool_tenant **a;
+  size_t i;
 
   a = realloc (pool->tenants, (pool->ntenants + 1) * sizeof *a);
   if (a == NULL)
     return -1;
   pool->tenants = a;
   pool->tenants[pool->ntenants++] = t;
+  for (i = 0; i < pool->table.nexports; i++)
+    if (pool->table.exports[i].id == t->id)
+      atomic_store (&t->suspect, pool->table.exports[i].suspect);
   return 0;
 }
 

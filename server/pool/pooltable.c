@@ -6,7 +6,8 @@
 /* The pool table as JSON (pooltable.h):
  *   {"members": [{"uuid": HEX32, "path": S, "priority": N,
  *                 "maxactive": N, "timeout": N}, ...],
- *    "exports": [{"id": N, "name": S, "size": N}, ...]}
+ *    "exports": [{"id": N, "name": S, "size": N[, "suspect": true]},
+ *                 ...]}
  */
 
 #include <config.h>
@@ -101,7 +102,10 @@ encode_export (const struct pt_export *e)
   if (obj == NULL)
     return NULL;
   if (put_int (obj, "id", e->id) || put_string (obj, "name", e->name) ||
-      put_int (obj, "size", e->size)) {
+      put_int (obj, "size", e->size) ||
+      (e->suspect &&
+       json_object_object_add (obj, "suspect",
+                               json_object_new_boolean (1)))) {
     json_object_put (obj);
     return NULL;
   }
@@ -219,12 +223,18 @@ static int
 decode_export (json_object *obj, struct pt_export *e)
 {
   int64_t id, size;
+  json_object *val;
 
   if (!json_object_is_type (obj, json_type_object) ||
       get_int (obj, "id", 1, SD_EXPORT_ID_MAX, &id) == -1 ||
       get_int (obj, "size", 4096, INT64_MAX, &size) == -1 ||
       size % 4096 != 0)
     return -1;
+  if (json_object_object_get_ex (obj, "suspect", &val)) {
+    if (!json_object_is_type (val, json_type_boolean))
+      return -1;
+    e->suspect = json_object_get_boolean (val);
+  }
   e->name = get_string (obj, "name");
   if (e->name == NULL)
     return -1;

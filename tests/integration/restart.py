@@ -8,8 +8,15 @@
                                          generation), flush; STATE keeps
                                          what each page must hold
   restart.py rewrite SOCK STATE N SEED   overwrite N of them, no flush
+  restart.py scribble SOCK STATE N SEED  write N new pages, no flush
+  restart.py flush SOCK                  flush
   restart.py trim SOCK STATE N SEED      trim N of them (now zeros)
   restart.py verify SOCK STATE           every page in STATE reads back
+  restart.py lossy SOCK STATE LOST       after a host crash: every page in
+                                         STATE reads back or fails with
+                                         EIO (never zeros, never other
+                                         data); prints "INTACT EIO", and
+                                         the EIO pages go to file LOST
   restart.py storm SOCK LOG CONNS STATE  CONNS connections write pages
                                          not in STATE until the server
                                          goes away; LOG gets "b PAGE GEN"
@@ -22,6 +29,7 @@
 Use with /usr/bin/python3 (the python3-libnbd bindings).
 """
 
+import errno
 import json
 import os
 import random
@@ -78,7 +86,9 @@ def write(sock, state, n, seed, flush=True, rewrite=False):
     if rewrite:
         chosen = rng.sample(sorted(pages), min(n, len(pages)))
     else:
-        chosen = rng.sample(range(npages), n)
+        # New pages only: an old page would be overwritten in place.
+        pool = rng.sample(range(npages), min(npages, n + len(pages)))
+        chosen = [p for p in pool if p not in pages][:n]
     for p in chosen:
         gen = pages.get(p, 0) + 1
         h.pwrite(content(p, gen), p * PAGE)
@@ -101,6 +111,42 @@ def trim(sock, state, n, seed):
     save(state, pages)
     h.shutdown()
     print("trimmed %d pages" % n)
+
+
+def flush(sock):
+    h = connect(sock)
+    h.flush()
+    h.shutdown()
+
+
+def lossy(sock, state, lostpath):
+    h = connect(sock)
+    pages = load(state)
+    bad = intact = 0
+    lost = []
+    for p, gen in sorted(pages.items()):
+        try:
+            got = h.pread(PAGE, p * PAGE)
+        except nbd.Error as e:
+            if e.errnum != errno.EIO:
+                raise
+            lost.append(p)
+            continue
+        if got == content(p, gen):
+            intact += 1
+        else:
+            bad += 1
+            if bad <= 5:
+                print("page %d: expected generation %d or EIO, found %s" %
+                      (p, gen, describe(p, got)), file=sys.stderr)
+    h.shutdown()
+    with open(lostpath, "w") as f:
+        f.write("".join("%d\n" % p for p in lost))
+    if bad:
+        print("%d pages wrong" % bad, file=sys.stderr)
+        return 1
+    print(intact, len(lost))
+    return 0
 
 
 def verify(sock, state):
@@ -201,6 +247,12 @@ def main(argv):
     elif cmd == "rewrite":
         write(argv[2], argv[3], int(argv[4]), int(argv[5]), flush=False,
               rewrite=True)
+    elif cmd == "scribble":
+        write(argv[2], argv[3], int(argv[4]), int(argv[5]), flush=False)
+    elif cmd == "flush":
+        flush(argv[2])
+    elif cmd == "lossy":
+        return lossy(argv[2], argv[3], argv[4])
     elif cmd == "trim":
         trim(argv[2], argv[3], int(argv[4]), int(argv[5]))
     elif cmd == "verify":

@@ -453,6 +453,8 @@ usage_error "-o with -d" "-o goes with -a" -d -o maxactive=2 /x
 usage_error "-n with -l" "-f and -n go with -A or -U" -l -n
 usage_error "-k with -a" "-k, -m, -g and -h go with -l or -s" -a -k /x
 usage_error "-p with -U" "-p goes with -a, -c or -A" -U -p 1
+usage_error "-Z with two exports" "one EXPORT only" -Z a b
+usage_error "-Z with -p" "-p goes with -a, -c or -A" -Z -p 1 a
 
 ok "-V" -V
 grep -Eq '^swapdrumctl [0-9]+\.[0-9]+\.[0-9]+ \(admin protocol 1\)$' "$out" ||

@@ -291,14 +291,20 @@ Test (pool_devices, flush_reaches_only_devices_written_since_the_last_flush)
   struct swapdev *a = fx_add_dev (pool, "a", 10, 0, &ma);
 
   fx_add_dev (pool, "b", 10, 0, &mb);
-  cr_assert_eq (pool_flush (pool), 0);
-  cr_assert_eq (mb_flushes (ma) + mb_flushes (mb), 0, "nothing written");
-  write_page_ok (a, 0);
+  /* The first flush reaches both: each says dirty until a flush has
+   * made it clean (write intent, test-swapdev-intent.c).
+   */
   cr_assert_eq (pool_flush (pool), 0);
   cr_assert_eq (mb_flushes (ma), 1);
-  cr_assert_eq (mb_flushes (mb), 0);
+  cr_assert_eq (mb_flushes (mb), 1);
   cr_assert_eq (pool_flush (pool), 0);
-  cr_assert_eq (mb_flushes (ma), 1, "clean since the last flush");
+  cr_assert_eq (mb_flushes (ma) + mb_flushes (mb), 2, "nothing written");
+  write_page_ok (a, 0);
+  cr_assert_eq (pool_flush (pool), 0);
+  cr_assert_eq (mb_flushes (ma), 2);
+  cr_assert_eq (mb_flushes (mb), 1);
+  cr_assert_eq (pool_flush (pool), 0);
+  cr_assert_eq (mb_flushes (ma), 2, "clean since the last flush");
 }
 
 static void *
