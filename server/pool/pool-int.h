@@ -207,8 +207,22 @@ extern struct pool_tenant **pool_tenants_locked (struct pool *pool,
                                                  size_t *n)
   SD_NONNULL (1, 2, 3);
 
+/* Mark tenant t suspect in the in-memory table (the caller writes it),
+ * and, if now, in the tenant too (pool_tenant.suspect).  While the
+ * server runs, a device's lost pages are MAP_LOST in the map, which
+ * is exact: pool_mark_lost leaves `now` false, and the table makes
+ * the export suspect from the next start on.
+ * => caller holds admin_lock.
+ */
+extern void pool_mark_suspect (struct pool *pool, struct pool_tenant *t,
+                               bool now)
+  SD_NONNULL (1, 2);
+
 /* Tell every tenant that dev came back without its pages: they mark
- * them lost, and *lost counts the pages marked in all tenants.
+ * them lost, and *lost counts the pages marked in all tenants; the
+ * table on every device then says the tenants that lost pages are
+ * suspect, so that after a restart (when the map no longer has
+ * MAP_LOST) their unwritten pages read EIO.
  * => caller holds admin_lock; dev is FAILED.
  * => returns 0, or -1 after reporting (ENOMEM) with nothing marked:
  *    the caller must then keep dev's allocator as it is.

@@ -297,6 +297,20 @@ lost_writes (struct pool *pool, struct swapdev *dev)
     dev->stamp.dirty && memcmp (dev->stamp.boot_id, pool->boot_id, 16) != 0;
 }
 
+void
+pool_mark_suspect (struct pool *pool, struct pool_tenant *t, bool now)
+{
+  size_t i;
+
+  pthread_mutex_lock (&pool->lock);
+  for (i = 0; i < pool->table.nexports; i++)
+    if (pool->table.exports[i].id == t->id)
+      pool->table.exports[i].suspect = true;
+  pthread_mutex_unlock (&pool->lock);
+  if (now)
+    atomic_store (&t->suspect, true);
+}
+
 /* Mark every export suspect, in the table on every device and in the
  * tenants, before any page of a device that lost writes is dropped:
  * a crash in between must not bring those pages back as zeros.

@@ -335,8 +335,18 @@ pool_mark_lost (struct pool *pool, struct swapdev *dev, uint64_t *lost)
   if (ts == NULL)
     return -1;
   *lost = 0;
-  for (i = 0; i < n; i++)
-    *lost += ts[i]->ops->mark_lost (ts[i], dev);
+  for (i = 0; i < n; i++) {
+    uint64_t k = ts[i]->ops->mark_lost (ts[i], dev);
+    if (k > 0)
+      pool_mark_suspect (pool, ts[i], false);
+    *lost += k;
+  }
+  /* The map forgets MAP_LOST at a restart: the table keeps the
+   * exports suspect, so that those pages read EIO then too.
+   */
+  if (*lost > 0 && pool_table_write (pool, NULL) == -1)
+    sd_error ("swap: %s: the pool table does not say that pages were "
+              "lost: after a restart they would read zeros", dev->path);
   return 0;
 }
 

@@ -32,6 +32,8 @@
 #   6. memory: a lost page reads EIO until rewritten whole; a partial
 #      write to one fails with EIO; trim makes one read zeros.
 #   7. A final read of every page: its data, or EIO for the lost ones.
+#   8. memory: SIGKILL and a restart: the lost pages still read EIO
+#      (the pool table keeps the export suspect).
 
 set -euo pipefail
 source "${SRCDIR:-$(dirname "$0")}/functions.sh"
@@ -418,6 +420,24 @@ remote_die ()
         fail "final: $eio pages read EIO, expected lost_pages - 2 = $(( lost - 2 ))"
     if grep -E "\(bug\)|assert|abort|segmentation" "$dir/swapdrum.pid.log"; then
         fail "the server log reports a bug or a crash (above)"
+    fi
+    if [ "$kind" = memory ]; then
+        # 8. The map's MAP_LOST does not survive a restart; the pool
+        # table's "suspect" does: the lost pages still read EIO.
+        kill -9 "$spid"
+        wait "$spid" 2>/dev/null || true
+        rm -f "$dir/nbd.sock"
+        start_nbdkit "$dir/nbd.sock" "$dir/swapdrum.pid" \
+            "$uri,priority=0,timeout=5" \
+            "$dir/local,create=$(page_file_size 2048),priority=5"
+        spid=$NBDKIT_PID
+        ctl -s | grep -q '^export "": suspect' ||
+            fail "after a restart, swapdrumctl -s does not say suspect"
+        read -r eio ok < <("${S[@]}" check "$dir/nbd.sock" "$dir/model" \
+                               "$t_dead" "$kind") || fail "check after restart"
+        [ "$eio" -eq $(( lost - 2 )) ] ||
+            fail "after a restart: $eio pages read EIO, expected $(( lost - 2 ))"
+        say "after a restart: $ok pages read their data, $eio still EIO"
     fi
     stop_nbdkit "$spid"
     kill_pid "$REMOTE_PID"
