@@ -448,7 +448,10 @@ swapdrum_can_zero (void *handle)
   return 1;
 }
 
-/* Zeroing unmaps whole pages without I/O, so it is always fast. */
+/* Zeroing unmaps whole pages without I/O, so it is fast -- except in
+ * an export a host crash made suspect, where it writes zero pages:
+ * swapdrum_zero then refuses a fast zero with ENOTSUP.
+ */
 static int
 swapdrum_can_fast_zero (void *handle)
 {
@@ -501,6 +504,10 @@ static int
 swapdrum_zero (void *handle, uint32_t count, uint64_t offset,
                uint32_t flags)
 {
+  if ((flags & NBDKIT_FLAG_FAST_ZERO) && !export_zero_is_fast (handle)) {
+    errno = ENOTSUP;
+    return -1;
+  }
   return export_zero (handle, count, offset, flags & NBDKIT_FLAG_FUA);
 }
 

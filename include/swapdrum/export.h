@@ -59,10 +59,18 @@ extern int export_pwrite (struct export *exp, const void *buf,
 
 /* Make the range read as zeros: whole pages are unmapped (fast, no
  * I/O) and their slots freed; partial pages that hold data get zeros
- * written.
+ * written.  In a suspect export (after a host crash lost writes,
+ * docs/design.md "Host crashes") an unmapped page reads EIO, so whole
+ * pages get zeros written too.
  */
 extern int export_zero (struct export *exp, uint64_t count,
                         uint64_t offset, bool fua)
+  SD_NONNULL (1);
+
+/* True if export_zero of whole pages is fast (unmaps, no I/O): false
+ * while the export is suspect.
+ */
+extern bool export_zero_is_fast (struct export *exp)
   SD_NONNULL (1);
 
 /* Discard: whole pages are unmapped and their slots freed; partial

@@ -196,6 +196,12 @@ export_zero (struct export *exp, uint64_t count, uint64_t offset, bool fua)
   return 0;
 }
 
+bool
+export_zero_is_fast (struct export *exp)
+{
+  return !export_suspect (exp);
+}
+
 int
 export_extents (struct export *exp, uint64_t count, uint64_t offset,
                 int (*add) (void *opaque, uint64_t offset,

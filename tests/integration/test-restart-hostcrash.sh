@@ -15,7 +15,8 @@
 #      SIGKILL, "reboot": b lost writes; a's 1024 pages intact, every
 #      page of b reads EIO, unwritten pages read EIO, swapdrumctl -s
 #      says so; a write replaces a lost page, a zero request gives
-#      zeros, a partial write to an unwritten page fails;
+#      zeros (a fast zero is refused: it writes), a partial write to an
+#      unwritten page fails;
 #   3. SIGKILL on the same boot: still suspect, the same pages lost;
 #   4. swapdrumctl -Z: unwritten pages read zeros again, also after a
 #      clean restart.
@@ -43,7 +44,7 @@ expect_log ()
         { cat "$tmp/pid.log" >&2; fail "the server did not say: $1"; }
 }
 
-# nbd_try read|write|zero|trim OFFSET COUNT: what one request gives:
+# nbd_try read|write|zero|fastzero|trim OFFSET COUNT: what one request gives:
 # "zeros" or "data" for a read, "ok" for the others, or the errno name.
 nbd_try ()
 {
@@ -61,6 +62,9 @@ try:
         print("ok")
     elif op == "zero":
         h.zero(count, off)
+        print("ok")
+    elif op == "fastzero":
+        h.zero(count, off, nbd.CMD_FLAG_FAST_ZERO)
         print("ok")
     elif op == "trim":
         h.trim(count, off)
@@ -128,6 +132,7 @@ grep -q "^$lost pages dropped at start" "$tmp/s.out" ||
 free=$(free_page)
 expect_try EIO read $(( free * 4096 )) 4096
 expect_try EIO write $(( free * 4096 + 512 )) 512
+expect_try ENOTSUP fastzero $(( free * 4096 )) 8192
 expect_try ok zero $(( free * 4096 )) 8192
 expect_try zeros read $(( free * 4096 )) 8192
 p=$(head -1 "$tmp/lost")
@@ -151,6 +156,7 @@ say "4. swapdrumctl -Z: unwritten pages read zeros again"
 ctl -Z "" || fail "swapdrumctl -Z failed"
 expect_try zeros read $(( (free + 2) * 4096 )) 4096
 expect_try zeros read $(( $(sed -n 3p "$tmp/lost") * 4096 )) 4096
+expect_try ok fastzero $(( (free + 4) * 4096 )) 8192
 ! ctl -s | grep -q suspect || fail "still suspect after -Z"
 out=$(ctl -Z nosuch 2>&1) && fail "-Z of a missing export succeeded"
 grep -q "trust: export nosuch: no such export" <<< "$out" ||
