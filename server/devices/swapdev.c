@@ -211,6 +211,28 @@ mark_dirty (struct swapdev *dev)
   return 0;
 }
 
+int
+swapdev_intent_begin (struct swapdev *dev)
+{
+  /* Counted before stamp_dirty is read, as swapdev_flush's clean
+   * step stores stamp_dirty before it reads wr_begun: one of the two
+   * sees the other (both sequentially consistent).
+   */
+  atomic_fetch_add (&dev->wr_begun, 1);
+  if (dev->intent && !atomic_load (&dev->stamp_dirty) &&
+      mark_dirty (dev) == -1) {
+    atomic_fetch_add (&dev->wr_done, 1);
+    return -1;
+  }
+  return 0;
+}
+
+void
+swapdev_intent_end (struct swapdev *dev)
+{
+  atomic_fetch_add (&dev->wr_done, 1);
+}
+
 /* Write count bytes at byte offset of the backend through the gate,
  * saying dirty first where the device keeps write intent, marking it
  * for the next flush and feeding the FAILED logic: the part of a data
@@ -228,23 +250,15 @@ gated_write (struct swapdev *dev, const void *buf, uint64_t count,
     errno = EIO;
     return -1;
   }
-  /* Counted before stamp_dirty is read, as swapdev_flush's clean
-   * step stores stamp_dirty before it reads wr_begun: one of the two
-   * sees the other (both sequentially consistent).
-   */
-  atomic_fetch_add (&dev->wr_begun, 1);
-  if (dev->intent && !atomic_load (&dev->stamp_dirty) &&
-      mark_dirty (dev) == -1) {
-    atomic_fetch_add (&dev->wr_done, 1);
+  if (swapdev_intent_begin (dev) == -1) {
     atomic_fetch_add (&dev->write_errors, 1);
-    errno = EIO;
     return -1;
   }
   gate_enter (&dev->gate);
   r = dev->ops->pwrite (dev, buf, count, offset, fua);
   saved_errno = errno;
   gate_leave (&dev->gate);
-  atomic_fetch_add (&dev->wr_done, 1);
+  swapdev_intent_end (dev);
   /* Mark the device dirty once the data is in the backend: a flush
    * that starts after this write completed then sees the flag (set
    * here, or still set by an earlier write, since whoever clears it

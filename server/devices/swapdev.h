@@ -342,6 +342,20 @@ extern int swapdev_write (struct swapdev *dev, const void *buf,
                           bool fua)
   SD_NONNULL (1, 2);
 
+/* Bracket writes to dev: between begin and end the device says dirty
+ * on stable storage (on an intent device: begin writes the stamp if it
+ * says clean) and no flush may say it clean.  Every data and record
+ * write is bracketed inside; swap-off brackets a whole chunk, from
+ * before its pages switch to new slots until their old records are
+ * cleared (docs/design.md, "Host crashes").
+ * => begin returns 0, or -1 with errno EIO after reporting (the stamp
+ *    could not be written; nothing is bracketed, do not call end).
+ */
+extern int swapdev_intent_begin (struct swapdev *dev)
+  SD_NONNULL (1);
+extern void swapdev_intent_end (struct swapdev *dev)
+  SD_NONNULL (1);
+
 /* Flush the backend if it was written since the last flush.  On an
  * intent device whose stamp says dirty, flush even if not, and if no
  * write was in flight or began meanwhile, write the stamp saying clean

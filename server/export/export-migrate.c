@@ -316,7 +316,13 @@ copy_chunk (struct migration *m, export_page_t start, export_page_t end)
     cc.nruns++;
   for (i = 0; i < cc.nruns && r == 0; i++)
     r = copy_run (m, &cc, &cc.runs[i]);
-  if (r == -1) {
+  /* From before the pages switch until their old records are
+   * cleared, the old device says dirty: after a host crash that lost a
+   * new slot's record, it must not count as clean and give a page
+   * back from its old record when a client wrote the new slot since
+   * (docs/design.md, "Host crashes").
+   */
+  if (r == -1 || swapdev_intent_begin (m->dev) == -1) {
     release_fresh (exp, &cc);
     return -1;
   }
@@ -325,22 +331,18 @@ copy_chunk (struct migration *m, export_page_t start, export_page_t end)
     release_fresh (exp, &cc);
     r = move_chunk (m, start, end);
     stripes_wrunlock (&exp->stripes, start);
+    swapdev_intent_end (m->dev);
     return r;
   }
   for (i = 0; i < cc.nruns; i++)
     switch_pages (exp, cc.runs[i].page, cc.runs[i].e, cc.runs[i].n,
                   &cc.fresh[cc.runs[i].page - start]);
-  /* The old records go before the stripe does: a client write to a
-   * page's new slot must not come before its old record is cleared,
-   * or after a host crash that lost the new slot's record the old
-   * device, still clean, would give back the page's older data
-   * (docs/design.md, "Host crashes").
-   */
+  stripes_wrunlock (&exp->stripes, start);
   for (i = 0; i < cc.nruns; i++) {
     pool_release (exp->pool, cc.runs[i].e, cc.runs[i].n);
     *m->moved += cc.runs[i].n;
   }
-  stripes_wrunlock (&exp->stripes, start);
+  swapdev_intent_end (m->dev);
   return 0;
 }
 

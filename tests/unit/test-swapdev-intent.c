@@ -172,3 +172,16 @@ Test (swapdev_intent, a_closed_device_says_clean_and_a_flush_leaves_it)
   cr_assert_eq (swapdev_flush (dev), 0);
   cr_assert_eq (dirty_on_device (), 0);
 }
+
+Test (swapdev_intent, a_bracket_says_dirty_and_holds_off_a_clean_flush)
+{
+  cr_assert_eq (swapdev_flush (dev), 0);
+  cr_assert_eq (dirty_on_device (), 0);
+  cr_assert_eq (swapdev_intent_begin (dev), 0);
+  cr_assert_eq (dirty_on_device (), 1, "begin did not say dirty");
+  cr_assert_eq (swapdev_flush (dev), 0);
+  cr_assert_eq (dirty_on_device (), 1, "clean inside the bracket");
+  swapdev_intent_end (dev);
+  cr_assert_eq (swapdev_flush (dev), 0);
+  cr_assert_eq (dirty_on_device (), 0);
+}
