@@ -264,7 +264,7 @@ judge_shutdown (struct assembly *a)
     if (!c->dev->intent || memcmp (c->st.boot_id, a->pool->boot_id, 16) == 0)
       continue;
     host = true;
-    if (c->st.dirty) {
+    if (pool_lost_writes (a->pool, c->dev, &c->st)) {
       unflushed++;
       sd_notice ("swap: %s: written since its last flush when this host "
                  "went down (another boot id): the writes may be lost, so "

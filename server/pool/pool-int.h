@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pool/drum.h"
 #include "pool/pooltable.h"
@@ -206,6 +207,20 @@ extern struct pool_tenant **pool_tenants_locked (struct pool *pool,
                                                  const char *what,
                                                  size_t *n)
   SD_NONNULL (1, 2, 3);
+
+/* True if dev, whose stamp as found at start is st, may have lost
+ * writes in a host crash: its data lives in this host's page cache
+ * (intent), another boot left it ACTIVE, and no flush said it clean
+ * after its last write (docs/design.md, "Host crashes").  Shared by
+ * pool_assemble's verdict and pool_recover's drop.
+ */
+static inline bool
+pool_lost_writes (const struct pool *pool, const struct swapdev *dev,
+                  const struct sd_stamp *st)
+{
+  return dev->intent && st->state == SD_STATE_ACTIVE && st->dirty &&
+    memcmp (st->boot_id, pool->boot_id, 16) != 0;
+}
 
 /* Mark tenant t suspect in the in-memory table (the caller writes it),
  * and, if now, in the tenant too (pool_tenant.suspect).  While the

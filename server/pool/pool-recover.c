@@ -287,16 +287,6 @@ recover_record (struct pool *pool, struct swapdev *dev, dev_page_t page,
   return 0;
 }
 
-/* True if dev may have lost writes in a host crash (judge_shutdown in
- * pool-assemble.c says which, and why).  => recovery only.
- */
-static bool
-lost_writes (struct pool *pool, struct swapdev *dev)
-{
-  return dev->intent && dev->stamp.state == SD_STATE_ACTIVE &&
-    dev->stamp.dirty && memcmp (dev->stamp.boot_id, pool->boot_id, 16) != 0;
-}
-
 void
 pool_mark_suspect (struct pool *pool, struct pool_tenant *t, bool now)
 {
@@ -375,7 +365,8 @@ pool_recover (struct pool *pool)
     if (walk_records (pool, pool->prio.devs[i], recover_record,
                       &seq_max) == -1)
       return -1;
-    nlost += lost_writes (pool, pool->prio.devs[i]);
+    nlost += pool_lost_writes (pool, pool->prio.devs[i],
+                               &pool->prio.devs[i]->stamp);
   }
   if (seq_max >= SD_SEQ_MAX) {
     errno = EOVERFLOW;
@@ -388,7 +379,8 @@ pool_recover (struct pool *pool)
   if (mark_suspect (pool) == -1)
     return -1;
   for (i = 0; i < pool->prio.n; i++)
-    if (lost_writes (pool, pool->prio.devs[i]) &&
+    if (pool_lost_writes (pool, pool->prio.devs[i],
+                          &pool->prio.devs[i]->stamp) &&
         drop_device (pool, pool->prio.devs[i]) == -1)
       return -1;
   return 0;
