@@ -28,6 +28,7 @@
 #include "swapdrum/adminpath.h"
 #include "swapdrum/conffile.h"
 #include "swapdrum/devspec.h"
+#include "swapdrum/drain.h"
 #include "swapdrum/export.h"
 #include "swapdrum/log.h"
 #include "swapdrum/monitor.h"
@@ -73,6 +74,7 @@ static struct pool *pool;
 static struct export *export;
 static struct admin_server *admin;
 static struct monitor *monitor;   /* started in .after_fork */
+static struct drain *drain;       /* started in .after_fork */
 
 /* Notices (how the pool came up) go to nbdkit's stderr as one line;
  * nbdkit has no level between error and debug.
@@ -326,8 +328,12 @@ swapdrum_get_ready (void)
   return admin ? 0 : -1;
 }
 
-/* Threads start here, after nbdkit forks: the admin loop and the
- * monitor that brings failed remote devices back.
+/* Threads start here, after nbdkit forks: the admin loop, the
+ * monitor that brings failed remote devices back, and the drain,
+ * which takes SIGTERM and SIGINT over from nbdkit so that stopping
+ * answers no request with an error (swapdrum/drain.h).  nbdkit set
+ * its handlers before this call, so they are the ones the drain
+ * remembers and the ones nbdkit_shutdown stands in for.
  */
 static int
 swapdrum_after_fork (void)
@@ -335,13 +341,18 @@ swapdrum_after_fork (void)
   monitor = monitor_start (pool);
   if (monitor == NULL)
     return -1;
-  return admin ? admin_start (admin) : 0;
+  if (admin && admin_start (admin) == -1)
+    return -1;
+  drain = drain_start (nbdkit_shutdown, admin ? admin_fd (admin) : -1);
+  return drain ? 0 : -1;
 }
 
 /* Stop the threads before unload frees the pool under them. */
 static void
 swapdrum_cleanup (void)
 {
+  drain_stop (drain);
+  drain = NULL;
   admin_destroy (admin);
   admin = NULL;
   monitor_stop (monitor);

@@ -57,4 +57,8 @@ extern void admin_destroy (struct admin_server *srv);
 extern const char *admin_path (const struct admin_server *srv)
   SD_NONNULL (1);
 
+/* The listening socket (the drain leaves its connections alone). */
+extern int admin_fd (const struct admin_server *srv)
+  SD_NONNULL (1);
+
 #endif /* SWAPDRUM_ADMIN_H */

@@ -256,3 +256,9 @@ admin_path (const struct admin_server *srv)
 {
   return srv->path;
 }
+
+int
+admin_fd (const struct admin_server *srv)
+{
+  return srv->fd;
+}

@@ -22,6 +22,14 @@
                                          goes away; LOG gets "b PAGE GEN"
                                          before each write and "a PAGE
                                          GEN" once acknowledged
+  restart.py term SOCK LOG STATE PID [OLDLOG...]
+                                         SIGTERM to PID while 2
+                                         connections write pages not in
+                                         STATE or an OLDLOG at QD 8 (LOG
+                                         as storm's)
+                                         and 2 sit idle, which read
+                                         after it: no request may get an
+                                         error reply
   restart.py check-storm SOCK LOG        every acknowledged write reads
                                          back; a page whose write was in
                                          flight holds the old or the new
@@ -33,9 +41,11 @@ import errno
 import json
 import os
 import random
+import signal
 import struct
 import sys
 import threading
+import time
 
 import nbd
 
@@ -203,6 +213,101 @@ def storm(sock, logpath, conns, state):
         t.join()
 
 
+def logged_pages(logpath):
+    with open(logpath) as f:
+        return {int(line.split()[1]) for line in f
+                if len(line.split()) == 3}
+
+
+def term(sock, logpath, state, pid, oldlogs):
+    """A stop must close connections, never answer with an error: the
+    kernel fails a request that gets one (a swap page lost), while a
+    request the closed connection retires (ENOTCONN here) is sent again
+    by a client that reconnects."""
+    taken = set(load(state))
+    for old in oldlogs:
+        taken |= logged_pages(old)
+    fd = os.open(logpath, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    lock = threading.Lock()
+    replies = []            # errors the server answered with
+    acked = [0]
+    started = threading.Barrier(3)
+
+    def note(kind, p, g):
+        with lock:
+            os.write(fd, b"%s %d %d\n" % (kind, p, g))
+
+    def completed(h, cookie, p, g=None):
+        """g None: a read, not counted."""
+        try:
+            h.aio_command_completed(cookie)
+        except nbd.Error as e:
+            if e.errnum != errno.ENOTCONN:
+                with lock:
+                    replies.append("page %d: %s" % (p, e.string))
+            return
+        if g is not None:
+            note(b"a", p, g)
+            with lock:
+                acked[0] += 1
+
+    def busy(i):
+        h = connect(sock)
+        npages = h.get_size() // PAGE
+        rng = random.Random(2000 + i)
+        mine = [p for p in rng.sample(range(npages), 4096)
+                if p % 2 == i and p not in taken]
+        gens = {}
+        started.wait()
+        try:
+            while True:
+                batch = []
+                for p in rng.sample(mine, 8):
+                    g = gens.get(p, 0) + 1
+                    gens[p] = g
+                    note(b"b", p, g)
+                    batch.append((h.aio_pwrite(content(p, g), p * PAGE),
+                                  p, g))
+                while h.aio_in_flight() > 0:
+                    h.poll(-1)
+                for cookie, p, g in batch:
+                    completed(h, cookie, p, g)
+        except nbd.Error:
+            pass                # the connection closed
+
+    idle = [connect(sock) for i in range(2)]
+    threads = [threading.Thread(target=busy, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(2)
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.5)
+    tried = 0
+    for h in idle:
+        try:
+            bufs = [nbd.Buffer(PAGE) for i in range(8)]
+            cookies = [h.aio_pread(b, i * PAGE) for i, b in enumerate(bufs)]
+            tried += 8
+            while h.aio_in_flight() > 0:
+                h.poll(-1)
+            for i, c in enumerate(cookies):
+                completed(h, c, i)
+        except nbd.Error:
+            pass
+    for t in threads:
+        t.join()
+    print("SIGTERM: %d writes acknowledged, %d error replies "
+          "(%d reads from idle connections after it)" %
+          (acked[0], len(replies), tried))
+    for r in replies[:5]:
+        print(r)
+    if acked[0] < 1000:
+        print("too few writes before SIGTERM: the test is too weak")
+        return 1
+    return 1 if replies else 0
+
+
 def check_storm(sock, logpath):
     acked, begun = {}, {}
     with open(logpath) as f:
@@ -259,6 +364,8 @@ def main(argv):
         return verify(argv[2], argv[3])
     elif cmd == "storm":
         storm(argv[2], argv[3], int(argv[4]), argv[5])
+    elif cmd == "term":
+        return term(argv[2], argv[3], argv[4], int(argv[5]), argv[6:])
     elif cmd == "check-storm":
         return check_storm(argv[2], argv[3])
     else:

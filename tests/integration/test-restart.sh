@@ -13,6 +13,10 @@
 #   4. a storm of writes from 4 connections, killed with SIGKILL in its
 #      middle: every acknowledged write reads back, a page whose write
 #      was in flight holds the old or the new data;
+#   5. SIGTERM while 2 connections write and 2 sit idle: no request gets
+#      an error reply (the connections close unanswered, as on SIGKILL;
+#      swapdrum/drain.h), the server exits 0 and comes back after a clean
+#      shutdown with every acknowledged write;
 # and the server says how it came up each time.
 
 set -euo pipefail
@@ -84,6 +88,20 @@ run_pool ()
         fail "acknowledged writes lost in the storm"
     "${R[@]}" verify "$sock" "$state" ||
         fail "pages outside the storm changed"
+
+    say "$name: 5. SIGTERM under writes and idle connections: no error reply"
+    "${R[@]}" term "$sock" "$tmp/$name.term.log" "$state" "$NBDKIT_PID" \
+        "$tmp/$name.storm.log" ||
+        fail "requests answered with an error at SIGTERM"
+    wait "$NBDKIT_PID" || fail "nbdkit exited with status $? after SIGTERM"
+    grep -q 'SIGTERM: stopping: [0-9]* client connections closed' \
+         "$tmp/pid.log" || fail "the server did not log the stop"
+    start
+    expect_log "clean shutdown"
+    "${R[@]}" check-storm "$sock" "$tmp/$name.term.log" ||
+        fail "acknowledged writes lost at SIGTERM"
+    "${R[@]}" verify "$sock" "$state" ||
+        fail "pages changed at SIGTERM"
     stop_nbdkit "$NBDKIT_PID"
 }
 
