@@ -30,6 +30,8 @@
 #include "swapdrum/devspec.h"
 #include "swapdrum/drain.h"
 #include "swapdrum/export.h"
+#include "swapdrum/exportset.h"
+#include "swapdrum/exportspec.h"
 #include "swapdrum/log.h"
 #include "swapdrum/monitor.h"
 #include "swapdrum/pool.h"
@@ -49,8 +51,16 @@
 static struct devspec *specs;
 static size_t nspecs;
 
-/* Export size from size=, or 0 for the sum of the devices. */
+/* The default export's size from size=, or 0 for the sum of the
+ * devices.
+ */
 static uint64_t size;
+
+/* Exports from export= keys and config files' export lines, in order;
+ * none: the default export "" alone.
+ */
+static struct exportspec *decls;
+static size_t ndecls;
 
 /* new-pool=true: format every device for a new, empty pool, whatever
  * it holds.
@@ -67,11 +77,11 @@ static char *admin_sock;
 static mode_t admin_mode = 0600;
 static gid_t admin_group = (gid_t) -1;
 
-/* The pool and its one export, built in config_complete; the admin
+/* The pool and its exports, built in config_complete; the admin
  * server, created in get_ready and started in after_fork.
  */
 static struct pool *pool;
-static struct export *export;
+static struct exportset *exports;
 static struct admin_server *admin;
 static struct monitor *monitor;   /* started in .after_fork */
 static struct drain *drain;       /* started in .after_fork */
@@ -100,11 +110,14 @@ swapdrum_unload (void)
   size_t i;
 
   admin_destroy (admin);
-  export_destroy (export);
+  exportset_destroy (exports);
   pool_destroy (pool);
   for (i = 0; i < nspecs; i++)
     devspec_free (&specs[i]);
   free (specs);
+  for (i = 0; i < ndecls; i++)
+    exportspec_free (&decls[i]);
+  free (decls);
   free (admin_sock);
 }
 
@@ -150,8 +163,31 @@ add_device (const char *value)
   return absolute_spec (&specs[nspecs - 1]);
 }
 
-/* config=FILE: every device listed in the file (the format of
- * swapdrumctl -A; see conffile.h).
+/* Make room for n more export declarations. */
+static int
+grow_decls (size_t n)
+{
+  struct exportspec *d = realloc (decls, (ndecls + n) * sizeof *d);
+
+  if (d == NULL) {
+    nbdkit_error ("export: %m");
+    return -1;
+  }
+  decls = d;
+  return 0;
+}
+
+static int
+add_export (const char *value)
+{
+  if (grow_decls (1) == -1 || exportspec_parse (value, &decls[ndecls]) == -1)
+    return -1;
+  ndecls++;
+  return 0;
+}
+
+/* config=FILE: every device and export listed in the file (the format
+ * of swapdrumctl -A; see conffile.h).
  */
 static int
 add_config_file (const char *file)
@@ -160,14 +196,19 @@ add_config_file (const char *file)
 
   if (conffile_read (file, &cf) == -1)
     return -1;
-  if (grow_specs (cf.n) == -1) {
+  if (grow_specs (cf.n) == -1 || grow_decls (cf.nexports) == -1) {
     conffile_free (&cf);
     return -1;
   }
   memcpy (&specs[nspecs], cf.specs, cf.n * sizeof *specs);
   nspecs += cf.n;
-  free (cf.specs);              /* the specs themselves are ours now */
+  memcpy (&decls[ndecls], cf.exports, cf.nexports * sizeof *decls);
+  ndecls += cf.nexports;
+  /* The specs and declarations themselves are ours now. */
+  free (cf.specs);
   free (cf.lines);
+  free (cf.exports);
+  free (cf.export_lines);
   return 0;
 }
 
@@ -231,6 +272,8 @@ swapdrum_config (const char *key, const char *value)
     return add_device (value);
   if (strcmp (key, "config") == 0)
     return add_config_file (value);
+  if (strcmp (key, "export") == 0)
+    return add_export (value);
   if (strcmp (key, "size") == 0) {
     if (sd_parse_size ("size", value, &size) == -1)
       return -1;
@@ -257,8 +300,8 @@ swapdrum_config (const char *key, const char *value)
     return parse_mode (value);
   if (strcmp (key, "admin-group") == 0)
     return parse_group (value);
-  nbdkit_error ("unknown parameter '%s' (swap, config, size, new-pool, "
-                "parallel, admin, admin-mode or admin-group)", key);
+  nbdkit_error ("unknown parameter '%s' (swap, config, export, size, "
+                "new-pool, parallel, admin, admin-mode or admin-group)", key);
   return -1;
 }
 
@@ -276,7 +319,7 @@ remove_created (const bool *existed, size_t n)
 }
 
 /* Open every device, bring up the pool they hold (or a new one),
- * build the export and recover its map from the devices' records.
+ * build the exports and recover their maps from the devices' records.
  */
 static int
 swapdrum_config_complete (void)
@@ -296,15 +339,16 @@ swapdrum_config_complete (void)
     existed[i] = access (specs[i].path, F_OK) == 0;
   if (pool_assemble (pool, specs, nspecs, new_pool) == -1)
     goto err;
-  export = export_create (pool, "", size);
-  if (export == NULL || pool_recover (pool) == -1 || pool_start (pool) == -1)
+  exports = exportset_open (pool, decls, ndecls, size);
+  if (exports == NULL || pool_recover (pool) == -1 ||
+      pool_start (pool) == -1)
     goto err;
   return 0;
 
  err:
   /* Nothing was served: close without marking the devices CLEAN. */
-  export_destroy (export);
-  export = NULL;
+  exportset_destroy (exports);
+  exports = NULL;
   pool_destroy (pool);
   pool = NULL;
   remove_created (existed, nspecs);
@@ -363,11 +407,16 @@ swapdrum_cleanup (void)
   "[swap=]PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]\n" \
   "                     A swap device (repeat for more); lower priority\n" \
   "                     numbers are preferred.  PATH may be an NBD URI.\n" \
-  "config=FILE          Devices listed in FILE, one per line:\n" \
+  "config=FILE          Devices (and exports) listed in FILE, one per line:\n" \
   "                     PATH [priority=N] [maxactive=N] [create=SIZE]\n" \
   "                          [timeout=SECONDS]\n" \
-  "size=SIZE            Export size (default: the sum of the devices at\n" \
-  "                     the first start; then what the pool recorded).\n" \
+  "export=NAME,size=SIZE[,quota=SIZE]\n" \
+  "                     An export (repeat for more); without any, the\n" \
+  "                     default export \"\" alone.  Config files say\n" \
+  "                     export NAME size=SIZE [quota=SIZE]\n" \
+  "size=SIZE            The default export's size (default: the sum of\n" \
+  "                     the devices at the first start; then what the\n" \
+  "                     pool recorded).\n" \
   "new-pool=BOOL        Start a new, empty pool, overwriting what the\n" \
   "                     devices hold (default false: recover it).\n" \
   "parallel=BOOL        Force the PARALLEL thread model on or off.\n" \
@@ -389,7 +438,13 @@ swapdrum_thread_model (void)
 static int
 swapdrum_list_exports (int readonly, int is_tls, struct nbdkit_exports *e)
 {
-  return nbdkit_add_export (e, "", pool_description (pool));
+  size_t i;
+
+  for (i = 0; i < exportset_count (exports); i++)
+    if (nbdkit_add_export (e, export_name (exportset_get (exports, i)),
+                           pool_description (pool)) == -1)
+      return -1;
+  return 0;
 }
 
 static const char *
@@ -409,12 +464,7 @@ swapdrum_open (int readonly)
 {
   const char *name = nbdkit_export_name ();
 
-  if (name && *name) {
-    nbdkit_error ("export: %s: no such export (only the default, \"\")",
-                  name);
-    return NULL;
-  }
-  return export;
+  return exportset_find (exports, name ? name : "");
 }
 
 static int64_t

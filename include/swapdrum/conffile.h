@@ -1,12 +1,16 @@
 /* swapdrum: the pool's config file, read by the plugin (config=FILE)
- * and by swapdrumctl -A/-U.  One device per line:
+ * and by swapdrumctl -A/-U.  One device or export per line:
  *
  *   PATH [priority=N] [maxactive=N] [create=SIZE] [timeout=SECONDS]
+ *   export NAME size=SIZE [quota=SIZE] [reserve=SIZE] [tiers=LO-HI]
+ *          [shared=BOOL]
  *
  * Words are separated by blanks; a word starting with '#' starts a
  * comment; blank lines are ignored; a NUL byte anywhere is an error.
  * PATH must be absolute and appear once.  (So a path cannot contain
  * blanks.)  Each other word is one option, parsed by devspec_option.
+ * An export line declares an export (exportspec.h; its options are
+ * exportspec_option's); NAME appears once, and cannot hold blanks.
  *
  * Pointer parameters must not be NULL where the function is marked
  * SD_NONNULL (nonnull.h); the destructors accept NULL.
@@ -19,12 +23,16 @@
 #include <stdio.h>
 
 #include "swapdrum/devspec.h"
+#include "swapdrum/exportspec.h"
 #include "swapdrum/nonnull.h"
 
 struct conffile {
   struct devspec *specs;
   unsigned *lines;              /* line of each spec in the file */
   size_t n;
+  struct exportspec *exports;   /* export lines, in file order */
+  unsigned *export_lines;
+  size_t nexports;
 };
 
 /* Read every device of file into *cf.

@@ -23,16 +23,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "swapdrum/exportspec.h"
 #include "swapdrum/pool.h"
 #include "swapdrum/nonnull.h"
 
 struct export;
 
-/* Create an export of `size` bytes (rounded down to 4096) over pool.
+/* Create an export of `size` bytes (rounded down to 4096; 0: what the
+ * pool table says, or the sum of the devices) over pool, with the
+ * quota the pool table keeps for it (none for a new one).
  * => returns NULL after reporting "export: NAME: reason".
  */
 extern struct export *export_create (struct pool *pool, const char *name,
                                      uint64_t size)
+  SD_NONNULL (1, 2);
+
+/* Create the export spec declares (name, size, quota; size 0: what
+ * the pool table says, or the sum of the devices), as export_create
+ * does.  The quota is the declaration's (0: none), also when the pool
+ * table kept another: the table then records the new one.  spec's
+ * reserve, tiers and shared are not used here.
+ * => returns NULL after reporting "export: NAME: reason".
+ */
+extern struct export *export_create_spec (struct pool *pool,
+                                          const struct exportspec *spec)
   SD_NONNULL (1, 2);
 
 /* Give every slot back to the pool and free the export.  Accepts
@@ -45,12 +59,21 @@ extern uint64_t export_size (const struct export *exp)
 extern const char *export_name (const struct export *exp)
   SD_NONNULL (1);
 
+/* The quota in bytes (0: none), and the bytes of pages the export
+ * holds or is writing for the first time.
+ */
+extern uint64_t export_quota (const struct export *exp)
+  SD_NONNULL (1);
+extern uint64_t export_used (const struct export *exp)
+  SD_NONNULL (1);
+
 extern int export_pread (struct export *exp, void *buf, uint64_t count,
                          uint64_t offset)
   SD_NONNULL (1, 2);
 
-/* Write; fua: on stable storage before returning.  ENOSPC only when
- * no device in the pool can take a page; pages written before that
+/* Write; fua: on stable storage before returning.  ENOSPC when no
+ * device in the pool can take a page, or when a page not yet written
+ * would take the export past its quota; pages written before that
  * keep their new data.
  */
 extern int export_pwrite (struct export *exp, const void *buf,

@@ -74,12 +74,23 @@ extern int pool_assemble (struct pool *pool, const struct devspec *specs,
 /* The export called name in the pool table: its id and size.  If the
  * table has none, one is added with *size bytes (0: the sum of the
  * devices).  If it has one and *size is not 0, *size must match.
+ * declared: the table takes *quota (bytes, 0: none) for the export,
+ * with a notice if it had another (the devices' copies from the next
+ * table write on: pool_start); else *quota is set to the table's.
  * => returns 0 with *id and *size set, or -1 after reporting
  *    "export: NAME: reason".
  */
 extern int pool_export (struct pool *pool, const char *name,
-                        uint64_t *size, uint16_t *id)
-  SD_NONNULL (1, 2, 3, 4);
+                        uint64_t *size, uint64_t *quota, bool declared,
+                        uint16_t *id)
+  SD_NONNULL (1, 2, 3, 4, 6);
+
+/* The names of every export in the pool table, in table order.
+ * => returns a malloc'd NULL-terminated array of malloc'd names (free
+ *    with pool_names_free), or NULL with errno ENOMEM.
+ */
+extern char **pool_export_names (struct pool *pool)
+  SD_NONNULL (1);
 
 /* Read every device's page records into the maps of the exports that
  * have registered (export_create): the newest record of a page wins,

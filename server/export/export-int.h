@@ -28,11 +28,35 @@ struct export {
   char *name;
   struct pool *pool;
   uint64_t size;                /* bytes, a multiple of 4096 */
+  uint64_t quota;               /* most pages it may hold (UINT64_MAX:
+                                   no quota) */
+  /* Pages the export holds (map entries that are slots) plus the
+   * pages being written for the first time (charged before their slot
+   * is taken, so that the quota holds exactly however many writers
+   * race): export_charge and export_uncharge.
+   */
+  _Atomic uint64_t used;
   struct map *map;              /* atomic entries; see map.h */
   struct stripes stripes;       /* see stripes.h */
   struct pool_tenant tenant;    /* how the pool reaches our pages */
   bool registered;              /* tenant is in the pool's list */
 };
+
+/* Charge up to n new pages to the export's quota.
+ * => returns how many were granted (0 to n): the caller takes at most
+ *    that many slots and gives back (export_uncharge) those it does
+ *    not map.  0 with errno ENOSPC after reporting "write: export NAME
+ *    page PAGE: its quota of N pages is used" if none.
+ */
+extern uint64_t export_charge (struct export *exp, export_page_t page,
+                               uint64_t n)
+  SD_NONNULL (1);
+
+/* Give back n pages: charged and not mapped, or unmapped (trim, zero,
+ * lost).
+ */
+extern void export_uncharge (struct export *exp, uint64_t n)
+  SD_NONNULL (1);
 
 /* Take one fresh slot from the pool and write a whole page there,
  * marking slots that fail bad and trying others (at most

@@ -54,6 +54,7 @@ move_page (struct export *exp, struct swapdev *dev, export_page_t page,
               dev->path, old - dev->drumoffset, page);
     pool_note_error (exp->pool, dev);
     map_cas (exp->map, page, &cur, MAP_LOST);
+    export_uncharge (exp, 1);
     export_drop_recorded (exp, dev, old);
     return 0;
   }
@@ -418,6 +419,7 @@ export_mark_lost (struct pool_tenant *t, struct swapdev *dev)
         map_entry_t cur = r.e + i;
         map_cas (exp->map, r.page + i, &cur, MAP_LOST);
       }
+      export_uncharge (exp, r.n);
       lost += r.n;
     }
     stripes_wrunlock (&exp->stripes, start);
@@ -450,6 +452,11 @@ export_claim (struct pool_tenant *t, export_page_t page, drum_slot_t slot,
     *cur = map_entry_slot (e);
     return 1;
   }
+  /* Recovered pages count against the quota whatever it is now. */
+  if (expect == DRUM_NO_SLOT && slot != DRUM_NO_SLOT)
+    atomic_fetch_add (&exp->used, 1);
+  else if (expect != DRUM_NO_SLOT && slot == DRUM_NO_SLOT)
+    export_uncharge (exp, 1);
   return 0;
 }
 

@@ -31,17 +31,20 @@
 #include "swapdrum/log.h"
 
 
-struct export *
-export_create (struct pool *pool, const char *name, uint64_t size)
+/* Create the export; declared: spec's quota, not the table's. */
+static struct export *
+create (struct pool *pool, const struct exportspec *spec, bool declared)
 {
+  const char *name = spec->name;
   struct export *exp;
+  uint64_t size = spec->size, quota = spec->quota;
   uint16_t id;
 
   if (size != 0 && size < SD_PAGE_SIZE) {
     sd_error ("export: %s: size must be at least 4096 bytes", name);
     return NULL;
   }
-  if (pool_export (pool, name, &size, &id) == -1)
+  if (pool_export (pool, name, &size, &quota, declared, &id) == -1)
     return NULL;
   exp = calloc (1, sizeof *exp);
   if (exp == NULL || (exp->name = strdup (name)) == NULL ||
@@ -54,6 +57,7 @@ export_create (struct pool *pool, const char *name, uint64_t size)
   }
   exp->pool = pool;
   exp->size = size;
+  exp->quota = quota ? quota >> SD_PAGE_SHIFT : UINT64_MAX;
   stripes_init (&exp->stripes);
   exp->tenant.ops = &export_tenant_ops;
   exp->tenant.id = id;
@@ -64,6 +68,20 @@ export_create (struct pool *pool, const char *name, uint64_t size)
   }
   exp->registered = true;
   return exp;
+}
+
+struct export *
+export_create (struct pool *pool, const char *name, uint64_t size)
+{
+  struct exportspec spec = { .name = (char *) name, .size = size };
+
+  return create (pool, &spec, false);
+}
+
+struct export *
+export_create_spec (struct pool *pool, const struct exportspec *spec)
+{
+  return create (pool, spec, true);
 }
 
 static int
@@ -94,6 +112,43 @@ uint64_t
 export_size (const struct export *exp)
 {
   return exp->size;
+}
+
+uint64_t
+export_quota (const struct export *exp)
+{
+  return exp->quota == UINT64_MAX ? 0 : exp->quota << SD_PAGE_SHIFT;
+}
+
+uint64_t
+export_used (const struct export *exp)
+{
+  return atomic_load (&((struct export *) exp)->used) << SD_PAGE_SHIFT;
+}
+
+uint64_t
+export_charge (struct export *exp, export_page_t page, uint64_t n)
+{
+  uint64_t used = atomic_load (&exp->used), grant;
+
+  do {
+    grant = used >= exp->quota ? 0 : exp->quota - used;
+    if (grant > n)
+      grant = n;
+    if (grant == 0) {
+      errno = ENOSPC;
+      sd_error ("write: export %s page %" PRIu64 ": its quota of %" PRIu64
+                " pages is used", exp->name, page, exp->quota);
+      return 0;
+    }
+  } while (!atomic_compare_exchange_weak (&exp->used, &used, used + grant));
+  return grant;
+}
+
+void
+export_uncharge (struct export *exp, uint64_t n)
+{
+  atomic_fetch_sub (&exp->used, n);
 }
 
 const char *
@@ -320,17 +375,22 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
 {
   map_entry_t cur = map_get (exp->map, page);
 
+  /* The page was charged (export_charge): the charge stays with the
+   * mapping, or goes back with the slot.
+   */
   while (!is_slot (cur)) {
     int r = map_cas (exp->map, page, &cur, slot);
     if (r == 1)
       return 0;
     if (r == -1) {
       pool_release (exp->pool, slot, 1);
+      export_uncharge (exp, 1);
       sd_error ("write: export page %" PRIu64 ": map: %m", page);
       return -1;
     }
   }
   pool_release (exp->pool, slot, 1);
+  export_uncharge (exp, 1);
   return export_write_range (exp, piece, len,
                              (page << SD_PAGE_SHIFT) + skip, fua);
 }
@@ -402,7 +462,8 @@ write_mapped (struct export *exp, const char *buf, export_page_t page,
 }
 
 /* Retry one whole page of a run whose write failed on its own slot:
- * if that fails too, mark the slot bad and take a fresh one.
+ * if that fails too, mark the slot bad and take a fresh one.  The page
+ * is charged; its charge is given back if it ends unmapped.
  */
 static int
 place_page (struct export *exp, export_page_t page, drum_slot_t slot,
@@ -415,24 +476,32 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
   if (export_store (exp, dev, slot, page, 1, data, fua) == -1) {
     pool_note_error (exp->pool, dev);
     export_drop_slot (exp, dev, slot);
-    if (export_new_slot (exp, page, data, fua, &slot) == -1)
+    if (export_new_slot (exp, page, data, fua, &slot) == -1) {
+      export_uncharge (exp, 1);
       return -1;
+    }
   }
   return install (exp, page, slot, data, 0, SD_PAGE_SIZE, fua);
 }
 
-/* Write whole pages that have no slot: allocate runs (as long as the
- * pool gives), write each run with one I/O, then map the pages.
+/* Write whole pages that have no slot: charge them to the quota,
+ * allocate runs (as long as the pool gives), write each run with one
+ * I/O, then map the pages.
  */
 static int64_t
 write_new (struct export *exp, const char *buf, export_page_t page,
            uint64_t npages, bool fua)
 {
-  uint64_t n, i;
+  uint64_t n, i, k;
   drum_slot_t slot;
   struct swapdev *dev;
 
-  n = pool_alloc (exp->pool, npages, &slot);
+  k = export_charge (exp, page, npages);
+  if (k == 0)
+    return -1;
+  n = pool_alloc (exp->pool, k, &slot);
+  if (n < k)
+    export_uncharge (exp, k - n);
   if (n == 0) {
     sd_error ("write: export page %" PRIu64 ": %s", page,
               errno == ENOSPC ? "the pool is full"
@@ -442,6 +511,7 @@ write_new (struct export *exp, const char *buf, export_page_t page,
   dev = slot_device (exp, "write", page, slot);
   if (dev == NULL) {
     pool_free (exp->pool, slot, n);
+    export_uncharge (exp, n);
     return -1;
   }
   if (export_store (exp, dev, slot, page, n, buf, fua) == -1) {
@@ -462,11 +532,14 @@ write_new (struct export *exp, const char *buf, export_page_t page,
   return n * SD_PAGE_SIZE;
 
  err_free_rest:
-  /* Page i's slot is already freed or marked bad; the slots after it
-   * were never mapped, so nothing else would ever give them back.
+  /* Page i's slot is already freed or marked bad, and its charge given
+   * back; the slots after it were never mapped, so nothing else would
+   * ever give them (or their charges) back.
    */
-  if (i + 1 < n)
+  if (i + 1 < n) {
     pool_release (exp->pool, slot + i + 1, n - i - 1);
+    export_uncharge (exp, n - i - 1);
+  }
   return -1;
 }
 
@@ -487,8 +560,13 @@ write_new_partial (struct export *exp, const char *buf, export_page_t page,
     return -1;
   }
   memcpy (full + skip, buf, len);
-  if (export_new_slot (exp, page, full, fua, &slot) == -1 ||
-      install (exp, page, slot, buf, skip, len, fua) == -1)
+  if (export_charge (exp, page, 1) == 0)
+    return -1;
+  if (export_new_slot (exp, page, full, fua, &slot) == -1) {
+    export_uncharge (exp, 1);
+    return -1;
+  }
+  if (install (exp, page, slot, buf, skip, len, fua) == -1)
     return -1;
   return len;
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,7 +61,7 @@ free_export_id (const struct pool_table *t)
 /* Add export name of size bytes to the in-memory table. */
 static int
 table_add_export (struct pool *pool, const char *name, uint64_t size,
-                  uint16_t *id)
+                  uint64_t quota, uint16_t *id)
 {
   struct pt_export *a;
 
@@ -84,6 +85,7 @@ table_add_export (struct pool *pool, const char *name, uint64_t size,
   }
   a[pool->table.nexports].id = *id;
   a[pool->table.nexports].size = size;
+  a[pool->table.nexports].quota = quota;
   a[pool->table.nexports].suspect = false;
   pool->table.nexports++;
   return 0;
@@ -91,10 +93,10 @@ table_add_export (struct pool *pool, const char *name, uint64_t size,
 
 int
 pool_export (struct pool *pool, const char *name, uint64_t *size,
-             uint16_t *id)
+             uint64_t *quota, bool declared, uint16_t *id)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
-  const struct pt_export *e;
+  struct pt_export *e;
 
   pthread_mutex_lock (&pool->lock);
   e = pool_table_export (&pool->table, name);
@@ -116,8 +118,25 @@ pool_export (struct pool *pool, const char *name, uint64_t *size,
     }
     *size = e->size;
     *id = e->id;
+    if (!declared)
+      *quota = e->quota;
+    else if (e->quota != *quota) {
+      char now[32] = "none", was[32] = "none";
+
+      if (*quota)
+        snprintf (now, sizeof now, "%" PRIu64 " bytes", *quota);
+      if (e->quota)
+        snprintf (was, sizeof was, "%" PRIu64 " bytes", e->quota);
+      sd_notice ("export: %s: quota now %s, as declared (the pool had %s)",
+                 name, now, was);
+      pthread_mutex_lock (&pool->lock);
+      e->quota = *quota;
+      pthread_mutex_unlock (&pool->lock);
+    }
     return 0;
   }
+  if (!declared)
+    *quota = 0;
   if (*size == 0)
     *size = pool_npages (pool) * SD_PAGE_SIZE;
   *size &= ~(SD_PAGE_SIZE - 1);
@@ -128,7 +147,7 @@ pool_export (struct pool *pool, const char *name, uint64_t *size,
     return -1;
   }
   pthread_mutex_lock (&pool->lock);
-  if (table_add_export (pool, name, *size, id) == -1) {
+  if (table_add_export (pool, name, *size, *quota, id) == -1) {
     pthread_mutex_unlock (&pool->lock);
     return -1;
   }
@@ -429,17 +448,20 @@ pool_trust_export (struct pool *pool, const char *name)
   return 0;
 }
 
-char **
-pool_suspect_exports (struct pool *pool, uint64_t *lost)
+/* The names of the table's exports (all, or the suspect ones).
+ * => caller holds the pool lock; returns them as pool_suspect_exports
+ *    does.
+ */
+static char **
+table_names (struct pool *pool, bool suspect_only)
 {
-  SD_LOCK_FOR_SCOPE (&pool->lock);
   char **names = calloc (pool->table.nexports + 1, sizeof *names);
   size_t i, n = 0;
 
   if (names == NULL)
     return NULL;
   for (i = 0; i < pool->table.nexports; i++) {
-    if (!pool->table.exports[i].suspect)
+    if (suspect_only && !pool->table.exports[i].suspect)
       continue;
     names[n] = strdup (pool->table.exports[i].name);
     if (names[n++] == NULL) {
@@ -448,8 +470,24 @@ pool_suspect_exports (struct pool *pool, uint64_t *lost)
       return NULL;
     }
   }
-  *lost = pool->lost_at_start;
   return names;
+}
+
+char **
+pool_suspect_exports (struct pool *pool, uint64_t *lost)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
+  *lost = pool->lost_at_start;
+  return table_names (pool, true);
+}
+
+char **
+pool_export_names (struct pool *pool)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
+  return table_names (pool, false);
 }
 
 void

@@ -6,8 +6,8 @@
 /* The pool table as JSON (pooltable.h):
  *   {"members": [{"uuid": HEX32, "path": S, "priority": N,
  *                 "maxactive": N, "timeout": N}, ...],
- *    "exports": [{"id": N, "name": S, "size": N[, "suspect": true]},
- *                 ...]}
+ *    "exports": [{"id": N, "name": S, "size": N[, "quota": N]
+ *                 [, "suspect": true]}, ...]}
  */
 
 #include <config.h>
@@ -103,6 +103,7 @@ encode_export (const struct pt_export *e)
     return NULL;
   if (put_int (obj, "id", e->id) || put_string (obj, "name", e->name) ||
       put_int (obj, "size", e->size) ||
+      (e->quota && put_int (obj, "quota", e->quota)) ||
       (e->suspect &&
        json_object_object_add (obj, "suspect",
                                json_object_new_boolean (1)))) {
@@ -222,7 +223,7 @@ decode_member (json_object *obj, struct pt_member *m)
 static int
 decode_export (json_object *obj, struct pt_export *e)
 {
-  int64_t id, size;
+  int64_t id, size, quota = 0;
   json_object *val;
 
   if (!json_object_is_type (obj, json_type_object) ||
@@ -230,6 +231,11 @@ decode_export (json_object *obj, struct pt_export *e)
       get_int (obj, "size", 4096, INT64_MAX, &size) == -1 ||
       size % 4096 != 0)
     return -1;
+  if (json_object_object_get_ex (obj, "quota", NULL) &&
+      (get_int (obj, "quota", 4096, INT64_MAX, &quota) == -1 ||
+       quota % 4096 != 0))
+    return -1;
+  e->quota = quota;
   if (json_object_object_get_ex (obj, "suspect", &val)) {
     if (!json_object_is_type (val, json_type_boolean))
       return -1;

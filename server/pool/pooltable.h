@@ -30,6 +30,7 @@ struct pt_export {
   uint16_t id;                  /* what page records call it, >= 1 */
   char *name;
   uint64_t size;                /* bytes */
+  uint64_t quota;               /* bytes; 0: none */
   bool suspect;                 /* after a host crash: unwritten pages
                                    read EIO (docs/design.md) */
 };

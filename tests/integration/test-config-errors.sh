@@ -170,6 +170,59 @@ expect_error "a directory" \
     "swap: $tmp/dir: not a regular file or block device" \
     "$tmp/dir"
 
+say "bad export declarations fail with one clear line"
+long=$(printf 'n%.0s' $(seq 4097))
+printf 'export a size=1M\nexport a size=2M\n' > "$tmp/twice.conf"
+printf '%s\nexport\n' "$good" > "$tmp/noname.conf"
+expect_error "an export declared twice" \
+    "export: a: declared twice" \
+    "$good" export=a,size=1M export=a,size=2M
+expect_error "an export declared twice in a config file" \
+    "twice.conf:2: export a: declared twice \(first at line 1\)" \
+    "$good" config="$tmp/twice.conf"
+expect_error "an export line without a name" \
+    "noname.conf:2: export: no name" \
+    config="$tmp/noname.conf"
+expect_error "an export name over 4096 bytes" \
+    "export: name of 4097 bytes: NBD carries at most 4096" \
+    "$good" "export=$long,size=1M"
+expect_error "an export name that is not UTF-8" \
+    "export: name is not valid UTF-8" \
+    "$good" $'export=caf\xe9,size=1M'
+expect_error "an export name with a control character" \
+    "export: name holds a control character \(byte 1\)" \
+    "$good" $'export=a\x01b,size=1M'
+expect_error "an export without size=" \
+    "export: a: size= is required" \
+    "$good" export=a,quota=1M
+expect_error "an export with quota=0" \
+    "export: a: quota: 0: a quota of nothing" \
+    "$good" export=a,size=1M,quota=0
+expect_error "an export option that does not exist" \
+    "export: a: unknown option colour \(size, quota, reserve, tiers or shared\)" \
+    "$good" export=a,size=1M,colour=blue
+expect_error "an export size that is not a size" \
+    "export: a: size: lots: not a size" \
+    "$good" export=a,size=lots
+expect_error "an empty tier range" \
+    "export: a: tiers: 5-1: the range is empty" \
+    "$good" export=a,size=1M,tiers=5-1
+expect_error "shared= not a boolean" \
+    "export: a: shared: maybe: not a boolean" \
+    "$good" export=a,size=1M,shared=maybe
+expect_error "a reserve beyond the quota" \
+    "export: a: reserve \(2097152 bytes\) is more than the quota \(1048576 bytes\)" \
+    "$good" export=a,size=4M,quota=1M,reserve=2M
+expect_error "reserve= (not implemented yet)" \
+    "export: a: reserve= is not implemented yet" \
+    "$good" export=a,size=4M,reserve=1M
+expect_error "size= next to export=" \
+    "size: the default export's size, but exports are declared" \
+    "$good" size=1M export=a,size=1M
+expect_error "an export size other than the pool keeps" \
+    "export: : size 2097152 differs from the [0-9]+ bytes the pool keeps" \
+    "$good" export=,size=2M
+
 # A failed start must not have left a server behind nor created files.
 [ ! -e "$tmp/zero" ] || fail "create=0 left $tmp/zero behind"
 [ ! -e "$tmp/tiny" ] || fail "create=100 left $tmp/tiny behind"
