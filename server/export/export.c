@@ -44,6 +44,12 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
     sd_error ("export: %s: size must be at least 4096 bytes", name);
     return NULL;
   }
+  if (spec->reserve || spec->tiers_set) {
+    errno = ENOTSUP;
+    sd_error ("export: %s: %s is not implemented yet", name,
+              spec->reserve ? "reserve=" : "tiers=");
+    return NULL;
+  }
   if (pool_export (pool, name, &size, &quota, declared, &id) == -1)
     return NULL;
   exp = calloc (1, sizeof *exp);

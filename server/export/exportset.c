@@ -66,18 +66,15 @@ check_decls (const struct exportspec *decls, size_t n, uint64_t default_size)
     return -1;
   }
   for (i = 0; i < n; i++) {
-    const char *later = decls[i].reserve ? "reserve=" :
-      decls[i].tiers_set ? "tiers=" : decls[i].shared ? "shared=" : NULL;
-
     if (declared (decls, i, decls[i].name)) {
       errno = EINVAL;
       sd_error ("export: %s: declared twice", decls[i].name);
       return -1;
     }
-    if (later) {
+    if (decls[i].shared) {
       errno = ENOTSUP;
-      sd_error ("export: %s: %s is not implemented yet (size= and quota= "
-                "are)", decls[i].name, later);
+      sd_error ("export: %s: shared= is not implemented yet",
+                decls[i].name);
       return -1;
     }
   }
