@@ -19,8 +19,8 @@
 /* Width of the progress bar, in characters between the brackets. */
 #define BAR_WIDTH 30
 
-static void
-add_member (json_object *obj, const char *key, json_object *val)
+void
+ctl_add_member (json_object *obj, const char *key, json_object *val)
 {
   if (val == NULL || json_object_object_add (obj, key, val))
     ctl_nomem ();
@@ -31,18 +31,18 @@ ctl_on_request (const struct devspec *dev)
 {
   json_object *req = ctl_request_new ("on");
 
-  add_member (req, "path", json_object_new_string (dev->path));
+  ctl_add_member (req, "path", json_object_new_string (dev->path));
   if (dev->priority_set)
-    add_member (req, "priority", json_object_new_int64 (dev->priority));
+    ctl_add_member (req, "priority", json_object_new_int64 (dev->priority));
   if (dev->maxactive)
-    add_member (req, "maxactive", json_object_new_int64 (dev->maxactive));
+    ctl_add_member (req, "maxactive", json_object_new_int64 (dev->maxactive));
   if (dev->timeout)
-    add_member (req, "timeout", json_object_new_int64 (dev->timeout));
+    ctl_add_member (req, "timeout", json_object_new_int64 (dev->timeout));
   /* Bytes as an integer: the size was checked here already, so the
    * server cannot read it another way.
    */
   if (dev->create_size)
-    add_member (req, "create", json_object_new_int64 (dev->create_size));
+    ctl_add_member (req, "create", json_object_new_int64 (dev->create_size));
   return req;
 }
 
@@ -51,8 +51,8 @@ ctl_ctl_request (const char *path, long long priority)
 {
   json_object *req = ctl_request_new ("ctl");
 
-  add_member (req, "path", json_object_new_string (path));
-  add_member (req, "priority", json_object_new_int64 (priority));
+  ctl_add_member (req, "path", json_object_new_string (path));
+  ctl_add_member (req, "priority", json_object_new_int64 (priority));
   return req;
 }
 
@@ -61,15 +61,12 @@ ctl_off_request (const char *path)
 {
   json_object *req = ctl_request_new ("off");
 
-  add_member (req, "path", json_object_new_string (path));
+  ctl_add_member (req, "path", json_object_new_string (path));
   return req;
 }
 
-/* Connect, send req and hang up.
- * => returns the reply, or NULL after the failure was reported.
- */
-static json_object *
-call (const struct ctl_ctx *ctx, json_object *req)
+json_object *
+ctl_call (const struct ctl_ctx *ctx, json_object *req)
 {
   struct ctl_conn *conn = ctl_conn_open (ctx->socket, ctx->json);
   json_object *reply;
@@ -81,11 +78,10 @@ call (const struct ctl_ctx *ctx, json_object *req)
   return reply;
 }
 
-/* For the requests whose reply says nothing but "ok". */
-static int
-call_once (const struct ctl_ctx *ctx, json_object *req)
+int
+ctl_call_once (const struct ctl_ctx *ctx, json_object *req)
 {
-  json_object *reply = call (ctx, req);
+  json_object *reply = ctl_call (ctx, req);
 
   if (reply == NULL)
     return -1;
@@ -101,7 +97,7 @@ show (const struct ctl_ctx *ctx, const char *cmd,
       void (*print) (json_object *, const struct ctl_units *))
 {
   CLEANUP_JSON json_object *req = ctl_request_new (cmd);
-  json_object *reply = call (ctx, req);
+  json_object *reply = ctl_call (ctx, req);
 
   if (reply == NULL)
     return -1;
@@ -111,16 +107,69 @@ show (const struct ctl_ctx *ctx, const char *cmd,
   return 0;
 }
 
+/* Send cmd and then "exports" on one connection (not copied raw):
+ * print both with print and print_exports, or, with --json, the first
+ * reply with the exports array added as its "exports" member, on one
+ * line.
+ */
+static int
+show_with_exports (const struct ctl_ctx *ctx, const char *cmd,
+                   void (*print) (json_object *, const struct ctl_units *),
+                   void (*print_exports) (json_object *,
+                                          const struct ctl_units *))
+{
+  CLEANUP_JSON json_object *req = ctl_request_new (cmd);
+  CLEANUP_JSON json_object *xreq = ctl_request_new ("exports");
+  CLEANUP_JSON json_object *reply = NULL;
+  CLEANUP_JSON json_object *xreply = NULL;
+  struct ctl_conn *conn = ctl_conn_open (ctx->socket, false);
+  json_object *arr;
+
+  if (conn == NULL)
+    return -1;
+  reply = ctl_conn_call (conn, req, NULL, NULL);
+  if (reply)
+    xreply = ctl_conn_call (conn, xreq, NULL, NULL);
+  ctl_conn_close (conn);
+  if (reply == NULL || xreply == NULL)
+    return -1;
+  if (!ctx->json) {
+    print (reply, &ctx->units);
+    print_exports (xreply, &ctx->units);
+    return 0;
+  }
+  if (json_object_object_get_ex (xreply, "exports", &arr))
+    ctl_add_member (reply, "exports", json_object_get (arr));
+  printf ("%s\n", json_object_to_json_string_ext (
+            reply, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+  return 0;
+}
+
+/* -l: the devices' table, a blank line, the exports' table. */
+static void
+print_list (json_object *stats, const struct ctl_units *u)
+{
+  ctl_print_list (stats, u);
+  printf ("\n");
+}
+
 int
 ctl_cmd_list (const struct ctl_ctx *ctx)
 {
-  return show (ctx, "stats", ctl_print_list);
+  return show_with_exports (ctx, "stats", print_list, ctl_print_exports);
 }
 
 int
 ctl_cmd_summary (const struct ctl_ctx *ctx)
 {
-  return show (ctx, "summary", ctl_print_summary);
+  return show_with_exports (ctx, "summary", ctl_print_summary,
+                            ctl_print_export_lines);
+}
+
+int
+ctl_cmd_export_list (const struct ctl_ctx *ctx)
+{
+  return show (ctx, "exports", ctl_print_exports);
 }
 
 int
@@ -128,7 +177,7 @@ ctl_cmd_add (const struct ctl_ctx *ctx, const struct devspec *dev)
 {
   CLEANUP_JSON json_object *req = ctl_on_request (dev);
 
-  return call_once (ctx, req);
+  return ctl_call_once (ctx, req);
 }
 
 int
@@ -137,7 +186,7 @@ ctl_cmd_change (const struct ctl_ctx *ctx, const char *path,
 {
   CLEANUP_JSON json_object *req = ctl_ctl_request (path, priority);
 
-  return call_once (ctx, req);
+  return ctl_call_once (ctx, req);
 }
 
 int
@@ -145,19 +194,15 @@ ctl_cmd_trust (const struct ctl_ctx *ctx, const char *name)
 {
   CLEANUP_JSON json_object *req = ctl_request_new ("trust");
 
-  add_member (req, "export", json_object_new_string (name));
-  return call_once (ctx, req);
+  ctl_add_member (req, "export", json_object_new_string (name));
+  return ctl_call_once (ctx, req);
 }
 
-/* The progress bar of a swap-off, drawn on stderr if it is a
- * terminal.  One at a time: ctl_error erases it through
- * ctl_before_error.
- */
+/* Whether the progress bar (ctl-cmd.h) is on the screen. */
 static bool bar_drawn;
 
-/* Erase the bar, so that what follows starts on a clean line. */
-static void
-clear_progress (void)
+void
+ctl_clear_progress (void)
 {
   if (bar_drawn)
     fputs ("\r\033[K", stderr);
@@ -167,10 +212,11 @@ clear_progress (void)
 /* Redraw the bar from one progress line: "\r" and "\033[K" (erase to
  * the end of the line) keep it on one line of the terminal.
  */
-static void
-draw_progress (json_object *p, void *opaque)
+void
+ctl_draw_progress (json_object *p, void *opaque)
 {
-  uint64_t moved = ctl_json_u64 (p, "moved");
+  bool freeing = json_object_object_get_ex (p, "export", NULL);
+  uint64_t moved = ctl_json_u64 (p, freeing ? "freed" : "moved");
   uint64_t total = ctl_json_u64 (p, "total");
   char bar[BAR_WIDTH + 1];
   unsigned filled, pct;
@@ -182,11 +228,25 @@ draw_progress (json_object *p, void *opaque)
   memset (bar, '#', filled);
   memset (bar + filled, ' ', BAR_WIDTH - filled);
   bar[BAR_WIDTH] = '\0';
-  fprintf (stderr, "\r%s: moving pages [%s] %3u%% %" PRIu64 "/%" PRIu64
-           "\033[K", ctl_json_str (p, "path", "?"), bar, pct, moved, total);
+  fprintf (stderr, "\r%s%s: %s pages [%s] %3u%% %" PRIu64 "/%" PRIu64
+           "\033[K", freeing ? "export " : "",
+           ctl_json_str (p, freeing ? "export" : "path", "?"),
+           freeing ? "freeing" : "moving", bar, pct, moved, total);
   fflush (stderr);
   bar_drawn = true;
-  ctl_before_error = clear_progress;
+  ctl_before_error = ctl_clear_progress;
+}
+
+json_object *
+ctl_call_with_progress (struct ctl_conn *conn, json_object *req)
+{
+  bool tty = isatty (STDERR_FILENO);
+  json_object *reply;
+
+  reply = ctl_conn_call (conn, req, tty ? ctl_draw_progress : NULL, NULL);
+  ctl_clear_progress ();
+  ctl_before_error = NULL;
+  return reply;
 }
 
 int
@@ -194,12 +254,8 @@ ctl_do_off (const struct ctl_ctx *ctx, struct ctl_conn *conn,
             const char *path)
 {
   CLEANUP_JSON json_object *req = ctl_off_request (path);
-  bool tty = isatty (STDERR_FILENO);
-  json_object *reply;
+  json_object *reply = ctl_call_with_progress (conn, req);
 
-  reply = ctl_conn_call (conn, req, tty ? draw_progress : NULL, NULL);
-  clear_progress ();
-  ctl_before_error = NULL;
   if (reply == NULL)
     return -1;
   if (!ctx->json)

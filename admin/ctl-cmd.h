@@ -19,7 +19,10 @@ struct ctl_ctx {
   struct ctl_units units;       /* -k, -m, -g, -h */
 };
 
-/* -l and -s. */
+/* -l and -s: the devices and the pool, then the exports (with --json:
+ * the stats or summary reply with an "exports" member, which is the
+ * exports reply's).
+ */
 extern int ctl_cmd_list (const struct ctl_ctx *ctx);
 extern int ctl_cmd_summary (const struct ctl_ctx *ctx);
 
@@ -52,8 +55,49 @@ extern int ctl_cmd_apply (const struct ctl_ctx *ctx, const char *file,
                           long long default_priority);
 extern int ctl_cmd_unapply (const struct ctl_ctx *ctx, const char *file);
 
-/* Shared by ctl-cmd.c and ctl-apply.c. */
+/* -l -e: the exports; -a -e: create the export spec declares
+ * ("NAME,size=SIZE[,quota=SIZE]...", as export= takes); -d -e: remove
+ * export name, freeing its pages (force: even while a host is
+ * attached), with a progress bar as -d has.
+ */
+extern int ctl_cmd_export_list (const struct ctl_ctx *ctx);
+extern int ctl_cmd_export_create (const struct ctl_ctx *ctx,
+                                  const char *spec);
+extern int ctl_cmd_export_remove (const struct ctl_ctx *ctx,
+                                  const char *name, bool force);
+
+/* Shared by ctl-cmd.c, ctl-apply.c and ctl-export.c. */
 struct ctl_conn;
+
+/* Add member key to obj (exits through ctl_nomem if it cannot). */
+extern void ctl_add_member (json_object *obj, const char *key,
+                            json_object *val);
+
+/* Connect, send req and hang up.
+ * => returns the reply, or NULL after the failure was reported.
+ */
+extern json_object *ctl_call (const struct ctl_ctx *ctx, json_object *req);
+
+/* For the requests whose reply says nothing but "ok": returns 0, or -1
+ * after reporting.
+ */
+extern int ctl_call_once (const struct ctl_ctx *ctx, json_object *req);
+
+/* The progress bar of a swap-off or an export's removal, drawn on
+ * stderr if it is a terminal, from the server's progress lines (a
+ * ctl_progress_fn).  One at a time: ctl_error erases it through
+ * ctl_before_error, ctl_clear_progress when the reply came.
+ */
+extern void ctl_draw_progress (json_object *progress, void *opaque);
+extern void ctl_clear_progress (void);
+
+/* Send req on conn, drawing the progress bar while the server sends
+ * progress lines; erase it when the reply comes.
+ * => returns the reply, or NULL after the failure was reported.
+ */
+extern json_object *ctl_call_with_progress (struct ctl_conn *conn,
+                                            json_object *req);
+
 extern json_object *ctl_on_request (const struct devspec *dev);
 extern json_object *ctl_ctl_request (const char *path, long long priority);
 extern json_object *ctl_off_request (const char *path);

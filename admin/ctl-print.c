@@ -137,10 +137,9 @@ humanize (char *buf, size_t n, uint64_t bytes)
     snprintf (buf, n, "%.0f%c", v, suffix[i]);
 }
 
-/* bytes in the units of u, as a string in buf. */
-static void
-format_amount (char *buf, size_t n, uint64_t bytes,
-               const struct ctl_units *u)
+void
+ctl_format_amount (char *buf, size_t n, uint64_t bytes,
+                   const struct ctl_units *u)
 {
   if (u->block)
     snprintf (buf, n, "%" PRIu64, bytes / u->block);
@@ -170,8 +169,8 @@ struct amounts {
   uint64_t pages, used, avail, bad;
 };
 
-static char *
-xstrdup (const char *s)
+char *
+ctl_xstrdup (const char *s)
 {
   char *r = strdup (s);
 
@@ -190,7 +189,7 @@ join_flags (json_object *dev)
 
   if (!json_object_object_get_ex (dev, "flags", &flags) ||
       !json_object_is_type (flags, json_type_array))
-    return xstrdup ("-");
+    return ctl_xstrdup ("-");
   n = json_object_array_length (flags);
   for (i = 0; i < n; i++) {
     const char *f = json_object_get_string (json_object_array_get_idx (flags,
@@ -199,7 +198,7 @@ join_flags (json_object *dev)
       strncat (buf, ",", sizeof buf - strlen (buf) - 1);
     strncat (buf, f ? f : "?", sizeof buf - strlen (buf) - 1);
   }
-  return xstrdup (n ? buf : "-");
+  return ctl_xstrdup (n ? buf : "-");
 }
 
 /* Fill the amount columns of r (Size to Capacity, and Bad). */
@@ -209,17 +208,17 @@ fill_amounts (struct row *r, const struct amounts *a, uint64_t page_size,
 {
   char buf[64];
 
-  format_amount (buf, sizeof buf, a->size, u);
-  r->cell[COL_SIZE] = xstrdup (buf);
-  format_amount (buf, sizeof buf, a->used * page_size, u);
-  r->cell[COL_USED] = xstrdup (buf);
-  format_amount (buf, sizeof buf, a->avail * page_size, u);
-  r->cell[COL_AVAIL] = xstrdup (buf);
-  format_amount (buf, sizeof buf, a->bad * page_size, u);
-  r->cell[COL_BAD] = xstrdup (buf);
+  ctl_format_amount (buf, sizeof buf, a->size, u);
+  r->cell[COL_SIZE] = ctl_xstrdup (buf);
+  ctl_format_amount (buf, sizeof buf, a->used * page_size, u);
+  r->cell[COL_USED] = ctl_xstrdup (buf);
+  ctl_format_amount (buf, sizeof buf, a->avail * page_size, u);
+  r->cell[COL_AVAIL] = ctl_xstrdup (buf);
+  ctl_format_amount (buf, sizeof buf, a->bad * page_size, u);
+  r->cell[COL_BAD] = ctl_xstrdup (buf);
   snprintf (buf, sizeof buf, "%.0f%%",
             a->pages ? 100.0 * a->used / a->pages : 0.0);
-  r->cell[COL_CAPACITY] = xstrdup (buf);
+  r->cell[COL_CAPACITY] = ctl_xstrdup (buf);
 }
 
 /* Build the row of one device of a stats reply; add its amounts to
@@ -241,14 +240,14 @@ device_row (struct row *r, json_object *dev, uint64_t page_size,
   a.size = ctl_json_u64 (dev, "size");
   if (a.size == 0)
     a.size = a.pages * page_size;
-  r->cell[COL_DEVICE] = xstrdup (ctl_json_str (dev, "path", "?"));
+  r->cell[COL_DEVICE] = ctl_xstrdup (ctl_json_str (dev, "path", "?"));
   fill_amounts (r, &a, page_size, u);
   if (json_object_object_get_ex (dev, "priority", &prio))
     snprintf (buf, sizeof buf, "%" PRId64, json_object_get_int64 (prio));
   else
     strcpy (buf, "?");
-  r->cell[COL_PRIORITY] = xstrdup (buf);
-  r->cell[COL_KIND] = xstrdup (ctl_json_str (dev, "kind", "?"));
+  r->cell[COL_PRIORITY] = ctl_xstrdup (buf);
+  r->cell[COL_KIND] = ctl_xstrdup (ctl_json_str (dev, "kind", "?"));
   r->cell[COL_FLAGS] = join_flags (dev);
   total->size += a.size;
   total->pages += a.pages;
@@ -267,38 +266,39 @@ header_row (struct row *r, const struct ctl_units *u)
   size_t c;
 
   for (c = 0; c < NCOLS; c++)
-    r->cell[c] = xstrdup (names[c] ? names[c] : u->header);
+    r->cell[c] = ctl_xstrdup (names[c] ? names[c] : u->header);
 }
 
 static void
 total_row (struct row *r, const struct amounts *total, uint64_t page_size,
            const struct ctl_units *u)
 {
-  r->cell[COL_DEVICE] = xstrdup ("Total");
+  r->cell[COL_DEVICE] = ctl_xstrdup ("Total");
   fill_amounts (r, total, page_size, u);
-  r->cell[COL_PRIORITY] = xstrdup ("");
-  r->cell[COL_KIND] = xstrdup ("");
-  r->cell[COL_FLAGS] = xstrdup ("");
+  r->cell[COL_PRIORITY] = ctl_xstrdup ("");
+  r->cell[COL_KIND] = ctl_xstrdup ("");
+  r->cell[COL_FLAGS] = ctl_xstrdup ("");
 }
 
-/* Print rows with every column as wide as its widest cell, two spaces
- * apart; free the cells.
- */
-static void
-print_rows (struct row *rows, size_t n)
+void
+ctl_print_table (char **cells, size_t nrows, size_t ncols, const bool *left)
 {
-  size_t width[NCOLS] = { 0 }, i, c;
+  size_t width[ncols], i, c;
 
-  for (i = 0; i < n; i++)
-    for (c = 0; c < NCOLS; c++)
-      if (strlen (rows[i].cell[c]) > width[c])
-        width[c] = strlen (rows[i].cell[c]);
-  for (i = 0; i < n; i++) {
-    for (c = 0; c < NCOLS; c++) {
+  memset (width, 0, sizeof width);
+  for (i = 0; i < nrows; i++)
+    for (c = 0; c < ncols; c++)
+      if (strlen (cells[i * ncols + c]) > width[c])
+        width[c] = strlen (cells[i * ncols + c]);
+  for (i = 0; i < nrows; i++) {
+    for (c = 0; c < ncols; c++) {
       int w = width[c];
-      printf ("%s%*s", c ? "  " : "", col_left[c] ? -w : w,
-              rows[i].cell[c]);
-      free (rows[i].cell[c]);
+      /* The last column is not padded: no trailing spaces. */
+      if (left[c] && c + 1 == ncols)
+        w = 0;
+      printf ("%s%*s", c ? "  " : "", left[c] ? -w : w,
+              cells[i * ncols + c]);
+      free (cells[i * ncols + c]);
     }
     printf ("\n");
   }
@@ -333,7 +333,7 @@ ctl_print_list (json_object *stats, const struct ctl_units *u)
     total_row (&rows[n + 1], &total, page_size, u);
   printf ("Devices in priority order: lower priority numbers are "
           "preferred.\n");
-  print_rows (rows, n > 1 ? n + 2 : n + 1);
+  ctl_print_table ((char **) rows, n > 1 ? n + 2 : n + 1, NCOLS, col_left);
   free (rows);
 }
 
@@ -386,12 +386,12 @@ ctl_print_summary (json_object *summary, const struct ctl_units *u)
   uint64_t bad = ctl_json_u64 (summary, "bad");
   char s[64], used[64], avail[64], b[64];
 
-  format_amount (s, sizeof s, size, u);
-  format_amount (used, sizeof used,
+  ctl_format_amount (s, sizeof s, size, u);
+  ctl_format_amount (used, sizeof used,
                  ctl_json_u64 (summary, "used") * page_size, u);
-  format_amount (avail, sizeof avail,
+  ctl_format_amount (avail, sizeof avail,
                  ctl_json_u64 (summary, "avail") * page_size, u);
-  format_amount (b, sizeof b, bad * page_size, u);
+  ctl_format_amount (b, sizeof b, bad * page_size, u);
   printf ("total: %s%s%s allocated, %s used, %s available",
           s, u->block ? " " : "", u->block ? u->header : "", used, avail);
   if (bad)

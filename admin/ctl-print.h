@@ -6,6 +6,8 @@
 #ifndef SWAPDRUMCTL_PRINT_H
 #define SWAPDRUMCTL_PRINT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
@@ -31,6 +33,28 @@ extern void ctl_print_list (json_object *stats, const struct ctl_units *u);
 /* Print the one "total:" line of a summary reply on stdout. */
 extern void ctl_print_summary (json_object *summary,
                                const struct ctl_units *u);
+
+/* Print the exports of an exports reply on stdout: a table (-l), or a
+ * line each (-s).  ctl-export.c.
+ */
+extern void ctl_print_exports (json_object *reply,
+                               const struct ctl_units *u);
+extern void ctl_print_export_lines (json_object *reply,
+                                    const struct ctl_units *u);
+
+/* bytes in the units of u, as a string in buf. */
+extern void ctl_format_amount (char *buf, size_t n, uint64_t bytes,
+                               const struct ctl_units *u);
+
+/* Print nrows rows of ncols cells (row-major, malloc'd; freed here),
+ * every column as wide as its widest cell, two spaces apart; left[c]:
+ * column c is aligned left, else right.
+ */
+extern void ctl_print_table (char **cells, size_t nrows, size_t ncols,
+                             const bool *left);
+
+/* strdup, or exit through ctl_nomem. */
+extern char *ctl_xstrdup (const char *s);
 
 /* Read member key of obj as a non-negative integer (0 if absent or
  * negative) or as a string (dflt if absent).

@@ -36,6 +36,8 @@
 /* The options as given, checked by check_options. */
 struct options {
   int cmd;                      /* 'a', 'd', 'c', 'l', 's', 'A', 'U', 'Z' */
+  bool exports;                 /* -e: -a, -d, -l act on exports */
+  bool force;                   /* -F (with -d -e) */
   int unit;                     /* 'k', 'm', 'g', 'h', or 0 */
   bool has_priority;            /* -p */
   long long priority;
@@ -45,12 +47,13 @@ struct options {
   bool dry_run;                 /* -n */
   const char *socket;           /* -S */
   bool json;                    /* --json */
-  const char *path;             /* the operand of -a, -d, -c, -Z */
+  const char *path;             /* the operand of -a, -d, -c, -Z (with
+                                   -e: the export's spec or name) */
 };
 
 enum { OPT_JSON = 256, OPT_HELP };
 
-static const char short_options[] = "AaUZdclskmghnp:o:f:S:V";
+static const char short_options[] = "AaUZdcleFskmghnp:o:f:S:V";
 static const struct option long_options[] = {
   { "json",    no_argument, NULL, OPT_JSON },
   { "help",    no_argument, NULL, OPT_HELP },
@@ -69,6 +72,9 @@ help (void)
           "  %1$s -A [-n] [-p PRIORITY] [-f CONFIG]\n"
           "  %1$s -U [-n] [-f CONFIG]\n"
           "  %1$s -Z [EXPORT]\n"
+          "  %1$s -a -e NAME,size=SIZE[,quota=SIZE]\n"
+          "  %1$s -d -e [-F] NAME\n"
+          "  %1$s -l -e [-k | -m | -g | -h]\n"
           "  %1$s -V | --help\n"
           "\n"
           "  -a  add PATH to the pool         -d  remove PATH from the pool\n"
@@ -82,6 +88,8 @@ help (void)
           "  -n  only say what -A or -U would do\n"
           "  -Z  after a host crash: EXPORT's unwritten pages read zeros "
           "again\n"
+          "  -e  -a, -d and -l act on exports: create (spelled as export=),\n"
+          "      remove (freeing its pages; -F even while attached), list\n"
           "  -f CONFIG  default: %2$s\n"
           "  -S SOCKET  the admin socket; default: $SWAPDRUM_ADMIN, else\n"
           "             /run/swapdrum/admin.sock (root),\n"
@@ -168,6 +176,8 @@ take_option (struct options *o, int c)
     o->unit = c;
     return 0;
   case 'n': o->dry_run = true; return 0;
+  case 'e': o->exports = true; return 0;
+  case 'F': o->force = true; return 0;
   case 'o':
     o->has_devopts = true;
     return parse_devopts (&o->devopts, optarg);
@@ -190,6 +200,10 @@ check_options (struct options *o, int nargs)
 {
   bool wants_path = o->cmd && strchr ("adc", o->cmd);
 
+  if (o->exports && wants_path && nargs != 1)
+    return usage_error (nargs ? "one export only" :
+                        o->cmd == 'a' ? "NAME,size=SIZE missing"
+                        : "NAME missing");
   if (o->cmd == 0)
     return usage_error ("no command: use -a, -d, -c, -l, -s, -A, -U or -Z");
   if (wants_path && nargs != 1)
@@ -208,6 +222,12 @@ check_options (struct options *o, int nargs)
     return usage_error ("-f and -n go with -A or -U");
   if (o->unit && !strchr ("ls", o->cmd))
     return usage_error ("-k, -m, -g and -h go with -l or -s");
+  if (o->exports && !strchr ("adl", o->cmd))
+    return usage_error ("-e goes with -a, -d or -l");
+  if (o->exports && (o->has_priority || o->has_devopts))
+    return usage_error ("-p and -o go with devices, not -e");
+  if (o->force && !(o->exports && o->cmd == 'd'))
+    return usage_error ("-F goes with -d -e");
   return 0;
 }
 
@@ -278,6 +298,18 @@ add_command (const struct ctl_ctx *ctx, const struct options *o,
   return ctl_cmd_add (ctx, &dev);
 }
 
+/* -e: the command on exports.  => returns 0 or -1 (reported). */
+static int
+run_export (const struct ctl_ctx *ctx, const struct options *o)
+{
+  switch (o->cmd) {
+  case 'a': return ctl_cmd_export_create (ctx, o->path);
+  case 'd': return ctl_cmd_export_remove (ctx, o->path, o->force);
+  case 'l': return ctl_cmd_export_list (ctx);
+  }
+  return -1;
+}
+
 /* Run the command of o.  => returns 0 or -1 (reported). */
 static int
 run (const struct ctl_ctx *ctx, const struct options *o)
@@ -286,6 +318,8 @@ run (const struct ctl_ctx *ctx, const struct options *o)
 
   if (o->cmd == 'Z')
     return ctl_cmd_trust (ctx, o->path ? o->path : "");
+  if (o->exports)
+    return run_export (ctx, o);
   if (o->path && (path = absolute_path (o->path)) == NULL)
     return -1;
   switch (o->cmd) {

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
@@ -35,6 +36,7 @@
 #include "swapdrum/log.h"
 #include "swapdrum/monitor.h"
 #include "swapdrum/pool.h"
+#include "swapdrum/session.h"
 
 /* nbdkit before 1.33.10 aborts when a client hangs up with requests
  * in flight under the PARALLEL model (RHBZ#2173054); a swap server
@@ -368,7 +370,7 @@ swapdrum_get_ready (void)
     nbdkit_error ("admin: %m");
     return -1;
   }
-  admin = admin_create (pool, admin_sock, admin_mode, admin_group);
+  admin = admin_create (pool, exports, admin_sock, admin_mode, admin_group);
   return admin ? 0 : -1;
 }
 
@@ -410,10 +412,11 @@ swapdrum_cleanup (void)
   "config=FILE          Devices (and exports) listed in FILE, one per line:\n" \
   "                     PATH [priority=N] [maxactive=N] [create=SIZE]\n" \
   "                          [timeout=SECONDS]\n" \
-  "export=NAME,size=SIZE[,quota=SIZE]\n" \
+  "export=NAME,size=SIZE[,quota=SIZE][,shared=BOOL]\n" \
   "                     An export (repeat for more); without any, the\n" \
-  "                     default export \"\" alone.  Config files say\n" \
-  "                     export NAME size=SIZE [quota=SIZE]\n" \
+  "                     default export \"\" alone.  One host at a time\n" \
+  "                     unless shared=true.  Config files say\n" \
+  "                     export NAME size=SIZE [quota=SIZE] ...\n" \
   "size=SIZE            The default export's size (default: the sum of\n" \
   "                     the devices at the first start; then what the\n" \
   "                     pool recorded).\n" \
@@ -438,13 +441,16 @@ swapdrum_thread_model (void)
 static int
 swapdrum_list_exports (int readonly, int is_tls, struct nbdkit_exports *e)
 {
+  char **names = exportset_names (exports);
   size_t i;
+  int r = 0;
 
-  for (i = 0; i < exportset_count (exports); i++)
-    if (nbdkit_add_export (e, export_name (exportset_get (exports, i)),
-                           pool_description (pool)) == -1)
-      return -1;
-  return 0;
+  if (names == NULL)
+    return -1;
+  for (i = 0; names[i] && r == 0; i++)
+    r = nbdkit_add_export (e, names[i], pool_description (pool));
+  pool_names_free (names);
+  return r;
 }
 
 static const char *
@@ -459,18 +465,49 @@ swapdrum_default_export (int readonly, int is_tls)
   return "";
 }
 
+/* The host a connection comes from, for the one-host-per-export rule:
+ * session_host says how a peer is named.  A connection with no peer
+ * address is nbdkit -s over a pipe, the one connection that process
+ * serves (nbdkit has logged that getpeername failed).
+ */
+static int
+peer_host (char *host, size_t len)
+{
+  struct sockaddr_storage ss;
+  socklen_t sslen = sizeof ss;
+  int64_t uid = -1;
+
+  if (nbdkit_peer_name ((struct sockaddr *) &ss, &sslen) == -1) {
+    snprintf (host, len, "the standard input");
+    return 0;
+  }
+  if (ss.ss_family == AF_UNIX && (uid = nbdkit_peer_uid ()) == -1)
+    return -1;
+  session_host ((struct sockaddr *) &ss, uid, host, len);
+  return 0;
+}
+
 static void *
 swapdrum_open (int readonly)
 {
   const char *name = nbdkit_export_name ();
+  char host[SESSION_HOST_MAX];
 
-  return exportset_find (exports, name ? name : "");
+  if (peer_host (host, sizeof host) == -1)
+    return NULL;
+  return session_open (exports, name ? name : "", host);
+}
+
+static void
+swapdrum_close (void *handle)
+{
+  session_close (handle);
 }
 
 static int64_t
 swapdrum_get_size (void *handle)
 {
-  return export_size (handle);
+  return export_size (session_export (handle));
 }
 
 /* 512-byte requests work (read-modify-write in the engine); whole
@@ -550,39 +587,40 @@ static int
 swapdrum_pread (void *handle, void *buf, uint32_t count, uint64_t offset,
                 uint32_t flags)
 {
-  return export_pread (handle, buf, count, offset);
+  return session_pread (handle, buf, count, offset);
 }
 
 static int
 swapdrum_pwrite (void *handle, const void *buf, uint32_t count,
                  uint64_t offset, uint32_t flags)
 {
-  return export_pwrite (handle, buf, count, offset,
-                        flags & NBDKIT_FLAG_FUA);
+  return session_pwrite (handle, buf, count, offset,
+                         flags & NBDKIT_FLAG_FUA);
 }
 
 static int
 swapdrum_zero (void *handle, uint32_t count, uint64_t offset,
                uint32_t flags)
 {
-  if ((flags & NBDKIT_FLAG_FAST_ZERO) && !export_zero_is_fast (handle)) {
+  if ((flags & NBDKIT_FLAG_FAST_ZERO) &&
+      !export_zero_is_fast (session_export (handle))) {
     errno = ENOTSUP;
     return -1;
   }
-  return export_zero (handle, count, offset, flags & NBDKIT_FLAG_FUA);
+  return session_zero (handle, count, offset, flags & NBDKIT_FLAG_FUA);
 }
 
 static int
 swapdrum_trim (void *handle, uint32_t count, uint64_t offset,
                uint32_t flags)
 {
-  return export_trim (handle, count, offset);
+  return session_trim (handle, count, offset);
 }
 
 static int
 swapdrum_flush (void *handle, uint32_t flags)
 {
-  return export_flush (handle);
+  return session_flush (handle);
 }
 
 static int
@@ -597,7 +635,8 @@ static int
 swapdrum_extents (void *handle, uint32_t count, uint64_t offset,
                   uint32_t flags, struct nbdkit_extents *extents)
 {
-  return export_extents (handle, count, offset, add_extent, extents);
+  return export_extents (session_export (handle), count, offset,
+                         add_extent, extents);
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -619,6 +658,7 @@ static struct nbdkit_plugin plugin = {
   .list_exports      = swapdrum_list_exports,
   .default_export    = swapdrum_default_export,
   .open              = swapdrum_open,
+  .close             = swapdrum_close,
   .get_size          = swapdrum_get_size,
   .export_description = swapdrum_export_description,
   .block_size        = swapdrum_block_size,

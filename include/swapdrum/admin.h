@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "swapdrum/nonnull.h"
+#include "swapdrum/exportset.h"
 #include "swapdrum/pool.h"
 
 struct admin_server;
@@ -29,13 +30,16 @@ struct admin_server;
  * socket file gets exactly `mode` (e.g. 0600) and, if group is not
  * (gid_t) -1, that group.  No thread is started.  Call it before other
  * threads run (nbdkit's .get_ready): it changes the umask for a moment.
+ * exports (NULL: none; the export commands are then refused with
+ * ENOTSUP) is the set the export commands list and change.
  * => returns the server, or NULL after reporting "admin: PATH: reason"
  *    with errno set (ENAMETOOLONG, EADDRINUSE, EEXIST: not a socket).
  */
 extern struct admin_server *admin_create (struct pool *pool,
+                                          struct exportset *exports,
                                           const char *path, mode_t mode,
                                           gid_t group)
-  SD_NONNULL (1, 2);
+  SD_NONNULL (1, 3);
 
 /* Start the loop thread and the worker thread (with every signal
  * blocked).  Call after nbdkit forks and changes user (.after_fork):

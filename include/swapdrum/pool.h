@@ -85,6 +85,36 @@ extern int pool_export (struct pool *pool, const char *name,
                         uint16_t *id)
   SD_NONNULL (1, 2, 3, 4, 6);
 
+/* True if the pool table marks export name live: created over the
+ * admin socket, and so served at every start until it is removed,
+ * declared or not; *shared is then set to whether several hosts may
+ * attach.
+ */
+extern bool pool_export_is_live (struct pool *pool, const char *name,
+                                 bool *shared)
+  SD_NONNULL (1, 2, 3);
+
+/* Mark export name live, and shared or not, in the pool table and
+ * write the table to every device (nothing is written if it was so
+ * already).
+ * => returns 0, or -1 after reporting (ENOENT: not in the table; a
+ *    table write that failed: the flag is then cleared again).
+ */
+extern int pool_export_set_live (struct pool *pool, const char *name,
+                                 bool shared)
+  SD_NONNULL (1, 2);
+
+/* Remove export name from the pool table and write the table to every
+ * device.  The export must be closed (export_destroy) and should hold
+ * no page: a page record of an export the table does not have makes
+ * the next start fail, so clear them first (trim the whole export).
+ * => returns 0, or -1 after reporting (ENOENT: not in the table;
+ *    EBUSY: still open; a table write that failed: the table is then
+ *    as it was).
+ */
+extern int pool_export_forget (struct pool *pool, const char *name)
+  SD_NONNULL (1, 2);
+
 /* The names of every export in the pool table, in table order.
  * => returns a malloc'd NULL-terminated array of malloc'd names (free
  *    with pool_names_free), or NULL with errno ENOMEM.

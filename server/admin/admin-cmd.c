@@ -27,6 +27,8 @@
 #include "admin/admin-worker.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/devspec.h"
+#include "swapdrum/exportset.h"
+#include "swapdrum/exportspec.h"
 #include "swapdrum/log.h"
 #include "swapdrum/pool.h"
 
@@ -38,6 +40,8 @@ enum cmd_op {
   CMD_OFF,
   CMD_CTL,
   CMD_TRUST,
+  CMD_EXPORT_CREATE,
+  CMD_EXPORT_REMOVE,
 };
 
 /* A request that changes the pool: a job for the worker. */
@@ -46,8 +50,11 @@ struct cmd_job {
 
   /* Set on the loop thread before it is submitted, constant after. */
   enum cmd_op op;
-  struct devspec spec;          /* path (malloc'd; trust: the export's
-                                   name), priority, ... */
+  struct devspec spec;          /* path (malloc'd; trust and
+                                   export-remove: the export's name),
+                                   priority, ... */
+  struct exportspec xspec;      /* export-create */
+  bool force;                   /* export-remove */
 
   /* Loop thread only. */
   struct admin_conn *conn;      /* who asked; may be dead by the end */
@@ -56,7 +63,8 @@ struct cmd_job {
   /* Worker thread only. */
   struct timespec last_progress; /* when progress was last handed back */
   bool progress_sent;
-  uint64_t moved;               /* pages moved so far (off) */
+  uint64_t moved;               /* pages moved (off) or freed
+                                   (export-remove) so far */
 
   /* Written by the worker before its run returns; read by the loop
    * after the news says done.
@@ -118,34 +126,57 @@ get_path (struct admin_conn *conn, json_object *req, const char *what,
   return 0;
 }
 
-/* The "export" member of trust: a string without NUL ("" is the
- * default export).
+/* The "export" member: a string without NUL ("" is the default
+ * export).
  * => returns 0 with *name malloc'd, or -1 after replying.
  */
 static int
-get_export (struct admin_conn *conn, json_object *req, char **name)
+get_export (struct admin_conn *conn, json_object *req, const char *what,
+            char **name)
 {
   json_object *val;
   const char *s;
 
-  if (member (conn, req, "trust", "export", true, &val) == -1)
+  if (member (conn, req, what, "export", true, &val) == -1)
     return -1;
   if (!json_object_is_type (val, json_type_string)) {
-    admin_reply_error (conn, req, EINVAL, "trust: export: must be a string");
+    admin_reply_error (conn, req, EINVAL, "%s: export: must be a string",
+                       what);
     return -1;
   }
   s = json_object_get_string (val);
   if (strlen (s) != (size_t) json_object_get_string_len (val)) {
     admin_reply_error (conn, req, EINVAL,
-                       "trust: export: contains a NUL character");
+                       "%s: export: contains a NUL character", what);
     return -1;
   }
   *name = strdup (s);
   if (*name == NULL) {
-    admin_reply_error (conn, req, ENOMEM, "trust: %s: %s", s,
-                       strerror (ENOMEM));
+    admin_reply_error (conn, req, ENOMEM, "%s: %s", what, strerror (ENOMEM));
     return -1;
   }
+  return 0;
+}
+
+/* An optional boolean member, false if absent.
+ * => returns 0, or -1 after replying.
+ */
+static int
+get_bool (struct admin_conn *conn, json_object *req, const char *what,
+          const char *name, bool *out)
+{
+  json_object *val;
+  int r = member (conn, req, what, name, false, &val);
+
+  *out = false;
+  if (r <= 0)
+    return r;
+  if (!json_object_is_type (val, json_type_boolean)) {
+    admin_reply_error (conn, req, EINVAL, "%s: %s: must be true or false",
+                       what, name);
+    return -1;
+  }
+  *out = json_object_get_boolean (val);
   return 0;
 }
 
@@ -266,7 +297,66 @@ static int
 prepare_trust (struct admin_conn *conn, json_object *req,
                struct cmd_job *job)
 {
-  return get_export (conn, req, &job->spec.path);
+  return get_export (conn, req, "trust", &job->spec.path);
+}
+
+/* Export commands need the server's export set. */
+static int
+need_exports (struct admin_conn *conn, json_object *req, const char *what)
+{
+  if (conn->srv->exports)
+    return 0;
+  admin_reply_error (conn, req, ENOTSUP, "%s: this server has no exports",
+                     what);
+  return -1;
+}
+
+/* export-create: "spec" is what export= takes:
+ * NAME,size=SIZE[,quota=SIZE]...
+ */
+static int
+prepare_export_create (struct admin_conn *conn, json_object *req,
+                       struct cmd_job *job)
+{
+  json_object *val;
+  const char *s;
+
+  if (need_exports (conn, req, "export-create") == -1 ||
+      member (conn, req, "export-create", "spec", true, &val) == -1)
+    return -1;
+  if (!json_object_is_type (val, json_type_string)) {
+    admin_reply_error (conn, req, EINVAL,
+                       "export-create: spec: must be a string "
+                       "(NAME,size=SIZE[,quota=SIZE]...)");
+    return -1;
+  }
+  s = json_object_get_string (val);
+  sd_clear_error ();
+  if (strlen (s) != (size_t) json_object_get_string_len (val) ||
+      exportspec_parse (s, &job->xspec) == -1) {
+    admin_reply_error (conn, req, EINVAL, "%s",
+                       *sd_last_error () ? sd_last_error ()
+                       : "export-create: spec: contains a NUL character");
+    return -1;
+  }
+  job->spec.path = strdup (job->xspec.name);
+  if (job->spec.path == NULL) {
+    admin_reply_error (conn, req, ENOMEM, "export-create: %s",
+                       strerror (ENOMEM));
+    return -1;
+  }
+  return 0;
+}
+
+static int
+prepare_export_remove (struct admin_conn *conn, json_object *req,
+                       struct cmd_job *job)
+{
+  if (need_exports (conn, req, "export-remove") == -1 ||
+      get_export (conn, req, "export-remove", &job->spec.path) == -1 ||
+      get_bool (conn, req, "export-remove", "force", &job->force) == -1)
+    return -1;
+  return 0;
 }
 
 /* ---- dispatch ---- */
@@ -297,6 +387,13 @@ static const struct command commands[] = {
     .changes_pool = true, .prepare = prepare_ctl, .op = CMD_CTL },
   { .name = "trust", .members = { "export" },
     .changes_pool = true, .prepare = prepare_trust, .op = CMD_TRUST },
+  { .name = "exports", .answer = admin_query_exports },
+  { .name = "export-create", .members = { "spec" },
+    .changes_pool = true, .prepare = prepare_export_create,
+    .op = CMD_EXPORT_CREATE },
+  { .name = "export-remove", .members = { "export", "force" },
+    .changes_pool = true, .prepare = prepare_export_remove,
+    .op = CMD_EXPORT_REMOVE },
 };
 
 /* The ends of the 64-bit integers json-c holds, as JSON writes them. */
@@ -546,7 +643,8 @@ admin_cmd_too_long (struct admin_conn *conn)
 
 static const char *const op_names[] = {
   [CMD_ON] = "on", [CMD_OFF] = "off", [CMD_CTL] = "ctl",
-  [CMD_TRUST] = "trust",
+  [CMD_TRUST] = "trust", [CMD_EXPORT_CREATE] = "export-create",
+  [CMD_EXPORT_REMOVE] = "export-remove",
 };
 
 static int64_t
@@ -597,6 +695,13 @@ cmd_job_run (struct admin_job *j)
   case CMD_TRUST:
     r = pool_trust_export (pool, job->spec.path);
     break;
+  case CMD_EXPORT_CREATE:
+    r = exportset_add (j->srv->exports, &job->xspec);
+    break;
+  case CMD_EXPORT_REMOVE:
+    r = exportset_remove (j->srv->exports, job->spec.path, job->force,
+                          job_progress, job, &job->moved);
+    break;
   }
   if (r == 0)
     return;
@@ -610,8 +715,14 @@ progress_json (const struct cmd_job *job, const struct admin_news *news)
   json_object *line = json_object_new_object ();
   json_object *progress = json_object_new_object ();
 
-  admin_put (progress, "path", json_object_new_string (job->spec.path));
-  admin_put_u64 (progress, "moved", news->moved);
+  if (job->op == CMD_OFF) {
+    admin_put (progress, "path", json_object_new_string (job->spec.path));
+    admin_put_u64 (progress, "moved", news->moved);
+  }
+  else {
+    admin_put (progress, "export", json_object_new_string (job->spec.path));
+    admin_put_u64 (progress, "freed", news->moved);
+  }
   admin_put_u64 (progress, "total", news->total);
   admin_put (line, "progress", progress);
   return line;
@@ -630,6 +741,8 @@ reply_job (struct cmd_job *job)
   reply = admin_reply_new (job->req, true);
   if (job->op == CMD_OFF)
     admin_put_u64 (reply, "moved", job->moved);
+  if (job->op == CMD_EXPORT_REMOVE)
+    admin_put_u64 (reply, "freed", job->moved);
   admin_conn_send (job->conn, reply);
 }
 
@@ -657,6 +770,7 @@ cmd_job_free (struct admin_job *j)
     return;
   json_object_put (job->req);
   free (job->spec.path);
+  exportspec_free (&job->xspec);
   free (job->error);
   free (job);
 }

@@ -41,6 +41,7 @@ struct admin_server {
    * between admin_create and admin_start).
    */
   struct pool *pool;
+  struct exportset *exports;    /* NULL: export commands refused */
   char *path;
   struct stat sock_st;          /* the socket file we bound (dev, ino) */
   uid_t euid;                   /* privileged peers: 0 and this */

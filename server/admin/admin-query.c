@@ -21,6 +21,7 @@
 #include "admin/admin-reply.h"
 #include "storage/page.h"
 #include "devices/swapdev.h"
+#include "swapdrum/exportset.h"
 #include "swapdrum/log.h"
 #include "swapdrum/pool.h"
 
@@ -190,5 +191,80 @@ admin_query_summary (struct admin_conn *conn, json_object *req)
   admin_put (reply, "started_after",
              json_object_new_string (pool_recovery (conn->srv->pool)));
   put_suspect (conn, reply);
+  admin_conn_send (conn, reply);
+}
+
+/* ---- exports ---- */
+
+static const char *const io_kind_names[SD_IO_KINDS] = {
+  [SD_IO_READ] = "read", [SD_IO_WRITE] = "write",
+  [SD_IO_TRIM] = "trim", [SD_IO_FLUSH] = "flush",
+};
+
+static json_object *
+iostat_json (const struct sd_iostat *io)
+{
+  json_object *obj = json_object_new_object ();
+
+  admin_put_u64 (obj, "ops", io->ops);
+  admin_put_u64 (obj, "bytes", io->bytes);
+  admin_put_u64 (obj, "errors", io->errors);
+  admin_put_u64 (obj, "p50_ns", io->p50_ns);
+  admin_put_u64 (obj, "p99_ns", io->p99_ns);
+  admin_put_u64 (obj, "p999_ns", io->p999_ns);
+  return obj;
+}
+
+static const char *
+export_state (const struct sd_export_info *x)
+{
+  return x->removing ? "removing" : x->served ? "served" : "kept";
+}
+
+static json_object *
+export_json (const struct sd_export_info *x)
+{
+  json_object *obj = json_object_new_object ();
+  json_object *io = json_object_new_object ();
+  int k;
+
+  admin_put (obj, "name", json_object_new_string (x->name));
+  admin_put (obj, "state", json_object_new_string (export_state (x)));
+  admin_put (obj, "live", json_object_new_boolean (x->live));
+  admin_put (obj, "shared", json_object_new_boolean (x->shared));
+  admin_put_u64 (obj, "size", x->size);
+  admin_put_u64 (obj, "quota", x->quota);
+  admin_put_u64 (obj, "used", x->used);
+  admin_put (obj, "host", x->host ? json_object_new_string (x->host) : NULL);
+  admin_put_u64 (obj, "connections", x->sessions);
+  for (k = 0; k < SD_IO_KINDS; k++)
+    admin_put (io, io_kind_names[k], iostat_json (&x->io[k]));
+  admin_put (obj, "io", io);
+  return obj;
+}
+
+void
+admin_query_exports (struct admin_conn *conn, json_object *req)
+{
+  struct sd_export_info *info;
+  json_object *reply, *arr;
+  ssize_t n, i;
+
+  if (conn->srv->exports == NULL) {
+    admin_reply_error (conn, req, ENOTSUP, "exports: this server has none");
+    return;
+  }
+  sd_clear_error ();
+  n = exportset_info (conn->srv->exports, &info);
+  if (n == -1) {
+    admin_reply_error (conn, req, errno, "%s", sd_last_error ());
+    return;
+  }
+  reply = admin_reply_new (req, true);
+  arr = json_object_new_array_ext (n);
+  for (i = 0; arr && i < n; i++)
+    json_object_array_add (arr, export_json (&info[i]));
+  admin_put (reply, "exports", arr);
+  exportset_info_free (info, n);
   admin_conn_send (conn, reply);
 }

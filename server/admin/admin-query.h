@@ -1,5 +1,5 @@
 /* swapdrum: the read-only commands of the admin protocol (version,
- * nswap, stats, summary).
+ * nswap, stats, summary, exports).
  *
  * They run on the loop thread, there and then: the engine calls they
  * make take the pool lock only briefly, never across I/O, so they
@@ -18,5 +18,6 @@ extern void admin_query_version (struct admin_conn *conn, json_object *req);
 extern void admin_query_nswap (struct admin_conn *conn, json_object *req);
 extern void admin_query_stats (struct admin_conn *conn, json_object *req);
 extern void admin_query_summary (struct admin_conn *conn, json_object *req);
+extern void admin_query_exports (struct admin_conn *conn, json_object *req);
 
 #endif /* SWAPDRUM_ADMIN_QUERY_H */

@@ -169,7 +169,8 @@ start_threads (struct admin_server *srv)
 /* ---- lifecycle ---- */
 
 struct admin_server *
-admin_create (struct pool *pool, const char *path, mode_t mode, gid_t group)
+admin_create (struct pool *pool, struct exportset *exports, const char *path,
+              mode_t mode, gid_t group)
 {
   struct admin_server *srv = calloc (1, sizeof *srv);
 
@@ -179,6 +180,7 @@ admin_create (struct pool *pool, const char *path, mode_t mode, gid_t group)
     return NULL;
   }
   srv->pool = pool;
+  srv->exports = exports;
   srv->idle_timeout = ADMIN_IDLE_TIMEOUT;
   srv->jobs_tail = &srv->jobs_head;
   pthread_mutex_init (&srv->lock, NULL);

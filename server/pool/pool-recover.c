@@ -87,6 +87,8 @@ table_add_export (struct pool *pool, const char *name, uint64_t size,
   a[pool->table.nexports].size = size;
   a[pool->table.nexports].quota = quota;
   a[pool->table.nexports].suspect = false;
+  a[pool->table.nexports].live = false;
+  a[pool->table.nexports].shared = false;
   pool->table.nexports++;
   return 0;
 }

@@ -7,7 +7,8 @@
  *   {"members": [{"uuid": HEX32, "path": S, "priority": N,
  *                 "maxactive": N, "timeout": N}, ...],
  *    "exports": [{"id": N, "name": S, "size": N[, "quota": N]
- *                 [, "suspect": true]}, ...]}
+ *                 [, "suspect": true][, "live": true]
+ *                 [, "shared": true]}, ...]}
  */
 
 #include <config.h>
@@ -106,6 +107,11 @@ encode_export (const struct pt_export *e)
       (e->quota && put_int (obj, "quota", e->quota)) ||
       (e->suspect &&
        json_object_object_add (obj, "suspect",
+                               json_object_new_boolean (1))) ||
+      (e->live &&
+       json_object_object_add (obj, "live", json_object_new_boolean (1))) ||
+      (e->shared &&
+       json_object_object_add (obj, "shared",
                                json_object_new_boolean (1)))) {
     json_object_put (obj);
     return NULL;
@@ -220,6 +226,22 @@ decode_member (json_object *obj, struct pt_member *m)
   return 0;
 }
 
+/* An optional boolean member: *flag is left alone if it is absent.
+ * => returns 0, or -1 if it is not a boolean.
+ */
+static int
+get_flag (json_object *obj, const char *key, bool *flag)
+{
+  json_object *val;
+
+  if (!json_object_object_get_ex (obj, key, &val))
+    return 0;
+  if (!json_object_is_type (val, json_type_boolean))
+    return -1;
+  *flag = json_object_get_boolean (val);
+  return 0;
+}
+
 static int
 decode_export (json_object *obj, struct pt_export *e)
 {
@@ -241,6 +263,9 @@ decode_export (json_object *obj, struct pt_export *e)
       return -1;
     e->suspect = json_object_get_boolean (val);
   }
+  if (get_flag (obj, "live", &e->live) == -1 ||
+      get_flag (obj, "shared", &e->shared) == -1)
+    return -1;
   e->name = get_string (obj, "name");
   if (e->name == NULL)
     return -1;

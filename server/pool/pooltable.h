@@ -33,6 +33,9 @@ struct pt_export {
   uint64_t quota;               /* bytes; 0: none */
   bool suspect;                 /* after a host crash: unwritten pages
                                    read EIO (docs/design.md) */
+  bool live;                    /* created over the admin socket: served
+                                   at every start until removed */
+  bool shared;                  /* live ones: several hosts may attach */
 };
 
 struct pool_table {

@@ -17,16 +17,40 @@
                                         bytes say export, seed and page
   exports.py verify SOCK NAME SEED N    they read back
   exports.py absent SOCK NAME           the server has no export NAME
+  exports.py hosts PORT ADMIN SOLO MULTI
+                                        one host per export over TCP:
+                                        127.0.0.1 holds SOLO (two
+                                        connections), 127.0.0.2 is
+                                        refused until they close; MULTI
+                                        (shared) takes both; the admin
+                                        socket's exports reply names the
+                                        host and counts connections
+  exports.py forced SOCK ADMIN NAME     NAME removed by force while
+                                        attached: the connection's
+                                        requests fail with EIO, and its
+                                        pages are freed when it closes
+  exports.py fresh SOCK NAME            every byte of NAME reads zero; a
+                                        partial write to a new page
+                                        shows zeros around it
+
+SOCK is a unix socket, or tcp:SRC:PORT: a TCP connection to
+127.0.0.1:PORT from the address SRC.
 
 Use with /usr/bin/python3 (the python3-libnbd bindings).
 """
 
 import errno
+import os
 import random
+import socket
 import struct
 import sys
+import time
 
 import nbd
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import adminclient  # noqa: E402
 
 PAGE = 4096
 
@@ -34,8 +58,121 @@ PAGE = 4096
 def connect(sock, name):
     h = nbd.NBD()
     h.set_export_name(name)
-    h.connect_unix(sock)
+    # Unaligned requests go through (the engine read-modify-writes).
+    h.set_strict_mode(h.get_strict_mode() & ~nbd.STRICT_ALIGN)
+    if sock.startswith("tcp:"):
+        _, src, port = sock.split(":")
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", int(port)))
+        h.connect_socket(s.detach())
+    else:
+        h.connect_unix(sock)
     return h
+
+
+def refused(sock, name):
+    try:
+        connect(sock, name)
+    except nbd.Error:
+        return True
+    return False
+
+
+def export_info(admin, name):
+    r = adminclient.request(admin, {"cmd": "exports"})
+    assert r["ok"], r
+    for x in r["exports"]:
+        if x["name"] == name:
+            return x
+    return None
+
+
+def hosts(port, admin, solo, multi):
+    a = "tcp:127.0.0.1:%s" % port
+    b = "tcp:127.0.0.2:%s" % port
+    h1, h2 = connect(a, solo), connect(a, solo)
+    h1.pwrite(b"1" * PAGE, 0)
+    h2.pwrite(b"2" * PAGE, PAGE)
+    if not refused(b, solo):
+        raise SystemExit("a second host attached to %s" % solo)
+    x = export_info(admin, solo)
+    if x["host"] != "127.0.0.1" or x["connections"] != 2:
+        raise SystemExit("exports reply: %r" % x)
+    h1.shutdown()
+    if not refused(b, solo):
+        raise SystemExit("a second host attached while one connection "
+                         "of the first was open")
+    h2.shutdown()
+    del h1, h2
+    # The server's .close runs after the hang-up: give it a moment.
+    for i in range(100):
+        try:
+            g = connect(b, solo)
+            break
+        except nbd.Error:
+            time.sleep(0.1)
+    else:
+        raise SystemExit("%s stayed taken after its host hung up" % solo)
+    if g.pread(PAGE, 0) != b"1" * PAGE:
+        raise SystemExit("the second host does not see the data")
+    if export_info(admin, solo)["host"] != "127.0.0.2":
+        raise SystemExit("exports reply does not name the new host")
+    m1, m2 = connect(a, multi), connect(b, multi)
+    m1.pwrite(b"m" * PAGE, 0)
+    if m2.pread(PAGE, 0) != b"m" * PAGE:
+        raise SystemExit("the shared export differs between hosts")
+    print("hosts: 127.0.0.2 refused while 127.0.0.1 held %s, taken after; "
+          "%s took both" % (solo, multi))
+
+
+def forced(sock, admin, name):
+    h = connect(sock, name)
+    for i in range(8):
+        h.pwrite(b"f" * PAGE, i * PAGE)
+    r = adminclient.request(admin, {"cmd": "export-remove", "export": name})
+    if not adminclient.is_error(r, "EBUSY"):
+        raise SystemExit("removing an attached export: %r" % r)
+    r = adminclient.request(admin, {"cmd": "export-remove", "export": name,
+                                    "force": True})
+    if r.get("ok") is not True:
+        raise SystemExit("forced removal: %r" % r)
+    try:
+        h.pread(PAGE, 0)
+    except nbd.Error as e:
+        if e.errnum != errno.EIO:
+            raise
+    else:
+        raise SystemExit("a read after a forced removal worked")
+    if not refused(sock, name):
+        raise SystemExit("a removed export took a new connection")
+    used = export_info(admin, name)["used"]
+    h.shutdown()
+    del h
+    for i in range(50):
+        if export_info(admin, name) is None:
+            break
+        time.sleep(0.1)
+    else:
+        raise SystemExit("the removed export stayed after its connection "
+                         "closed")
+    print("forced: requests failed with EIO, %d bytes freed at close" % used)
+
+
+def fresh(sock, name):
+    h = connect(sock, name)
+    size = h.get_size()
+    for off in range(0, size, 1 << 20):
+        if h.pread(min(1 << 20, size - off), off).count(0) != \
+                min(1 << 20, size - off):
+            raise SystemExit("%s: bytes at %d are not zero" % (name, off))
+    h.pwrite(b"new", 100)
+    page = h.pread(PAGE, 0)
+    if page[100:103] != b"new" or page[:100].count(0) != 100 or \
+            page[103:].count(0) != PAGE - 103:
+        raise SystemExit("%s: a partial write shows old bytes" % name)
+    print("%s: %d bytes of zeros, a partial write with zeros around it"
+          % (name, size))
 
 
 def expect_enospc(what, fn, *args):
@@ -133,6 +270,12 @@ def main(argv):
         return verify(argv[2], argv[3], int(argv[4]), int(argv[5]))
     elif cmd == "absent":
         return absent(argv[2], argv[3])
+    elif cmd == "hosts":
+        hosts(argv[2], argv[3], argv[4], argv[5])
+    elif cmd == "forced":
+        forced(argv[2], argv[3], argv[4])
+    elif cmd == "fresh":
+        fresh(argv[2], argv[3])
     else:
         print("exports.py: unknown command %s" % cmd)
         return 2

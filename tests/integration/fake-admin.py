@@ -28,6 +28,7 @@ import threading
 PAGE = 4096
 MEMBERS = {
     "version": set(), "nswap": set(), "stats": set(), "summary": set(),
+    "exports": set(),
     "on": {"path", "priority", "maxactive", "create"},
     "off": {"path"},
     "ctl": {"path", "priority"},
@@ -150,12 +151,24 @@ def do_summary(pool, req, send):
     return {"ok": True, "devices": len(pool.devices), **s}
 
 
+def do_exports(pool, req, send):
+    """The default export, a tenth of the pool, never used."""
+    size = sum(d["size"] for d in pool.devices) // 10 // PAGE * PAGE
+    io = {"ops": 0, "bytes": 0, "errors": 0, "p50_ns": 0, "p99_ns": 0,
+          "p999_ns": 0}
+    return {"ok": True, "exports": [
+        {"name": "", "state": "served", "live": False, "shared": False,
+         "size": size, "quota": 0, "used": 0, "host": None,
+         "connections": 0,
+         "io": {k: dict(io) for k in ("read", "write", "trim", "flush")}}]}
+
+
 COMMANDS = {
     "version": lambda pool, req, send: {"ok": True, "version": "0.1.0",
                                         "protocol": 1},
     "nswap": lambda pool, req, send: {"ok": True,
                                       "nswap": len(pool.devices)},
-    "stats": do_stats, "summary": do_summary,
+    "stats": do_stats, "summary": do_summary, "exports": do_exports,
     "on": do_on, "off": do_off, "ctl": do_ctl,
 }
 

@@ -148,6 +148,9 @@ Device          1K-blocks  Used    Avail  Capacity  Priority  Kind  Flags       
 /srv/fast.swap     524284  4800   519484        1%         0  file  INUSE,ENABLE    0
 /srv/slow.swap     524284     0   524284        0%         5  file  INUSE,ENABLE    0
 Total             1048568  4800  1043768        0%                                  0
+
+Export  State   1K-blocks  Quota  Used  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
+""      served     104856      -     0      0      0       0       0         -          -  -
 EOF
 cp "$out" "$tmp/default"
 ok "-l -k" -l -k
@@ -162,6 +165,9 @@ Device          1M-blocks  Used  Avail  Capacity  Priority  Kind  Flags         
 /srv/fast.swap        511     4    507        1%         0  file  INUSE,ENABLE    0
 /srv/slow.swap        511     0    511        0%         5  file  INUSE,ENABLE    0
 Total                1023     4   1019        0%                                  0
+
+Export  State   1M-blocks  Quota  Used  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
+""      served        102      -     0      0      0       0       0         -          -  -
 EOF
 ok "-l -g" -l -g
 grep -q '^Device  *1G-blocks  *Used' "$out" || fail "-l -g: no 1G-blocks header"
@@ -173,6 +179,9 @@ Device          Size  Used  Avail  Capacity  Priority  Kind  Flags         Bad
 /srv/fast.swap  512M  4.7M   507M        1%         0  file  INUSE,ENABLE   0B
 /srv/slow.swap  512M    0B   512M        0%         5  file  INUSE,ENABLE   0B
 Total           1.0G  4.7M  1019M        0%                                 0B
+
+Export  State   Size  Quota  Used  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
+""      served  102M      -    0B      0      0       0       0         -          -  -
 EOF
 BLOCKSIZE=512 ok "BLOCKSIZE=512 -l" -l
 grep -q '^/srv/fast.swap  *1048568  *9600  *1038968  *1%' "$out" ||
@@ -181,13 +190,25 @@ grep -q '^Device  *512-blocks ' "$out" || fail "BLOCKSIZE=512: header"
 say "ok: -l, -k, -m, -g, -h, BLOCKSIZE"
 
 ok "-s" -s
-same_output "-s" <<< "total: 1048568 1K-blocks allocated, 4800 used, 1043768 available"
+same_output "-s" <<'EOF'
+total: 1048568 1K-blocks allocated, 4800 used, 1043768 available
+export "": served, 0 used
+EOF
 ok "-s -m" -s -m
-same_output "-s -m" <<< "total: 1023 1M-blocks allocated, 4 used, 1019 available"
+same_output "-s -m" <<'EOF'
+total: 1023 1M-blocks allocated, 4 used, 1019 available
+export "": served, 0 used
+EOF
 ok "-s -g" -s -g
-same_output "-s -g" <<< "total: 0 1G-blocks allocated, 0 used, 0 available"
+same_output "-s -g" <<'EOF'
+total: 0 1G-blocks allocated, 0 used, 0 available
+export "": served, 0 used
+EOF
 ok "-sh" -s -h
-same_output "-sh" <<< "total: 1.0G allocated, 4.7M used, 1019M available"
+same_output "-sh" <<'EOF'
+total: 1.0G allocated, 4.7M used, 1019M available
+export "": served, 0B used
+EOF
 say "ok: -s in every unit"
 
 ok "-l --json" -l --json
@@ -197,15 +218,18 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["ok"] and [d["path"] for d in r["devices"]] == \
     ["/srv/fast.swap", "/srv/slow.swap"], r
-' "$out" || fail "-l --json: not the stats reply"
+assert [x["name"] for x in r["exports"]] == [""], r
+' "$out" || fail "-l --json: not the stats reply with the exports"
 ok "-s --json" -s --json
 json_lines 1
-requests_are '{"cmd":"stats"}' '{"cmd":"stats"}' '{"cmd":"stats"}' \
-    '{"cmd":"stats"}' '{"cmd":"stats"}' '{"cmd":"stats"}' \
-    '{"cmd":"stats"}' '{"cmd":"summary"}' '{"cmd":"summary"}' \
-    '{"cmd":"summary"}' '{"cmd":"summary"}' '{"cmd":"stats"}' \
-    '{"cmd":"summary"}'
-say "ok: --json prints the replies"
+x='{"cmd":"exports"}'
+requests_are '{"cmd":"stats"}' "$x" '{"cmd":"stats"}' "$x" \
+    '{"cmd":"stats"}' "$x" '{"cmd":"stats"}' "$x" '{"cmd":"stats"}' "$x" \
+    '{"cmd":"stats"}' "$x" '{"cmd":"stats"}' "$x" \
+    '{"cmd":"summary"}' "$x" '{"cmd":"summary"}' "$x" \
+    '{"cmd":"summary"}' "$x" '{"cmd":"summary"}' "$x" \
+    '{"cmd":"stats"}' "$x" '{"cmd":"summary"}' "$x"
+say "ok: --json prints the replies, with the exports"
 
 SWAPDRUM_ADMIN=$sock "$SWAPDRUMCTL" -s > "$out" || fail "SWAPDRUM_ADMIN"
 grep -q '^total: ' "$out" || fail "SWAPDRUM_ADMIN: no summary"
@@ -225,7 +249,7 @@ requests_are \
     '{"cmd":"ctl","path":"/srv/new.swap","priority":-1}' \
     "{\"cmd\":\"on\",\"path\":\"$tmp/rel.swap\"}"
 ok "-l after -a, -c" -l
-awk 'NR > 2 && $1 != "Total" { print $1, $6 }' "$out" > "$tmp/order"
+awk '/^$/ { exit } NR > 2 && $1 != "Total" { print $1, $6 }' "$out" > "$tmp/order"
 diff -u - "$tmp/order" <<EOF || fail "-l after -a and -c: order"
 /srv/new.swap -1
 /srv/fast.swap 0
@@ -455,6 +479,12 @@ usage_error "-k with -a" "-k, -m, -g and -h go with -l or -s" -a -k /x
 usage_error "-p with -U" "-p goes with -a, -c or -A" -U -p 1
 usage_error "-Z with two exports" "one EXPORT only" -Z a b
 usage_error "-Z with -p" "-p goes with -a, -c or -A" -Z -p 1 a
+usage_error "-e with -c" "-e goes with -a, -d or -l" -c -e -p 1 x
+usage_error "-a -e without a spec" "NAME,size=SIZE missing" -a -e
+usage_error "-d -e with two names" "one export only" -d -e a b
+usage_error "-F without -e" "-F goes with -d -e" -d -F /x
+usage_error "-e with -o" "-p and -o go with devices, not -e" \
+    -a -e -o maxactive=2 a,size=1M
 
 ok "-V" -V
 grep -Eq '^swapdrumctl [0-9]+\.[0-9]+\.[0-9]+ \(admin protocol 1\)$' "$out" ||

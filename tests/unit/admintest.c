@@ -75,7 +75,7 @@ at_path (const char *dir, const char *name)
 struct admin_server *
 at_start (struct pool *pool, const char *path, mode_t mode)
 {
-  struct admin_server *srv = admin_create (pool, path, mode, (gid_t) -1);
+  struct admin_server *srv = admin_create (pool, NULL, path, mode, (gid_t) -1);
 
   cr_assert_not_null (srv, "admin_create: %s", mb_log_last ());
   if (at_idle_timeout > 0)

@@ -135,7 +135,7 @@ Test (admin_socket, a_missing_parent_directory_lets_in_whom_the_socket_does)
    */
   sub = at_path (s.dir, "group");
   path = at_path (sub, "admin.sock");
-  srv = admin_create (s.pool, path, 0660, getegid ());
+  srv = admin_create (s.pool, NULL, path, 0660, getegid ());
   cr_assert_not_null (srv, "admin_create: %s", mb_log_last ());
   cr_assert_eq (lstat (sub, &st), 0);
   cr_assert_eq (st.st_mode & 07777, 0710);
@@ -144,7 +144,7 @@ Test (admin_socket, a_missing_parent_directory_lets_in_whom_the_socket_does)
   /* Everybody may use it: everybody may search. */
   sub2 = at_path (s.dir, "all");
   path2 = at_path (sub2, "admin.sock");
-  srv = admin_create (s.pool, path2, 0666, (gid_t) -1);
+  srv = admin_create (s.pool, NULL, path2, 0666, (gid_t) -1);
   cr_assert_not_null (srv, "admin_create: %s", mb_log_last ());
   cr_assert_eq (mode_of (sub2) & 07777, 0711);
   admin_destroy (srv);
@@ -187,7 +187,7 @@ Test (admin_socket, a_second_server_on_a_live_socket_gets_eaddrinuse)
   setup (&s);
   srv = at_start (s.pool, s.sock, 0600);
   errno = 0;
-  cr_assert_null (admin_create (s.pool, s.sock, 0600, (gid_t) -1));
+  cr_assert_null (admin_create (s.pool, NULL, s.sock, 0600, (gid_t) -1));
   cr_assert_eq (errno, EADDRINUSE, "errno %s", strerror (errno));
   cr_assert (mb_log_has ("another server is listening there"),
              "got: %s", mb_log_last ());
@@ -208,7 +208,7 @@ Test (admin_socket, a_path_that_is_not_a_socket_is_left_alone)
   cr_assert_geq (fd, 0);
   close (fd);
   errno = 0;
-  cr_assert_null (admin_create (s.pool, s.sock, 0600, (gid_t) -1));
+  cr_assert_null (admin_create (s.pool, NULL, s.sock, 0600, (gid_t) -1));
   cr_assert_eq (errno, EEXIST, "errno %s", strerror (errno));
   cr_assert (S_ISREG (mode_of (s.sock)));
   teardown (&s);
@@ -224,7 +224,7 @@ Test (admin_socket, a_socket_path_too_long_gets_enametoolong)
   path[0] = '/';
   path[sizeof path - 1] = '\0';
   errno = 0;
-  cr_assert_null (admin_create (s.pool, path, 0600, (gid_t) -1));
+  cr_assert_null (admin_create (s.pool, NULL, path, 0600, (gid_t) -1));
   cr_assert_eq (errno, ENAMETOOLONG, "errno %s", strerror (errno));
   cr_assert (mb_log_has ("socket path too long"), "got: %s", mb_log_last ());
   teardown (&s);
@@ -257,7 +257,7 @@ Test (admin_socket, a_server_never_started_is_destroyed_cleanly)
   struct admin_server *srv;
 
   setup (&s);
-  srv = admin_create (s.pool, s.sock, 0600, (gid_t) -1);
+  srv = admin_create (s.pool, NULL, s.sock, 0600, (gid_t) -1);
   cr_assert_not_null (srv);
   admin_destroy (srv);
   admin_destroy (NULL);

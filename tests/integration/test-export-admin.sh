@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# swapdrum
+# Copyright (C) 2026 the swapdrum authors
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# Exports as tenants (docs/design.md, "Exports"): on a pool of two
+# files,
+#   1. one host per export over TCP: 127.0.0.2 is refused while
+#      127.0.0.1 holds the export (with two connections), and takes it
+#      once they close; a shared export takes both; swapdrumctl shows
+#      the host;
+#   2. live: an export created and removed with swapdrumctl while a
+#      verifier runs on another (0 mismatches); removing an attached
+#      export is refused; bad requests change nothing;
+#   3. a removed name created again reads zeros (no page of its
+#      previous life), and a partial write shows zeros around it;
+#   4. an export created live is served after a restart with its
+#      pages; removed, it is gone after the next;
+#   5. a forced removal fails the attached connection's requests with
+#      EIO and frees the pages when it closes.
+
+set -euo pipefail
+source "${SRCDIR:-$(dirname "$0")}/functions.sh"
+
+requires_plugin
+requires_python_nbd
+requires_swapdrumctl
+
+X=("$PYTHON" "$SRCDIR/exports.py")
+admin=$tmp/admin.sock
+export SWAPDRUM_ADMIN=$admin
+devs=("$tmp/a,create=64M" "$tmp/b,create=64M,priority=5")
+decls=(export=solo,size=16M export=multi,size=16M,shared=true
+       export=work,size=32M)
+
+# start_tcp: the server on 127.0.0.1 at a free port (PORT).
+start_tcp ()
+{
+    local i
+    for (( i = 0; i < 20; i++ )); do
+        PORT=$(( 20000 + RANDOM % 40000 ))
+        rm -f "$tmp/pid"
+        "${NBDKIT[@]}" -p "$PORT" -i 127.0.0.1 -P "$tmp/pid" -f "$PLUGIN" \
+            "${devs[@]}" admin="$admin" "${decls[@]}" "$@" \
+            > "$tmp/pid.log" 2>&1 &
+        NBDKIT_PID=$!
+        cleanup_fn stop_nbdkit "$NBDKIT_PID"
+        while kill -0 "$NBDKIT_PID" 2>/dev/null && ! [ -s "$tmp/pid" ]; do
+            sleep 0.1
+        done
+        if [ -s "$tmp/pid" ] && [ -S "$admin" ]; then
+            return 0
+        fi
+        wait "$NBDKIT_PID" 2>/dev/null || true
+        grep -q 'Address already in use' "$tmp/pid.log" || {
+            cat "$tmp/pid.log" >&2; fail "nbdkit did not start"; }
+    done
+    fail "no free port found"
+}
+tcp () { echo "tcp:127.0.0.1:$PORT"; }
+uri () { echo "nbd://127.0.0.1:$PORT/$1"; }
+
+# expect_refusal WHAT ERRNO-WORDS -- ARGS: swapdrumctl ARGS fails with
+# one line on stderr containing WORDS, and the exports are unchanged.
+expect_refusal ()
+{
+    local what=$1 words=$2 before after
+    shift 3
+    before=$(ctl --json -l -e | "$PYTHON" -c 'import json, sys
+print([(x["name"], x["state"], x["size"], x["quota"]) for x in json.load(sys.stdin)["exports"]])')
+    if ctl "$@" > "$tmp/out" 2> "$tmp/err"; then
+        fail "$what: swapdrumctl $* succeeded"
+    fi
+    [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -qF -- "$words" "$tmp/err" ||
+        { cat "$tmp/err" >&2; fail "$what: not the one-line error '$words'"; }
+    after=$(ctl --json -l -e | "$PYTHON" -c 'import json, sys
+print([(x["name"], x["state"], x["size"], x["quota"]) for x in json.load(sys.stdin)["exports"]])')
+    [ "$before" = "$after" ] || fail "$what: the exports changed"
+    say "   refused: $(cat "$tmp/err")"
+}
+
+say "1. one host per export"
+start_tcp
+"${X[@]}" hosts "$PORT" "$admin" solo multi || fail "the host rule"
+ctl -l > "$tmp/list" || fail "swapdrumctl -l failed"
+cat "$tmp/list"
+grep -q '^"solo"  *served  *16384  *-  *8  *0  *1  *2  *0 ' "$tmp/list" ||
+    fail "swapdrumctl -l does not show solo's figures"
+grep -q '^"multi"  *served,shared ' "$tmp/list" ||
+    fail "swapdrumctl -l does not show multi as shared"
+
+say "2. live create and remove while a verifier runs"
+mkdir -p "$tmp/v"
+start_verifier "$(uri work)" "$tmp/v" --conns 2 --region-pages 1024
+ctl -a -e fresh,size=8M,quota=1M || fail "creating fresh failed"
+nbdinfo --list "$(uri work)" | grep -q '^export="fresh":' ||
+    fail "nbdinfo --list does not show fresh"
+"${X[@]}" write "$(tcp)" fresh 1 200 || fail "writing to fresh failed"
+"${X[@]}" verify "$(tcp)" fresh 1 200 || fail "fresh lost data"
+expect_refusal "a duplicate" "export: fresh: already served" -- \
+    -a -e fresh,size=8M
+expect_refusal "a bad spec" "export: x: size= is required" -- -a -e x
+expect_refusal "removing an attached export" \
+    "remove: export work: attached from 127.0.0.1" -- -d -e work
+expect_refusal "removing what is not there" \
+    "remove: export nope: no such export" -- -d -e nope
+ctl --json -l -e | "$PYTHON" -c 'import json, sys
+x = [x for x in json.load(sys.stdin)["exports"] if x["name"] == "fresh"][0]
+assert x["used"] == 200 * 4096 and x["quota"] == 1 << 20, x
+assert x["io"]["write"]["ops"] >= 200 and x["io"]["read"]["ops"] >= 200, x
+' || fail "the exports reply is wrong about fresh"
+ctl -d -e fresh > "$tmp/out" || fail "removing fresh failed"
+grep -q 'removed export "fresh" (200 pages freed)' "$tmp/out" ||
+    { cat "$tmp/out"; fail "swapdrumctl -d -e did not say what it freed"; }
+"${X[@]}" absent "$(tcp)" fresh || fail "fresh is still served"
+stop_verifier "$tmp/v"
+[ "$VERIFIER_RC" -eq 0 ] || fail "the verifier on work found errors"
+
+say "3. a name created again starts empty"
+ctl -a -e again,size=4M || fail "creating again failed"
+"${X[@]}" write "$(tcp)" again 3 500 || fail "writing to again failed"
+ctl -d -e again > /dev/null || fail "removing again failed"
+ctl -a -e again,size=4M || fail "creating again a second time failed"
+"${X[@]}" fresh "$(tcp)" again || fail "again shows old data"
+
+say "4. a live export persists; a removed one stays removed"
+ctl -a -e kept,size=8M,shared=true || fail "creating kept failed"
+"${X[@]}" write "$(tcp)" kept 4 300 || fail "writing to kept failed"
+ctl -d -e again > /dev/null || fail "removing again failed"
+stop_nbdkit "$NBDKIT_PID"
+start_tcp
+nbdinfo --list "$(uri work)" > "$tmp/list2"
+grep -q '^export="kept":' "$tmp/list2" ||
+    { cat "$tmp/list2" >&2; fail "kept is not served after a restart"; }
+! grep -q '^export="again":' "$tmp/list2" ||
+    fail "the removed export came back"
+"${X[@]}" verify "$(tcp)" kept 4 300 || fail "kept lost pages in a restart"
+ctl --json -l -e | "$PYTHON" -c 'import json, sys
+x = [x for x in json.load(sys.stdin)["exports"] if x["name"] == "kept"][0]
+assert x["live"] and x["shared"] and x["used"] == 300 * 4096, x
+' || fail "kept is not live and shared after the restart"
+
+say "5. a forced removal"
+"${X[@]}" forced "$(tcp)" "$admin" kept || fail "the forced removal"
+stop_nbdkit "$NBDKIT_PID"
+start_tcp
+"${X[@]}" absent "$(tcp)" kept || fail "kept came back after a restart"
+grep -q 'not declared' "$tmp/pid.log" && fail "a removed export was kept"
+say "ok"
