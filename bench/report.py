@@ -17,6 +17,7 @@ import statistics
 import time
 
 import chart
+import fairness
 import fiojob
 import targets
 
@@ -240,6 +241,7 @@ def run(results, outdir, say):
         md += _matrix_tables(mx)
     md += targets.migration_section(recs)
     md += targets.memory_section(recs)
+    md += fairness.section(recs)
     md += targets.profile_section(recs)
     errors = [r for r in recs if r["type"] == "error"]
     if errors:

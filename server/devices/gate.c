@@ -4,8 +4,9 @@
  */
 
 /* The maxactive gate: a lock-free fast path while there is room, a
- * FIFO queue of sleeping waiters when there is not (see gate.h for
- * the protocol and its invariant).
+ * queue of sleeping waiters when there is not, served round robin
+ * between classes and in order within one (see gate.h for the
+ * protocol and its invariant).
  */
 
 #include <config.h>
@@ -18,14 +19,34 @@
 /* One waiter in the state word. */
 #define GATE_WAITER (UINT64_C (1) << 32)
 
+/* The calling thread's class (gate_set_class). */
+static __thread unsigned my_class;
+
 /* A thread queued at a full gate.  It lives on the waiter's stack
- * from the moment it is queued until it is admitted.
+ * from the moment it is queued until it is admitted.  The oldest
+ * waiter of each class is that class's head: it is in the ring (the
+ * gate's list of classes with waiters, whose head is served next) and
+ * keeps where its class's next waiter goes.
  */
 struct gate_waiter {
   pthread_cond_t cond;          /* signalled when admitted */
   bool admitted;                /* lock: a leaver handed us its place */
-  struct gate_waiter *next;     /* lock: the next younger waiter */
+  unsigned cls;                 /* constant: the class it waits in */
+  struct gate_waiter *next;     /* lock: the next younger waiter of its
+                                   class */
+  struct gate_waiter **tail;    /* lock, class heads: where the class's
+                                   next waiter goes */
+  struct gate_waiter *ring_next; /* lock, class heads: the next class */
 };
+
+unsigned
+gate_set_class (unsigned cls)
+{
+  unsigned was = my_class;
+
+  my_class = cls;
+  return was;
+}
 
 static unsigned
 holders_of (uint64_t state)
@@ -112,18 +133,44 @@ enter_or_count_locked (struct gate *g)
   return room;
 }
 
-/* Queue at the tail and sleep until a leaver hands us its place.
+/* Put class head h at the end of the ring.  => caller holds g->lock. */
+static void
+ring_append_locked (struct gate *g, struct gate_waiter *h)
+{
+  h->ring_next = NULL;
+  *g->tail = h;
+  g->tail = &h->ring_next;
+}
+
+/* Queue w behind its class's waiters, or, if its class has none, as a
+ * new class at the end of the ring.  => caller holds g->lock.
+ */
+static void
+queue_locked (struct gate *g, struct gate_waiter *w)
+{
+  struct gate_waiter *h;
+
+  for (h = g->head; h; h = h->ring_next)
+    if (h->cls == w->cls) {
+      *h->tail = w;
+      h->tail = &w->next;
+      return;
+    }
+  w->tail = &w->next;
+  ring_append_locked (g, w);
+}
+
+/* Queue and sleep until a leaver hands us its place.
  * => caller holds g->lock and has been counted as a waiter; returns
  *    with the lock held and admitted.
  */
 static void
 wait_turn_locked (struct gate *g)
 {
-  struct gate_waiter w = { .admitted = false, .next = NULL };
+  struct gate_waiter w = { .admitted = false, .cls = my_class };
 
   pthread_cond_init (&w.cond, NULL);
-  *g->tail = &w;
-  g->tail = &w.next;
+  queue_locked (g, &w);
   while (!w.admitted)
     pthread_cond_wait (&w.cond, &g->lock);
   pthread_cond_destroy (&w.cond);
@@ -140,19 +187,24 @@ gate_enter (struct gate *g)
     wait_turn_locked (g);
 }
 
-/* Wake the oldest waiter, which now owns the leaver's place.  The
- * signal is sent under the lock: once `admitted` is set the waiter may
- * return and its condition variable go away.
+/* Wake the oldest waiter of the class whose turn it is, which now
+ * owns the leaver's place; its class, if more of it wait, goes to the
+ * end of the ring.  The signal is sent under the lock: once `admitted`
+ * is set the waiter may return and its condition variable go away.
  * => caller holds g->lock and has taken one off the waiter count.
  */
 static void
 hand_over_locked (struct gate *g)
 {
-  struct gate_waiter *w = g->head;
+  struct gate_waiter *w = g->head, *next = w->next;
 
-  g->head = w->next;
+  g->head = w->ring_next;
   if (g->head == NULL)
     g->tail = &g->head;
+  if (next) {
+    next->tail = w->tail;
+    ring_append_locked (g, next);
+  }
   w->admitted = true;
   pthread_cond_signal (&w->cond);
 }

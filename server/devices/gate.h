@@ -1,10 +1,16 @@
 /* swapdrum: the maxactive gate of a swap device.
  *
  * A gate admits at most `max` holders at once (I/Os in flight on one
- * device).  When it is full, later arrivals wait and are admitted in
- * the order they arrived (FIFO), so none starves; each leave wakes
- * exactly one waiter, by handing it the leaver's place.  The most
- * holders ever admitted at once (the peak) is kept exactly.
+ * device).  When it is full, later arrivals wait; each leave wakes
+ * exactly one waiter, by handing it the leaver's place.  Waiters have
+ * a class (the export a request is for: gate_set_class), and the
+ * places go round robin between the classes that have waiters, in
+ * the order each class first queued, and in arrival order within a
+ * class: so one export that floods a device with requests does not
+ * make another's wait behind all of them (it waits for at most one
+ * place per other class with waiters), and none starves.  With one
+ * class this is FIFO.  The most holders ever admitted at once (the
+ * peak) is kept exactly.
  *
  * Protocol.  `state` packs the holder count (low 32 bits) and the
  * waiter count (high 32 bits) into one atomic word, so one CAS can
@@ -13,12 +19,14 @@
  *     holders + 1.  No lock.
  *   - leave, fast path: no waiters: CAS holders - 1.  No lock.
  *   - otherwise take `lock`.  An arrival that still finds no room
- *     adds itself to the waiter count and to the tail of the queue,
- *     then sleeps on its own condition variable.  A leaver that finds
- *     waiters pops the head of the queue, takes one off the waiter
- *     count and hands its place over: the holder count stays the same
- *     (the place is never free, so no one can barge past the queue),
- *     and the waiter is signalled.
+ *     adds itself to the waiter count and to the queue (behind its
+ *     class, or as a new class at the end of the ring), then sleeps on
+ *     its own condition variable.  A leaver that finds waiters pops the
+ *     oldest waiter of the class at the head of the ring (which moves
+ *     to the end if more of it wait), takes one off the waiter count
+ *     and hands its place over: the holder count stays the same (the
+ *     place is never free, so no one can barge past the queue), and
+ *     the waiter is signalled.
  * The waiter count and the queue change only under `lock`, together.
  * While there are waiters the gate is full (the first one queued only
  * because holders == max, and handovers keep holders there), so
@@ -49,9 +57,17 @@ struct gate {
   _Atomic uint64_t state;       /* holders | waiters << 32 */
   _Atomic unsigned peak;        /* most holders ever at once */
   pthread_mutex_t lock;         /* the queue, the waiter count */
-  struct gate_waiter *head;     /* lock: oldest waiter, or NULL */
-  struct gate_waiter **tail;    /* lock: where the next one goes */
+  struct gate_waiter *head;     /* lock: the ring of classes with
+                                   waiters (each by its oldest), the
+                                   one served next first; or NULL */
+  struct gate_waiter **tail;    /* lock: where the next class goes */
 };
+
+/* Set the calling thread's class for its later gate_enter calls (0
+ * until set: the pool's own I/O); returns the one it had.  The data
+ * path sets the export's id around a request.
+ */
+extern unsigned gate_set_class (unsigned cls);
 
 /* Open an empty gate for at most max (at least 1) holders. */
 extern void gate_init (struct gate *g, unsigned max)

@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "devices/gate.h"
+#include "export/export-int.h"
 #include "export/exportset-int.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
@@ -180,12 +182,32 @@ removed (struct session *s, const char *what)
   return -1;
 }
 
-/* Count a request that began at t0 and returned r. */
+/* A request begins: its device I/O queues in the export's class at
+ * the devices' gates (gate.h), and its time starts.
+ */
+struct req {
+  int64_t t0;
+  unsigned was;                 /* the thread's class before */
+};
+
+static struct req
+begin (struct session *s)
+{
+  struct req r = { .was = gate_set_class (s->e->exp->tenant.id) };
+
+  r.t0 = sd_now_ns ();
+  return r;
+}
+
+/* Count a request that began as q and returned r; the thread's class
+ * is restored.
+ */
 static int
 counted (struct session *s, enum sd_io_kind kind, uint64_t bytes,
-       int64_t t0, int r)
+         struct req q, int r)
 {
-  iostats_add (&s->e->io, kind, bytes, sd_now_ns () - t0, r == -1);
+  iostats_add (&s->e->io, kind, bytes, sd_now_ns () - q.t0, r == -1);
+  gate_set_class (q.was);
   return r;
 }
 
@@ -193,54 +215,59 @@ int
 session_pread (struct session *s, void *buf, uint64_t count_,
                uint64_t offset)
 {
-  int64_t t0 = sd_now_ns ();
+  struct req q;
 
   if (s->e->gone)
     return removed (s, "read");
-  return counted (s, SD_IO_READ, count_,
-                t0, export_pread (s->e->exp, buf, count_, offset));
+  q = begin (s);
+  return counted (s, SD_IO_READ, count_, q,
+                  export_pread (s->e->exp, buf, count_, offset));
 }
 
 int
 session_pwrite (struct session *s, const void *buf, uint64_t count_,
                 uint64_t offset, bool fua)
 {
-  int64_t t0 = sd_now_ns ();
+  struct req q;
 
   if (s->e->gone)
     return removed (s, "write");
-  return counted (s, SD_IO_WRITE, count_, t0,
-                export_pwrite (s->e->exp, buf, count_, offset, fua));
+  q = begin (s);
+  return counted (s, SD_IO_WRITE, count_, q,
+                  export_pwrite (s->e->exp, buf, count_, offset, fua));
 }
 
 int
 session_zero (struct session *s, uint64_t count_, uint64_t offset, bool fua)
 {
-  int64_t t0 = sd_now_ns ();
+  struct req q;
 
   if (s->e->gone)
     return removed (s, "zero");
-  return counted (s, SD_IO_TRIM, count_, t0,
-                export_zero (s->e->exp, count_, offset, fua));
+  q = begin (s);
+  return counted (s, SD_IO_TRIM, count_, q,
+                  export_zero (s->e->exp, count_, offset, fua));
 }
 
 int
 session_trim (struct session *s, uint64_t count_, uint64_t offset)
 {
-  int64_t t0 = sd_now_ns ();
+  struct req q;
 
   if (s->e->gone)
     return removed (s, "trim");
-  return counted (s, SD_IO_TRIM, count_, t0,
-                export_trim (s->e->exp, count_, offset));
+  q = begin (s);
+  return counted (s, SD_IO_TRIM, count_, q,
+                  export_trim (s->e->exp, count_, offset));
 }
 
 int
 session_flush (struct session *s)
 {
-  int64_t t0 = sd_now_ns ();
+  struct req q;
 
   if (s->e->gone)
     return removed (s, "flush");
-  return counted (s, SD_IO_FLUSH, 0, t0, export_flush (s->e->exp));
+  q = begin (s);
+  return counted (s, SD_IO_FLUSH, 0, q, export_flush (s->e->exp));
 }

@@ -136,6 +136,61 @@ Test (gate, waiters_are_admitted_in_the_order_they_arrived)
   gate_destroy (&g);
 }
 
+/* A passer in a class (gate_set_class). */
+struct classed {
+  struct passer p;
+  unsigned cls;
+};
+
+static void *
+pass_once_in_class (void *arg)
+{
+  struct classed *c = arg;
+
+  gate_set_class (c->cls);
+  return pass_once (&c->p);
+}
+
+#define CLASS_THREADS 7
+
+Test (gate, places_go_round_the_classes_that_wait)
+{
+  /* Arrivals: class 1 five times (a flood), then class 2 twice. */
+  static const unsigned cls[CLASS_THREADS] = { 1, 1, 1, 1, 1, 2, 2 };
+  /* Admission order, by arrival: 1 2 1 2 1 1 1. */
+  static const unsigned want[CLASS_THREADS] = { 0, 2, 4, 5, 6, 1, 3 };
+  struct gate g;
+  atomic_uint slot = 0;
+  struct classed c[CLASS_THREADS];
+  pthread_t t[CLASS_THREADS];
+  unsigned i;
+
+  gate_init (&g, 1);
+  gate_enter (&g);
+  for (i = 0; i < CLASS_THREADS; i++) {
+    c[i] = (struct classed) {
+      .p = { .g = &g, .next_slot = &slot }, .cls = cls[i],
+    };
+    cr_assert_eq (pthread_create (&t[i], NULL, pass_once_in_class, &c[i]),
+                  0);
+    wait_for_waiters (&g, i + 1);
+  }
+  gate_leave (&g);
+  for (i = 0; i < CLASS_THREADS; i++)
+    cr_assert_eq (pthread_join (t[i], NULL), 0);
+  for (i = 0; i < CLASS_THREADS; i++)
+    cr_assert_eq (c[i].p.admitted_as, want[i],
+                  "arrival %u (class %u) was admitted as %u, not %u",
+                  i, cls[i], c[i].p.admitted_as, want[i]);
+  gate_destroy (&g);
+}
+
+Test (gate, a_thread_keeps_its_class_until_it_sets_another)
+{
+  cr_assert_eq (gate_set_class (5), 0, "a thread starts in class 0");
+  cr_assert_eq (gate_set_class (0), 5);
+}
+
 /* A thread that stays inside until the test lets it go. */
 struct stayer {
   struct gate *g;
