@@ -31,26 +31,51 @@
 #include "swapdrum/log.h"
 
 
-/* Create the export; declared: spec's quota, not the table's. */
+/* The limits spec declares, as struct pool_limits. */
+static void
+spec_limits (const struct exportspec *spec, struct pool_limits *lim)
+{
+  lim->quota = spec->quota;
+  lim->reserve = spec->reserve;
+  lim->tier_lo = spec->tiers_set ? spec->tier_lo : SD_PRIORITY_MIN;
+  lim->tier_hi = spec->tiers_set ? spec->tier_hi : SD_PRIORITY_MAX;
+}
+
+/* Give the tenant its name and limits, before it is registered. */
+static void
+tenant_init (struct export *exp, uint16_t id, const struct pool_limits *lim)
+{
+  exp->tenant.ops = &export_tenant_ops;
+  exp->tenant.id = id;
+  exp->tenant.name = exp->name;
+  exp->tenant.quota = lim->quota ? lim->quota >> SD_PAGE_SHIFT
+                                 : UINT64_MAX;
+  exp->tenant.reserve = lim->reserve >> SD_PAGE_SHIFT;
+  exp->tenant.tier_lo = lim->tier_lo;
+  exp->tenant.tier_hi = lim->tier_hi;
+}
+
+/* Create the export; declared: spec's limits, checked against the
+ * pool first (exports are created one at a time, at start), not the
+ * table's.
+ */
 static struct export *
 create (struct pool *pool, const struct exportspec *spec, bool declared)
 {
   const char *name = spec->name;
+  struct pool_limits lim;
   struct export *exp;
-  uint64_t size = spec->size, quota = spec->quota;
+  uint64_t size = spec->size;
   uint16_t id;
 
   if (size != 0 && size < SD_PAGE_SIZE) {
     sd_error ("export: %s: size must be at least 4096 bytes", name);
     return NULL;
   }
-  if (spec->reserve || spec->tiers_set) {
-    errno = ENOTSUP;
-    sd_error ("export: %s: %s is not implemented yet", name,
-              spec->reserve ? "reserve=" : "tiers=");
+  spec_limits (spec, &lim);
+  if (declared && pool_check_limits (pool, name, &lim) == -1)
     return NULL;
-  }
-  if (pool_export (pool, name, &size, &quota, declared, &id) == -1)
+  if (pool_export (pool, name, &size, &lim, declared, &id) == -1)
     return NULL;
   exp = calloc (1, sizeof *exp);
   if (exp == NULL || (exp->name = strdup (name)) == NULL ||
@@ -63,10 +88,8 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
   }
   exp->pool = pool;
   exp->size = size;
-  exp->quota = quota ? quota >> SD_PAGE_SHIFT : UINT64_MAX;
   stripes_init (&exp->stripes);
-  exp->tenant.ops = &export_tenant_ops;
-  exp->tenant.id = id;
+  tenant_init (exp, id, &lim);
   if (pool_add_tenant (pool, &exp->tenant) == -1) {
     sd_error ("export: %s: %m", name);
     export_destroy (exp);
@@ -123,38 +146,93 @@ export_size (const struct export *exp)
 uint64_t
 export_quota (const struct export *exp)
 {
-  return exp->quota == UINT64_MAX ? 0 : exp->quota << SD_PAGE_SHIFT;
+  struct pool_limits lim;
+
+  pool_tenant_limits (exp->pool, &exp->tenant, &lim);
+  return lim.quota;
+}
+
+uint64_t
+export_reserve (const struct export *exp)
+{
+  struct pool_limits lim;
+
+  pool_tenant_limits (exp->pool, &exp->tenant, &lim);
+  return lim.reserve;
+}
+
+void
+export_tiers (const struct export *exp, int *lo, int *hi)
+{
+  struct pool_limits lim;
+
+  pool_tenant_limits (exp->pool, &exp->tenant, &lim);
+  *lo = lim.tier_lo;
+  *hi = lim.tier_hi;
+}
+
+int
+export_set_limits (struct export *exp, uint64_t quota, uint64_t reserve,
+                   int tier_lo, int tier_hi)
+{
+  struct pool_limits lim = {
+    .quota = quota, .reserve = reserve, .tier_lo = tier_lo,
+    .tier_hi = tier_hi,
+  };
+
+  return pool_set_limits (exp->pool, &exp->tenant, &lim);
 }
 
 uint64_t
 export_used (const struct export *exp)
 {
-  return atomic_load (&((struct export *) exp)->used) << SD_PAGE_SHIFT;
+  return atomic_load (&((struct export *) exp)->tenant.used)
+    << SD_PAGE_SHIFT;
+}
+
+/* Report why export_alloc got nothing. */
+static void
+report_short (struct export *exp, const char *what, export_page_t page,
+              enum pool_short why)
+{
+  struct pool_tenant *t = &exp->tenant;
+  int err = errno;
+
+  if (why == POOL_SHORT_QUOTA)
+    sd_error ("%s: export %s page %" PRIu64 ": its quota of %" PRIu64
+              " pages is used", what, exp->name, page,
+              export_quota (exp) >> SD_PAGE_SHIFT);
+  else if (why == POOL_SHORT_TIERS)
+    sd_error ("%s: export %s page %" PRIu64 ": no device in its tiers "
+              "%d-%d has room", what, exp->name, page, t->tier_lo,
+              t->tier_hi);
+  else if (why == POOL_SHORT_RESERVED)
+    sd_error ("%s: export %s page %" PRIu64 ": the free pages left are "
+              "reserved for other exports", what, exp->name, page);
+  else
+    sd_error ("%s: export page %" PRIu64 ": %s", what, page,
+              why == POOL_SHORT_FULL ? "the pool is full"
+                                     : "no working device has room");
+  errno = err;
 }
 
 uint64_t
-export_charge (struct export *exp, export_page_t page, uint64_t n)
+export_alloc (struct export *exp, const char *what, export_page_t page,
+              uint64_t want, bool charge, drum_slot_t *slot)
 {
-  uint64_t used = atomic_load (&exp->used), grant;
+  enum pool_short why;
+  uint64_t n = pool_alloc_for (exp->pool, &exp->tenant, want, charge, slot,
+                               &why);
 
-  do {
-    grant = used >= exp->quota ? 0 : exp->quota - used;
-    if (grant > n)
-      grant = n;
-    if (grant == 0) {
-      errno = ENOSPC;
-      sd_error ("write: export %s page %" PRIu64 ": its quota of %" PRIu64
-                " pages is used", exp->name, page, exp->quota);
-      return 0;
-    }
-  } while (!atomic_compare_exchange_weak (&exp->used, &used, used + grant));
-  return grant;
+  if (n == 0)
+    report_short (exp, what, page, why);
+  return n;
 }
 
 void
 export_uncharge (struct export *exp, uint64_t n)
 {
-  atomic_fetch_sub (&exp->used, n);
+  atomic_fetch_sub (&exp->tenant.used, n);
 }
 
 const char *
@@ -336,23 +414,22 @@ export_store (struct export *exp, struct swapdev *dev, drum_slot_t slot,
  */
 int
 export_new_slot (struct export *exp, export_page_t page, const void *data,
-                 bool fua, drum_slot_t *slotp)
+                 bool fua, bool charge, drum_slot_t *slotp)
 {
+  bool charged = false;
   int i;
 
   for (i = 0; i < MAX_RELOCATIONS; i++) {
     struct swapdev *dev;
     drum_slot_t slot;
 
-    if (pool_alloc (exp->pool, 1, &slot) == 0) {
-      sd_error ("write: export page %" PRIu64 ": %s", page,
-                errno == ENOSPC ? "the pool is full"
-                                : "no working device has room");
-      return -1;
-    }
+    if (export_alloc (exp, "write", page, 1, charge && !charged,
+                      &slot) == 0)
+      goto err;
+    charged |= charge;
     dev = slot_device (exp, "write", page, slot);
     if (dev == NULL)
-      return -1;
+      goto err;
     if (export_store (exp, dev, slot, page, 1, data, fua) == 0) {
       *slotp = slot;
       return 0;
@@ -364,6 +441,9 @@ export_new_slot (struct export *exp, export_page_t page, const void *data,
   }
   errno = EIO;
   sd_error ("write: export page %" PRIu64 ": %d slots failed", page, i);
+ err:
+  if (charged)
+    export_uncharge (exp, 1);
   return -1;
 }
 
@@ -389,14 +469,14 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
     if (r == 1)
       return 0;
     if (r == -1) {
-      pool_release (exp->pool, slot, 1);
       export_uncharge (exp, 1);
+      pool_release (exp->pool, slot, 1);
       sd_error ("write: export page %" PRIu64 ": map: %m", page);
       return -1;
     }
   }
-  pool_release (exp->pool, slot, 1);
   export_uncharge (exp, 1);
+  pool_release (exp->pool, slot, 1);
   return export_write_range (exp, piece, len,
                              (page << SD_PAGE_SHIFT) + skip, fua);
 }
@@ -428,7 +508,7 @@ relocate (struct export *exp, export_page_t page, map_entry_t e,
     return -1;
   }
   memcpy (full + skip, piece, len);
-  if (export_new_slot (exp, page, full, fua, &slot) == -1)
+  if (export_new_slot (exp, page, full, fua, false, &slot) == -1)
     return -1;
   if (map_cas (exp->map, page, &cur, slot) == 1) {
     export_drop_recorded (exp, odev, old);
@@ -482,7 +562,7 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
   if (export_store (exp, dev, slot, page, 1, data, fua) == -1) {
     pool_note_error (exp->pool, dev);
     export_drop_slot (exp, dev, slot);
-    if (export_new_slot (exp, page, data, fua, &slot) == -1) {
+    if (export_new_slot (exp, page, data, fua, false, &slot) == -1) {
       export_uncharge (exp, 1);
       return -1;
     }
@@ -490,34 +570,25 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
   return install (exp, page, slot, data, 0, SD_PAGE_SIZE, fua);
 }
 
-/* Write whole pages that have no slot: charge them to the quota,
- * allocate runs (as long as the pool gives), write each run with one
- * I/O, then map the pages.
+/* Write whole pages that have no slot: allocate a run charged to the
+ * quota (as long as the pool gives), write it with one I/O, then map
+ * the pages.
  */
 static int64_t
 write_new (struct export *exp, const char *buf, export_page_t page,
            uint64_t npages, bool fua)
 {
-  uint64_t n, i, k;
+  uint64_t n, i;
   drum_slot_t slot;
   struct swapdev *dev;
 
-  k = export_charge (exp, page, npages);
-  if (k == 0)
+  n = export_alloc (exp, "write", page, npages, true, &slot);
+  if (n == 0)
     return -1;
-  n = pool_alloc (exp->pool, k, &slot);
-  if (n < k)
-    export_uncharge (exp, k - n);
-  if (n == 0) {
-    sd_error ("write: export page %" PRIu64 ": %s", page,
-              errno == ENOSPC ? "the pool is full"
-                              : "no working device has room");
-    return -1;
-  }
   dev = slot_device (exp, "write", page, slot);
   if (dev == NULL) {
-    pool_free (exp->pool, slot, n);
     export_uncharge (exp, n);
+    pool_free (exp->pool, slot, n);
     return -1;
   }
   if (export_store (exp, dev, slot, page, n, buf, fua) == -1) {
@@ -543,8 +614,8 @@ write_new (struct export *exp, const char *buf, export_page_t page,
    * ever give them (or their charges) back.
    */
   if (i + 1 < n) {
-    pool_release (exp->pool, slot + i + 1, n - i - 1);
     export_uncharge (exp, n - i - 1);
+    pool_release (exp->pool, slot + i + 1, n - i - 1);
   }
   return -1;
 }
@@ -566,12 +637,8 @@ write_new_partial (struct export *exp, const char *buf, export_page_t page,
     return -1;
   }
   memcpy (full + skip, buf, len);
-  if (export_charge (exp, page, 1) == 0)
+  if (export_new_slot (exp, page, full, fua, true, &slot) == -1)
     return -1;
-  if (export_new_slot (exp, page, full, fua, &slot) == -1) {
-    export_uncharge (exp, 1);
-    return -1;
-  }
   if (install (exp, page, slot, buf, skip, len, fua) == -1)
     return -1;
   return len;

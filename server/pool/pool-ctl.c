@@ -12,12 +12,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "pool/pool-int.h"
+#include "pool/pool-reserve.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
 
@@ -63,19 +65,46 @@ lookup (struct pool *pool, const char *what, const char *path,
   return dev;
 }
 
-/* Give the device named path (ident) a new priority and re-sort: no
- * data moves.  => returns 0, or -1 after reporting (ENOENT, EBUSY).
+/* Report that the view (a device at another priority, or gone) leaves
+ * the reserves short.
  */
-static int
+static void
+report_reserves (const char *what, const char *path, const char *change,
+                 const struct reserve_short *s)
+{
+  char cap[32], need[32], pages[32], where[48];
+
+  errno = ENOSPC;
+  sd_error ("%s: %s: %s: %s would have %s, but exports reserve %s there "
+            "(%s): %s short; lower a reserve first", what, path, change,
+            pool_tiers_str (s->lo, s->hi, where), pool_pages_str (s->cap, cap), pool_pages_str (s->others, need),
+            s->names, pool_pages_str (s->pages, pages));
+}
+
+/* Give the device named path (ident) a new priority and re-sort: no
+ * data moves.  Refused if the reserves could not be kept.
+ * => returns the device with *old its priority before, or NULL after
+ *    reporting (ENOENT, EBUSY, ENOSPC).
+ */
+static struct swapdev *
 ctl_resort (struct pool *pool, const char *path, const char *ident,
-            int priority)
+            int priority, int *old)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct swapdev *dev = lookup (pool, "ctl", path, ident);
+  struct reserve_view v = { .dev = dev, .dev_prio = priority };
+  struct reserve_short s;
   struct pt_member *m;
+  char change[48];
 
   if (dev == NULL)
-    return -1;
+    return NULL;
+  if (pool_reserve_short (pool, &v, &s)) {
+    snprintf (change, sizeof change, "priority %d", priority);
+    report_reserves ("ctl", path, change, &s);
+    return NULL;
+  }
+  *old = dev->priority;
   /* Removing and inserting again cannot fail: the array keeps its
    * capacity.
    */
@@ -85,6 +114,69 @@ ctl_resort (struct pool *pool, const char *path, const char *ident,
   m = pool_table_member (&pool->table, dev->stamp.device_uuid);
   if (m)
     m->priority = priority;
+  return dev;
+}
+
+/* Put a device back at its old priority (a refused ctl). */
+static void
+ctl_undo (struct pool *pool, struct swapdev *dev, int old)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct pt_member *m;
+
+  prio_remove (&pool->prio, dev);
+  dev->priority = old;
+  prio_insert (&pool->prio, dev);
+  m = pool_table_member (&pool->table, dev->stamp.device_uuid);
+  if (m)
+    m->priority = old;
+}
+
+/* The tenants whose tiers hold old but not priority: the device may
+ * hold their pages, which the new priority would put outside.
+ * => returns a malloc'd array of *n, or NULL after reporting.
+ */
+static struct pool_tenant **
+tenants_leaving (struct pool *pool, int old, int priority, size_t *n)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct pool_tenant **ts = pool_tenants_locked (pool, "ctl", n);
+  size_t i, k = 0;
+
+  for (i = 0; ts && i < *n; i++)
+    if (old >= ts[i]->tier_lo && old <= ts[i]->tier_hi &&
+        (priority < ts[i]->tier_lo || priority > ts[i]->tier_hi))
+      ts[k++] = ts[i];
+  *n = k;
+  return ts;
+}
+
+/* After the re-sort (no new page of those tenants lands on dev now):
+ * refuse if a tenant has pages on dev that priority puts outside its
+ * tiers.  => returns 0, or -1 after reporting.
+ */
+static int
+check_tiers_kept (struct pool *pool, struct swapdev *dev, const char *path,
+                  int old, int priority)
+{
+  CLEANUP_FREE struct pool_tenant **ts = NULL;
+  size_t i, n = 0;
+
+  ts = tenants_leaving (pool, old, priority, &n);
+  if (ts == NULL)
+    return -1;
+  for (i = 0; i < n; i++) {
+    uint64_t k = ts[i]->ops->count_on (ts[i], dev);
+    if (k > 0) {
+      errno = EBUSY;
+      sd_error ("ctl: %s: priority %d is outside the tiers %d-%d of "
+                "export %s, which has %" PRIu64 " pages there; swap the "
+                "device off and on again at the new priority instead "
+                "(its pages move within the tiers)", path, priority,
+                ts[i]->tier_lo, ts[i]->tier_hi, ts[i]->name, k);
+      return -1;
+    }
+  }
   return 0;
 }
 
@@ -93,6 +185,8 @@ pool_ctl (struct pool *pool, const char *path, int priority)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
   CLEANUP_FREE char *ident = swapdev_path_ident (path);
+  struct swapdev *dev;
+  int old;
 
   if (priority < SD_PRIORITY_MIN || priority > SD_PRIORITY_MAX) {
     errno = EINVAL;
@@ -100,8 +194,13 @@ pool_ctl (struct pool *pool, const char *path, int priority)
               priority, SD_PRIORITY_MIN, SD_PRIORITY_MAX);
     return -1;
   }
-  if (ctl_resort (pool, path, ident, priority) == -1)
+  dev = ctl_resort (pool, path, ident, priority, &old);
+  if (dev == NULL)
     return -1;
+  if (check_tiers_kept (pool, dev, path, old, priority) == -1) {
+    ctl_undo (pool, dev, old);
+    return -1;
+  }
   /* The new priority holds after a restart too. */
   if (pool_table_write (pool, NULL) == -1)
     sd_error ("ctl: %s: the priority is changed, but a restart may bring "
@@ -136,6 +235,8 @@ swapoff_begin (struct pool *pool, const char *path, const char *ident,
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct swapdev *dev = lookup (pool, "off", path, ident);
+  struct reserve_view v = { .dev_gone = true };
+  struct reserve_short s;
   uint64_t room;
 
   if (dev == NULL)
@@ -145,6 +246,11 @@ swapoff_begin (struct pool *pool, const char *path, const char *ident,
     errno = ENOSPC;
     sd_error ("off: %s: the rest of the pool has %" PRIu64 " free pages; "
               "the device holds %" PRIu64, path, room, dev->npginuse);
+    return NULL;
+  }
+  v.dev = dev;
+  if (pool_reserve_short (pool, &v, &s)) {
+    report_reserves ("off", path, "without it", &s);
     return NULL;
   }
   *ts = pool_tenants_locked (pool, "off", nts);
