@@ -17,6 +17,8 @@
                                         bytes say export, seed and page
   exports.py verify SOCK NAME SEED N    they read back
   exports.py absent SOCK NAME           the server has no export NAME
+  exports.py flood SOCK NAME            write new pages until ENOSPC
+                                        (at least one must go in)
 
 Use with /usr/bin/python3 (the python3-libnbd bindings).
 """
@@ -111,6 +113,20 @@ def verify(sock, name, seed, n):
     return 1 if bad else 0
 
 
+def flood(sock, name):
+    h = connect(sock, name)
+    n = 0
+    try:
+        while n * PAGE < h.get_size():
+            h.pwrite(b"f" * PAGE, n * PAGE)
+            n += 1
+    except nbd.Error as e:
+        if e.errnum != errno.ENOSPC:
+            raise
+    print("%s: %d pages in, then ENOSPC" % (name, n))
+    return 0 if n > 0 and n * PAGE < h.get_size() else 1
+
+
 def absent(sock, name):
     try:
         connect(sock, name)
@@ -133,6 +149,8 @@ def main(argv):
         return verify(argv[2], argv[3], int(argv[4]), int(argv[5]))
     elif cmd == "absent":
         return absent(argv[2], argv[3])
+    elif cmd == "flood":
+        return flood(argv[2], argv[3])
     else:
         print("exports.py: unknown command %s" % cmd)
         return 2

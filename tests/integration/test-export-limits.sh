@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# swapdrum
+# Copyright (C) 2026 the swapdrum authors
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# An export's reserve and tiers through the plugin, and across restarts
+# (docs/design.md, "Exports"): on a pool of two files at priorities 0
+# and 5,
+#   1. an export with reserve=1M,tiers=5-5 can still write its whole
+#      reserve after another export flooded the pool to ENOSPC;
+#   2. the pool table keeps reserve and tiers: a restart that declares
+#      the export without them says what the pool had, and the pages
+#      are all there;
+#   3. declaring them again brings them back, with a notice.
+# Bad reserve= and tiers= are in test-config-errors.sh.
+
+set -euo pipefail
+source "${SRCDIR:-$(dirname "$0")}/functions.sh"
+
+requires_plugin
+requires_python_nbd
+
+X=("$PYTHON" "$SRCDIR/exports.py")
+sock=$tmp/s.sock
+devs=("$tmp/a,create=8M" "$tmp/b,create=8M,priority=5")
+limited=(export=t,size=4M,reserve=1M,tiers=5-5 export=f,size=32M)
+plain=(export=t,size=4M export=f,size=32M)
+start () { rm -f "$sock"; start_nbdkit "$sock" "$tmp/pid" "$@"; }
+
+say "1. a reserve holds while another export floods the pool"
+start "${devs[@]}" admin=off "${limited[@]}"
+"${X[@]}" flood "$sock" f || fail "f: the flood did not end in ENOSPC"
+"${X[@]}" write "$sock" t 3 256 || fail "t: could not write its reserve"
+
+say "2. the pool table kept reserve and tiers"
+stop_nbdkit "$NBDKIT_PID"
+start "${devs[@]}" admin=off "${plain[@]}"
+grep -q 'export: t: reserve now none, as declared (the pool had 1048576 bytes)' \
+     "$tmp/pid.log" || fail "no notice of t's reserve"
+grep -q 'export: t: tiers now all, as declared (the pool had 5-5)' \
+     "$tmp/pid.log" || fail "no notice of t's tiers"
+"${X[@]}" verify "$sock" t 3 256 || fail "t: pages lost"
+
+say "3. declared again, they come back"
+stop_nbdkit "$NBDKIT_PID"
+start "${devs[@]}" admin=off "${limited[@]}"
+grep -q 'export: t: reserve now 1048576 bytes, as declared (the pool had none)' \
+     "$tmp/pid.log" || fail "no notice of t's reserve coming back"
+grep -q 'export: t: tiers now 5-5, as declared (the pool had all)' \
+     "$tmp/pid.log" || fail "no notice of t's tiers coming back"
+"${X[@]}" verify "$sock" t 3 256 || fail "t: pages lost"
+stop_nbdkit "$NBDKIT_PID"
+say "PASS"
