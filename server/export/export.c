@@ -195,17 +195,16 @@ static void
 report_short (struct export *exp, const char *what, export_page_t page,
               enum pool_short why)
 {
-  struct pool_tenant *t = &exp->tenant;
-  int err = errno;
+  int err = errno, lo, hi;
 
+  export_tiers (exp, &lo, &hi);
   if (why == POOL_SHORT_QUOTA)
     sd_error ("%s: export %s page %" PRIu64 ": its quota of %" PRIu64
               " pages is used", what, exp->name, page,
               export_quota (exp) >> SD_PAGE_SHIFT);
   else if (why == POOL_SHORT_TIERS)
     sd_error ("%s: export %s page %" PRIu64 ": no device in its tiers "
-              "%d-%d has room", what, exp->name, page, t->tier_lo,
-              t->tier_hi);
+              "%d-%d has room", what, exp->name, page, lo, hi);
   else if (why == POOL_SHORT_RESERVED)
     sd_error ("%s: export %s page %" PRIu64 ": the free pages left are "
               "reserved for other exports", what, exp->name, page);
