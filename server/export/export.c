@@ -460,7 +460,7 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
 {
   map_entry_t cur = map_get (exp->map, page);
 
-  /* The page was charged (export_charge): the charge stays with the
+  /* The page was charged (pool_alloc_for): the charge stays with the
    * mapping, or goes back with the slot.
    */
   while (!is_slot (cur)) {

@@ -81,6 +81,25 @@ report_reserves (const char *what, const char *path, const char *change,
             s->names, pool_pages_str (s->pages, pages));
 }
 
+/* Move dev to the ring of priority, in the table too.
+ * => caller holds the pool lock.
+ */
+static void
+set_priority (struct pool *pool, struct swapdev *dev, int priority)
+{
+  struct pt_member *m;
+
+  /* Removing and inserting again cannot fail: the array keeps its
+   * capacity.
+   */
+  prio_remove (&pool->prio, dev);
+  dev->priority = priority;
+  prio_insert (&pool->prio, dev);
+  m = pool_table_member (&pool->table, dev->stamp.device_uuid);
+  if (m)
+    m->priority = priority;
+}
+
 /* Give the device named path (ident) a new priority and re-sort: no
  * data moves.  Refused if the reserves could not be kept.
  * => returns the device with *old its priority before, or NULL after
@@ -94,7 +113,6 @@ ctl_resort (struct pool *pool, const char *path, const char *ident,
   struct swapdev *dev = lookup (pool, "ctl", path, ident);
   struct reserve_view v = { .dev = dev, .dev_prio = priority };
   struct reserve_short s;
-  struct pt_member *m;
   char change[48];
 
   if (dev == NULL)
@@ -105,15 +123,7 @@ ctl_resort (struct pool *pool, const char *path, const char *ident,
     return NULL;
   }
   *old = dev->priority;
-  /* Removing and inserting again cannot fail: the array keeps its
-   * capacity.
-   */
-  prio_remove (&pool->prio, dev);
-  dev->priority = priority;
-  prio_insert (&pool->prio, dev);
-  m = pool_table_member (&pool->table, dev->stamp.device_uuid);
-  if (m)
-    m->priority = priority;
+  set_priority (pool, dev, priority);
   return dev;
 }
 
@@ -122,14 +132,8 @@ static void
 ctl_undo (struct pool *pool, struct swapdev *dev, int old)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
-  struct pt_member *m;
 
-  prio_remove (&pool->prio, dev);
-  dev->priority = old;
-  prio_insert (&pool->prio, dev);
-  m = pool_table_member (&pool->table, dev->stamp.device_uuid);
-  if (m)
-    m->priority = old;
+  set_priority (pool, dev, old);
 }
 
 /* The tenants whose tiers hold old but not priority: the device may

@@ -32,22 +32,26 @@ start "${devs[@]}" admin=off "${limited[@]}"
 "${X[@]}" flood "$sock" f || fail "f: the flood did not end in ENOSPC"
 "${X[@]}" write "$sock" t 3 256 || fail "t: could not write its reserve"
 
+# restart RESERVE-WAS TIERS-WAS RESERVE-NOW TIERS-NOW DECLARATIONS...:
+# restart the server; it must say what t's limits were in the pool,
+# and keep t's pages.
+restart ()
+{
+    local rwas=$1 twas=$2 rnow=$3 tnow=$4
+    shift 4
+    stop_nbdkit "$NBDKIT_PID"
+    start "${devs[@]}" admin=off "$@"
+    grep -q "export: t: reserve now $rnow, as declared (the pool had $rwas)" \
+         "$tmp/pid.log" || fail "no notice of t's reserve ($rwas -> $rnow)"
+    grep -q "export: t: tiers now $tnow, as declared (the pool had $twas)" \
+         "$tmp/pid.log" || fail "no notice of t's tiers ($twas -> $tnow)"
+    "${X[@]}" verify "$sock" t 3 256 || fail "t: pages lost"
+}
+
 say "2. the pool table kept reserve and tiers"
-stop_nbdkit "$NBDKIT_PID"
-start "${devs[@]}" admin=off "${plain[@]}"
-grep -q 'export: t: reserve now none, as declared (the pool had 1048576 bytes)' \
-     "$tmp/pid.log" || fail "no notice of t's reserve"
-grep -q 'export: t: tiers now all, as declared (the pool had 5-5)' \
-     "$tmp/pid.log" || fail "no notice of t's tiers"
-"${X[@]}" verify "$sock" t 3 256 || fail "t: pages lost"
+restart "1048576 bytes" 5-5 none all "${plain[@]}"
 
 say "3. declared again, they come back"
-stop_nbdkit "$NBDKIT_PID"
-start "${devs[@]}" admin=off "${limited[@]}"
-grep -q 'export: t: reserve now 1048576 bytes, as declared (the pool had none)' \
-     "$tmp/pid.log" || fail "no notice of t's reserve coming back"
-grep -q 'export: t: tiers now 5-5, as declared (the pool had all)' \
-     "$tmp/pid.log" || fail "no notice of t's tiers coming back"
-"${X[@]}" verify "$sock" t 3 256 || fail "t: pages lost"
+restart none all "1048576 bytes" 5-5 "${limited[@]}"
 stop_nbdkit "$NBDKIT_PID"
 say "PASS"

@@ -81,6 +81,17 @@ expect_refused (struct export *exp, uint64_t quota, uint64_t reserve,
   cr_assert_str_eq (mb_log_last (), msg);
 }
 
+/* A new export of 1 MiB called name, with no limits. */
+static struct export *
+named (const char *name)
+{
+  struct exportspec spec = { .name = (char *) name, .size = 1 * MIB };
+  struct export *exp = export_create_spec (pool, &spec);
+
+  cr_assert_not_null (exp, "%s", mb_log_last ());
+  return exp;
+}
+
 Test (limits_live, a_new_quota_applies_to_the_next_write)
 {
   struct export *exp = fx_new_export (pool, 1 * MIB);
@@ -119,8 +130,7 @@ Test (limits_live, a_reserve_above_the_quota_is_refused)
 Test (limits_live, a_reserve_beyond_the_pool_is_refused_with_the_shortfall)
 {
   struct export *a = fx_new_export (pool, 1 * MIB);
-  struct exportspec spec = { .name = (char *) "b", .size = 1 * MIB };
-  struct export *b = export_create_spec (pool, &spec);
+  struct export *b = named ("b");
 
   cr_assert_eq (export_set_limits (a, 0, 100 * PAGE, ALL), 0);
   expect_refused (b, 0, 40 * PAGE, ALL, ENOSPC,
@@ -134,8 +144,7 @@ Test (limits_live, a_reserve_beyond_the_pool_is_refused_with_the_shortfall)
 Test (limits_live, a_new_reserve_holds_against_a_flood)
 {
   struct export *a = fx_new_export (pool, 1 * MIB);
-  struct exportspec spec = { .name = (char *) "b", .size = 1 * MIB };
-  struct export *b = export_create_spec (pool, &spec);
+  struct export *b = named ("b");
   char page[PAGE];
   uint64_t n = 0;
 

@@ -68,58 +68,68 @@ write_pages (struct export *exp, uint64_t n)
     fx_pwrite_ok (exp, page, PAGE, i * PAGE);
 }
 
+/* The usual rig: one device "a" of 128 pages, an export "r" reserving
+ * 32 of them and an export "test" with no limits.
+ */
+struct rig {
+  struct pool *pool;
+  struct export *r, *f;
+};
+
+static struct rig
+rig_new (void)
+{
+  struct rig g;
+
+  g.pool = fx_new_pool ();
+  fx_add_dev (g.pool, "a", 128, 0, NULL);
+  g.r = reserving (g.pool, "r", 32, 1, 0);
+  g.f = fx_new_export (g.pool, 1 * MIB);
+  return g;
+}
+
+static void
+rig_done (struct rig *g)
+{
+  export_destroy (g->f);
+  export_destroy (g->r);
+  pool_destroy (g->pool);
+}
+
 Test (reserve, a_flood_of_another_export_leaves_the_reserve_free)
 {
-  struct pool *pool = fx_new_pool ();
-  struct export *r, *f;
+  struct rig g = rig_new ();
 
-  fx_add_dev (pool, "a", 128, 0, NULL);
-  r = reserving (pool, "r", 32, 1, 0);
-  f = fx_new_export (pool, 1 * MIB);
-  cr_assert_eq (flood (f, 0), 96);
+  cr_assert_eq (flood (g.f, 0), 96);
   cr_assert (mb_log_has ("write: export test page 96: the free pages left "
                          "are reserved for other exports"), "%s",
              mb_log_last ());
-  write_pages (r, 32);
-  cr_assert_eq (export_used (r), 32 * PAGE);
-  fx_pwrite_fails (r, "x", 1, 40 * PAGE, ENOSPC);
+  write_pages (g.r, 32);
+  cr_assert_eq (export_used (g.r), 32 * PAGE);
+  fx_pwrite_fails (g.r, "x", 1, 40 * PAGE, ENOSPC);
   cr_assert (mb_log_has ("the pool is full"), "%s", mb_log_last ());
-  export_destroy (f);
-  export_destroy (r);
-  pool_destroy (pool);
+  rig_done (&g);
 }
 
 Test (reserve, pages_beyond_the_reserve_compete_like_any_other)
 {
-  struct pool *pool = fx_new_pool ();
-  struct export *r, *f;
+  struct rig g = rig_new ();
 
-  fx_add_dev (pool, "a", 128, 0, NULL);
-  r = reserving (pool, "r", 32, 1, 0);
-  f = fx_new_export (pool, 1 * MIB);
-  write_pages (r, 40);
-  cr_assert_eq (flood (f, 0), 88);
-  export_destroy (f);
-  export_destroy (r);
-  pool_destroy (pool);
+  write_pages (g.r, 40);
+  cr_assert_eq (flood (g.f, 0), 88);
+  rig_done (&g);
 }
 
 Test (reserve, trimmed_pages_of_a_reserved_export_stay_reserved)
 {
-  struct pool *pool = fx_new_pool ();
-  struct export *r, *f;
+  struct rig g = rig_new ();
 
-  fx_add_dev (pool, "a", 128, 0, NULL);
-  r = reserving (pool, "r", 32, 1, 0);
-  f = fx_new_export (pool, 1 * MIB);
-  write_pages (r, 32);
-  cr_assert_eq (flood (f, 0), 96);
-  cr_assert_eq (export_trim (r, 16 * PAGE, 0), 0);
-  cr_assert_eq (flood (f, 96), 0, "the other export took trimmed pages");
-  write_pages (r, 32);
-  export_destroy (f);
-  export_destroy (r);
-  pool_destroy (pool);
+  write_pages (g.r, 32);
+  cr_assert_eq (flood (g.f, 0), 96);
+  cr_assert_eq (export_trim (g.r, 16 * PAGE, 0), 0);
+  cr_assert_eq (flood (g.f, 96), 0, "the other export took trimmed pages");
+  write_pages (g.r, 32);
+  rig_done (&g);
 }
 
 Test (reserve, a_reserve_in_tiers_is_kept_on_those_tiers)
@@ -181,13 +191,22 @@ Test (reserve, a_reserve_beyond_its_tiers_is_refused)
   pool_destroy (pool);
 }
 
-Test (reserve, swap_off_below_the_reserves_is_refused)
+/* A pool of two devices "a" and "b" of 64 pages at priority 0. */
+static struct pool *
+equal_pair (void)
 {
   struct pool *pool = fx_new_pool ();
-  struct export *r;
 
   fx_add_dev (pool, "a", 64, 0, NULL);
   fx_add_dev (pool, "b", 64, 0, NULL);
+  return pool;
+}
+
+Test (reserve, swap_off_below_the_reserves_is_refused)
+{
+  struct pool *pool = equal_pair ();
+  struct export *r;
+
   r = reserving (pool, "r", 96, 1, 0);
   errno = 0;
   cr_assert_eq (pool_swapoff (pool, "a", NULL, NULL), -1);
@@ -203,11 +222,9 @@ Test (reserve, swap_off_below_the_reserves_is_refused)
 
 Test (reserve, a_ctl_moving_a_device_out_of_reserved_tiers_is_refused)
 {
-  struct pool *pool = fx_new_pool ();
+  struct pool *pool = equal_pair ();
   struct export *r;
 
-  fx_add_dev (pool, "a", 64, 0, NULL);
-  fx_add_dev (pool, "b", 64, 0, NULL);
   r = reserving (pool, "r", 96, 0, 0);
   errno = 0;
   cr_assert_eq (pool_ctl (pool, "b", 1), -1);
