@@ -44,9 +44,10 @@ extern struct export *export_create (struct pool *pool, const char *name,
  * as export_create does.  The limits are the declaration's (quota and
  * reserve 0: none; tiers not set: every priority), also when the pool
  * table kept others: the table then records the new ones, with a
- * notice.  Refused first, with nothing changed: tiers in which no
- * device of the pool lies, a reserve the pool cannot promise beside
- * the exports created before (pool_check_limits).  spec's shared is
+ * notice.  Refused first, with nothing changed: a reserve above the
+ * export's size, tiers in which no device of the pool lies, a reserve
+ * the pool cannot promise beside the exports created before
+ * (pool_check_limits).  spec's shared is
  * not used here.
  * => returns NULL after reporting "export: NAME: reason".
  */
@@ -91,8 +92,9 @@ extern void export_tiers (const struct export *exp, int *lo, int *hi)
  * table keeps them (written to every device).  Refused with nothing
  * changed, after reporting one line "export: NAME: reason":
  *   EINVAL: a quota below what the export holds ("quota 100 MiB is
- *           below the 140 MiB it holds"), a reserve above the quota,
- *           tiers out of range or empty, tiers in which no device lies;
+ *           below the 140 MiB it holds"), a reserve above the quota
+ *           or the export's size, tiers out of range or empty, tiers
+ *           in which no device lies;
  *   ENOSPC: a reserve the pool cannot promise ("reserve 600 MiB: the
  *           pool has 1020 MiB, 500 MiB already reserved by a: 80 MiB
  *           short");

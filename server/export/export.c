@@ -41,6 +41,22 @@ spec_limits (const struct exportspec *spec, struct pool_limits *lim)
   lim->tier_hi = spec->tiers_set ? spec->tier_hi : SD_PRIORITY_MAX;
 }
 
+/* A reserve beyond the export's size could never be used, only kept
+ * from the others.  size 0: not known yet (the table's), not checked.
+ * => returns 0, or -1 after reporting (EINVAL).
+ */
+static int
+check_reserve_size (const char *name, uint64_t reserve, uint64_t size)
+{
+  if (size != 0 && reserve > size) {
+    errno = EINVAL;
+    sd_error ("export: %s: reserve (%" PRIu64 " bytes) is more than its "
+              "size (%" PRIu64 " bytes)", name, reserve, size);
+    return -1;
+  }
+  return 0;
+}
+
 /* Give the tenant its name and limits, before it is registered. */
 static void
 tenant_init (struct export *exp, uint16_t id, const struct pool_limits *lim)
@@ -73,7 +89,8 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
     return NULL;
   }
   spec_limits (spec, &lim);
-  if (declared && pool_check_limits (pool, name, &lim) == -1)
+  if (declared && (check_reserve_size (name, lim.reserve, size) == -1 ||
+                   pool_check_limits (pool, name, &lim) == -1))
     return NULL;
   if (pool_export (pool, name, &size, &lim, declared, &id) == -1)
     return NULL;
@@ -180,6 +197,8 @@ export_set_limits (struct export *exp, uint64_t quota, uint64_t reserve,
     .tier_hi = tier_hi,
   };
 
+  if (check_reserve_size (exp->name, reserve, exp->size) == -1)
+    return -1;
   return pool_set_limits (exp->pool, &exp->tenant, &lim);
 }
 

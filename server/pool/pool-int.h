@@ -109,8 +109,8 @@ struct pool {
    */
   pthread_mutex_t admin_lock;
   /* The pool lock (the seed's uvm_swap_data_lock) protects prio, the
-   * drum's writers, tenants, next_device_id and every device's "pool"
-   * fields.  Held briefly, never across I/O.
+   * drum's writers, tenants (and each tenant's limits, and the rises
+   * of its used), next_device_id and every device's "pool" fields.  Held briefly, never across I/O.
    */
   pthread_mutex_t lock;
   /* devlife: held shared by code that uses a device pointer it did not

@@ -127,6 +127,17 @@ Test (limits_live, a_reserve_above_the_quota_is_refused)
   export_destroy (exp);
 }
 
+Test (limits_live, a_reserve_beyond_the_export_size_is_refused)
+{
+  struct export *exp = fx_new_export (pool, 64 * PAGE);
+
+  expect_refused (exp, 0, 65 * PAGE, ALL, EINVAL,
+                  "export: test: reserve (266240 bytes) is more than its "
+                  "size (262144 bytes)");
+  expect_limits (exp, 0, 0, ALL);
+  export_destroy (exp);
+}
+
 Test (limits_live, a_reserve_beyond_the_pool_is_refused_with_the_shortfall)
 {
   struct export *a = fx_new_export (pool, 1 * MIB);
