@@ -158,17 +158,12 @@ check_shape (const struct pool_tenant *t, const struct pool_limits *lim)
   return 0;
 }
 
-/* Set t's tiers and return the old ones in *old.
- * => takes the pool lock.
- */
+/* Set t's tiers.  => takes the pool lock. */
 static void
-swap_tiers (struct pool *pool, struct pool_tenant *t, int lo, int hi,
-            int old[2])
+set_tiers (struct pool *pool, struct pool_tenant *t, int lo, int hi)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
 
-  old[0] = t->tier_lo;
-  old[1] = t->tier_hi;
   t->tier_lo = lo;
   t->tier_hi = hi;
 }
@@ -225,7 +220,7 @@ check_pages_inside (struct pool *pool, struct pool_tenant *t, int lo,
   return 0;
 }
 
-/* Apply the checked quota and reserve to t and to the table.
+/* Apply the checked limits to t and to the table.
  * => caller holds the pool lock.
  */
 static void
@@ -236,6 +231,8 @@ apply_locked (struct pool *pool, struct pool_tenant *t,
 
   t->quota = lim->quota ? lim->quota >> SD_PAGE_SHIFT : UINT64_MAX;
   t->reserve = lim->reserve >> SD_PAGE_SHIFT;
+  t->tier_lo = lim->tier_lo;
+  t->tier_hi = lim->tier_hi;
   for (i = 0; i < pool->table.nexports; i++)
     if (pool->table.exports[i].id == t->id)
       pool_table_set_limits (&pool->table.exports[i], lim);
@@ -256,28 +253,78 @@ check_and_apply (struct pool *pool, struct pool_tenant *t,
   return 0;
 }
 
+/* How a change of tiers must be made. */
+enum tier_change {
+  TIERS_DONE,                   /* applied at once: nothing to look for */
+  TIERS_LOOK,                   /* look for pages outside the new tiers */
+  TIERS_DISJOINT,               /* no priority in common, and t holds
+                                   pages: refused */
+};
+
+/* Check lim, then: if no page of t can be outside the new tiers (they
+ * hold the old ones, or t holds no page: used rises only under the
+ * pool lock), apply everything now.  Else, while the pages are looked
+ * for, narrow t's tiers to the old ones' intersection with the new,
+ * so that a page placed meanwhile is inside both, whichever end up in
+ * force.  => returns the case, or -1 after reporting.
+ */
+static int
+begin_change (struct pool *pool, struct pool_tenant *t,
+              const struct pool_limits *lim, int old[2])
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  int lo = lim->tier_lo > t->tier_lo ? lim->tier_lo : t->tier_lo;
+  int hi = lim->tier_hi < t->tier_hi ? lim->tier_hi : t->tier_hi;
+
+  if (check_tenant (pool, t, lim) == -1)
+    return -1;
+  old[0] = t->tier_lo;
+  old[1] = t->tier_hi;
+  if ((lim->tier_lo <= old[0] && lim->tier_hi >= old[1]) ||
+      atomic_load (&t->used) == 0) {
+    apply_locked (pool, t, lim);
+    return TIERS_DONE;
+  }
+  if (lo > hi)
+    return TIERS_DISJOINT;
+  t->tier_lo = lo;
+  t->tier_hi = hi;
+  return TIERS_LOOK;
+}
+
+/* Refuse tiers that share no priority with t's, which holds pages. */
+static int
+refuse_disjoint (struct pool *pool, struct pool_tenant *t,
+                 const struct pool_limits *lim, const int old[2])
+{
+  /* Name a device that holds its pages if there is one. */
+  if (check_pages_inside (pool, t, lim->tier_lo, lim->tier_hi) == 0) {
+    errno = EBUSY;
+    sd_error ("export: %s: tiers %d-%d share no priority with its tiers "
+              "%d-%d, where it holds pages", t->name, lim->tier_lo,
+              lim->tier_hi, old[0], old[1]);
+  }
+  return -1;
+}
+
 int
 pool_set_limits (struct pool *pool, struct pool_tenant *t,
                  const struct pool_limits *lim)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
-  int old[2];
+  int old[2], r;
 
   if (check_shape (t, lim) == -1)
     return -1;
-  pthread_mutex_lock (&pool->lock);
-  if (check_tenant (pool, t, lim) == -1) {
-    pthread_mutex_unlock (&pool->lock);
+  r = begin_change (pool, t, lim, old);
+  if (r == -1)
     return -1;
-  }
-  pthread_mutex_unlock (&pool->lock);
-  /* The new tiers first, so no new page lands outside them while we
-   * look for old ones there; put back if any is found.
-   */
-  swap_tiers (pool, t, lim->tier_lo, lim->tier_hi, old);
-  if (check_pages_inside (pool, t, lim->tier_lo, lim->tier_hi) == -1 ||
-      check_and_apply (pool, t, lim) == -1) {
-    swap_tiers (pool, t, old[0], old[1], old);
+  if (r == TIERS_DISJOINT)
+    return refuse_disjoint (pool, t, lim, old);
+  if (r == TIERS_LOOK &&
+      (check_pages_inside (pool, t, lim->tier_lo, lim->tier_hi) == -1 ||
+       check_and_apply (pool, t, lim) == -1)) {
+    set_tiers (pool, t, old[0], old[1]);
     return -1;
   }
   if (pool_table_write (pool, NULL) == -1)

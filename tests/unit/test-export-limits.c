@@ -202,6 +202,24 @@ Test (limits_live, tiers_that_would_leave_pages_outside_are_refused)
   export_destroy (exp);
 }
 
+Test (limits_live, tiers_apart_from_the_present_ones_are_refused_while_it_holds_pages)
+{
+  struct exportspec spec = {
+    .name = (char *) "t", .size = 1 * MIB, .tier_lo = 1, .tier_hi = 1,
+    .tiers_set = true,
+  };
+  struct export *exp = export_create_spec (pool, &spec);
+
+  write_pages (exp, 0, 2);
+  expect_refused (exp, 0, 0, 0, 0, EBUSY,
+                  "export: t: tiers 0-0 would leave 2 of its pages on b "
+                  "(priority 1) outside them");
+  expect_limits (exp, 0, 0, 1, 1);
+  write_pages (exp, 2, 1);
+  cr_assert_eq (fx_stat_of (pool, "a").inuse, 0);
+  export_destroy (exp);
+}
+
 Test (limits_live, widening_the_tiers_lets_pages_use_the_new_devices)
 {
   struct exportspec spec = {
