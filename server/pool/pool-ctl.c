@@ -101,13 +101,15 @@ set_priority (struct pool *pool, struct swapdev *dev, int priority)
 }
 
 /* Give the device named path (ident) a new priority and re-sort: no
- * data moves.  Refused if the reserves could not be kept.
+ * data moves.  Refused if the reserves could not be kept.  hold: the
+ * device takes no new pages until ctl_release (pages of an export
+ * whose tiers the move may change are being counted).
  * => returns the device with *old its priority before, or NULL after
  *    reporting (ENOENT, EBUSY, ENOSPC).
  */
 static struct swapdev *
 ctl_resort (struct pool *pool, const char *path, const char *ident,
-            int priority, int *old)
+            int priority, bool hold, int *old)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct swapdev *dev = lookup (pool, "ctl", path, ident);
@@ -123,17 +125,22 @@ ctl_resort (struct pool *pool, const char *path, const char *ident,
     return NULL;
   }
   *old = dev->priority;
+  dev->hold = hold;
   set_priority (pool, dev, priority);
   return dev;
 }
 
-/* Put a device back at its old priority (a refused ctl). */
+/* End a ctl that held dev: at its new priority, or (refused) back at
+ * old.
+ */
 static void
-ctl_undo (struct pool *pool, struct swapdev *dev, int old)
+ctl_release (struct pool *pool, struct swapdev *dev, bool undo, int old)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
 
-  set_priority (pool, dev, old);
+  if (undo)
+    set_priority (pool, dev, old);
+  dev->hold = false;
 }
 
 /* The tenants whose tiers hold old but not priority: the device may
@@ -155,20 +162,32 @@ tenants_leaving (struct pool *pool, int old, int priority, size_t *n)
   return ts;
 }
 
-/* After the re-sort (no new page of those tenants lands on dev now):
- * refuse if a tenant has pages on dev that priority puts outside its
- * tiers.  => returns 0, or -1 after reporting.
+/* The device's priority, under the pool lock (or -1 after reporting
+ * "ctl: PATH: not in the pool").
  */
 static int
-check_tiers_kept (struct pool *pool, struct swapdev *dev, const char *path,
-                  int old, int priority)
+current_priority (struct pool *pool, const char *path, const char *ident,
+                  int *prio)
 {
-  CLEANUP_FREE struct pool_tenant **ts = NULL;
-  size_t i, n = 0;
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct swapdev *dev = lookup (pool, "ctl", path, ident);
 
-  ts = tenants_leaving (pool, old, priority, &n);
-  if (ts == NULL)
+  if (dev == NULL)
     return -1;
+  *prio = dev->priority;
+  return 0;
+}
+
+/* With dev held (no new page lands there): refuse if one of ts has
+ * pages on dev, which priority would put outside its tiers.
+ * => returns 0, or -1 after reporting.
+ */
+static int
+check_tiers_kept (struct pool_tenant **ts, size_t n, struct swapdev *dev,
+                  const char *path, int priority)
+{
+  size_t i;
+
   for (i = 0; i < n; i++) {
     uint64_t k = ts[i]->ops->count_on (ts[i], dev);
     if (k > 0) {
@@ -189,8 +208,10 @@ pool_ctl (struct pool *pool, const char *path, int priority)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
   CLEANUP_FREE char *ident = swapdev_path_ident (path);
+  CLEANUP_FREE struct pool_tenant **ts = NULL;
   struct swapdev *dev;
-  int old;
+  size_t n = 0;
+  int old, r;
 
   if (priority < SD_PRIORITY_MIN || priority > SD_PRIORITY_MAX) {
     errno = EINVAL;
@@ -198,12 +219,18 @@ pool_ctl (struct pool *pool, const char *path, int priority)
               priority, SD_PRIORITY_MIN, SD_PRIORITY_MAX);
     return -1;
   }
-  dev = ctl_resort (pool, path, ident, priority, &old);
+  /* admin_lock keeps the device and the tenants' tiers as they are. */
+  if (current_priority (pool, path, ident, &old) == -1 ||
+      (ts = tenants_leaving (pool, old, priority, &n)) == NULL)
+    return -1;
+  dev = ctl_resort (pool, path, ident, priority, n > 0, &old);
   if (dev == NULL)
     return -1;
-  if (check_tiers_kept (pool, dev, path, old, priority) == -1) {
-    ctl_undo (pool, dev, old);
-    return -1;
+  if (n > 0) {
+    r = check_tiers_kept (ts, n, dev, path, priority);
+    ctl_release (pool, dev, r == -1, old);
+    if (r == -1)
+      return -1;
   }
   /* The new priority holds after a restart too. */
   if (pool_table_write (pool, NULL) == -1)

@@ -151,12 +151,13 @@ pool_dev_room (const struct swapdev *dev)
 }
 
 /* True if dev takes new allocations: enabled, not failed, not being
- * set up.  => caller holds the pool lock.
+ * set up, not held by a ctl.  => caller holds the pool lock.
  */
 static inline bool
 pool_dev_takes_pages (const struct swapdev *dev)
 {
-  return (dev->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE;
+  return (dev->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE &&
+    !dev->hold;
 }
 
 /* Why pool_alloc_for gave no slot. */
