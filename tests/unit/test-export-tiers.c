@@ -178,6 +178,8 @@ Test (tiers, a_ctl_that_would_leave_pages_outside_the_tiers_is_refused)
                          "export t, which has 1 pages there"), "%s",
              mb_log_last ());
   cr_assert_eq (fx_stat_of (pool, "a").priority, 0);
+  fx_pwrite_ok (exp, page, PAGE, PAGE);
+  cr_assert_eq (inuse (pool, "a"), 2, "the refused ctl left a held");
   /* Its pages stay where the tiers allow; b holds none of them. */
   cr_assert_eq (pool_ctl (pool, "b", 5), 0, "%s", mb_log_last ());
   cr_assert_eq (fx_stat_of (pool, "b").priority, 5);
