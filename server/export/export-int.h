@@ -39,6 +39,29 @@ struct export {
   bool registered;              /* tenant is in the pool's list */
 };
 
+/* export-limits.c: the limits spec declares, as struct pool_limits
+ * (tiers not set: every priority).
+ */
+extern void export_spec_limits (const struct exportspec *spec,
+                                struct pool_limits *lim)
+  SD_NONNULL (1, 2);
+
+/* A reserve beyond the export's size could never be used, only kept
+ * from the others.  size 0: not known yet (the table's), not checked.
+ * => returns 0, or -1 after reporting "export: NAME: reserve (R bytes)
+ *    is more than its size (S bytes)" (EINVAL).
+ */
+extern int export_check_reserve_size (const char *name, uint64_t reserve,
+                                      uint64_t size)
+  SD_NONNULL (1);
+
+/* Give the tenant its ops, id, name and limits, before it is
+ * registered (pool_add_tenant).
+ */
+extern void export_tenant_init (struct export *exp, uint16_t id,
+                                const struct pool_limits *lim)
+  SD_NONNULL (1, 3);
+
 /* Take up to want slots for pages from page on (what: "write" or
  * "off", for the message) with the export's limits (pool_alloc_for);
  * charge: the pages are new to the export and are charged to its

@@ -31,46 +31,6 @@
 #include "swapdrum/log.h"
 
 
-/* The limits spec declares, as struct pool_limits. */
-static void
-spec_limits (const struct exportspec *spec, struct pool_limits *lim)
-{
-  lim->quota = spec->quota;
-  lim->reserve = spec->reserve;
-  lim->tier_lo = spec->tiers_set ? spec->tier_lo : SD_PRIORITY_MIN;
-  lim->tier_hi = spec->tiers_set ? spec->tier_hi : SD_PRIORITY_MAX;
-}
-
-/* A reserve beyond the export's size could never be used, only kept
- * from the others.  size 0: not known yet (the table's), not checked.
- * => returns 0, or -1 after reporting (EINVAL).
- */
-static int
-check_reserve_size (const char *name, uint64_t reserve, uint64_t size)
-{
-  if (size != 0 && reserve > size) {
-    errno = EINVAL;
-    sd_error ("export: %s: reserve (%" PRIu64 " bytes) is more than its "
-              "size (%" PRIu64 " bytes)", name, reserve, size);
-    return -1;
-  }
-  return 0;
-}
-
-/* Give the tenant its name and limits, before it is registered. */
-static void
-tenant_init (struct export *exp, uint16_t id, const struct pool_limits *lim)
-{
-  exp->tenant.ops = &export_tenant_ops;
-  exp->tenant.id = id;
-  exp->tenant.name = exp->name;
-  exp->tenant.quota = lim->quota ? lim->quota >> SD_PAGE_SHIFT
-                                 : UINT64_MAX;
-  exp->tenant.reserve = lim->reserve >> SD_PAGE_SHIFT;
-  exp->tenant.tier_lo = lim->tier_lo;
-  exp->tenant.tier_hi = lim->tier_hi;
-}
-
 /* Create the export; declared: spec's limits, checked against the
  * pool first (exports are created one at a time, at start), not the
  * table's.
@@ -88,8 +48,8 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
     sd_error ("export: %s: size must be at least 4096 bytes", name);
     return NULL;
   }
-  spec_limits (spec, &lim);
-  if (declared && (check_reserve_size (name, lim.reserve, size) == -1 ||
+  export_spec_limits (spec, &lim);
+  if (declared && (export_check_reserve_size (name, lim.reserve, size) == -1 ||
                    pool_check_limits (pool, name, &lim) == -1))
     return NULL;
   if (pool_export (pool, name, &size, &lim, declared, &id) == -1)
@@ -106,7 +66,7 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
   exp->pool = pool;
   exp->size = size;
   stripes_init (&exp->stripes);
-  tenant_init (exp, id, &lim);
+  export_tenant_init (exp, id, &lim);
   if (pool_add_tenant (pool, &exp->tenant) == -1) {
     sd_error ("export: %s: %m", name);
     export_destroy (exp);
@@ -158,99 +118,6 @@ uint64_t
 export_size (const struct export *exp)
 {
   return exp->size;
-}
-
-uint64_t
-export_quota (const struct export *exp)
-{
-  struct pool_limits lim;
-
-  pool_tenant_limits (exp->pool, &exp->tenant, &lim);
-  return lim.quota;
-}
-
-uint64_t
-export_reserve (const struct export *exp)
-{
-  struct pool_limits lim;
-
-  pool_tenant_limits (exp->pool, &exp->tenant, &lim);
-  return lim.reserve;
-}
-
-void
-export_tiers (const struct export *exp, int *lo, int *hi)
-{
-  struct pool_limits lim;
-
-  pool_tenant_limits (exp->pool, &exp->tenant, &lim);
-  *lo = lim.tier_lo;
-  *hi = lim.tier_hi;
-}
-
-int
-export_set_limits (struct export *exp, uint64_t quota, uint64_t reserve,
-                   int tier_lo, int tier_hi)
-{
-  struct pool_limits lim = {
-    .quota = quota, .reserve = reserve, .tier_lo = tier_lo,
-    .tier_hi = tier_hi,
-  };
-
-  if (check_reserve_size (exp->name, reserve, exp->size) == -1)
-    return -1;
-  return pool_set_limits (exp->pool, &exp->tenant, &lim);
-}
-
-uint64_t
-export_used (const struct export *exp)
-{
-  return atomic_load (&((struct export *) exp)->tenant.used)
-    << SD_PAGE_SHIFT;
-}
-
-/* Report why export_alloc got nothing. */
-static void
-report_short (struct export *exp, const char *what, export_page_t page,
-              enum pool_short why)
-{
-  int err = errno, lo, hi;
-
-  export_tiers (exp, &lo, &hi);
-  if (why == POOL_SHORT_QUOTA)
-    sd_error ("%s: export %s page %" PRIu64 ": its quota of %" PRIu64
-              " pages is used", what, exp->name, page,
-              export_quota (exp) >> SD_PAGE_SHIFT);
-  else if (why == POOL_SHORT_TIERS)
-    sd_error ("%s: export %s page %" PRIu64 ": no device in its tiers "
-              "%d-%d has room", what, exp->name, page, lo, hi);
-  else if (why == POOL_SHORT_RESERVED)
-    sd_error ("%s: export %s page %" PRIu64 ": the free pages left are "
-              "reserved for other exports", what, exp->name, page);
-  else
-    sd_error ("%s: export page %" PRIu64 ": %s", what, page,
-              why == POOL_SHORT_FULL ? "the pool is full"
-                                     : "no working device has room");
-  errno = err;
-}
-
-uint64_t
-export_alloc (struct export *exp, const char *what, export_page_t page,
-              uint64_t want, bool charge, drum_slot_t *slot)
-{
-  enum pool_short why;
-  uint64_t n = pool_alloc_for (exp->pool, &exp->tenant, want, charge, slot,
-                               &why);
-
-  if (n == 0)
-    report_short (exp, what, page, why);
-  return n;
-}
-
-void
-export_uncharge (struct export *exp, uint64_t n)
-{
-  atomic_fetch_sub (&exp->tenant.used, n);
 }
 
 const char *
