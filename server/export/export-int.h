@@ -55,6 +55,16 @@ extern int export_check_reserve_size (const char *name, uint64_t reserve,
                                       uint64_t size)
   SD_NONNULL (1);
 
+/* An export opened undeclared takes the pool table's limits, checked
+ * when they were set; but the pool may have shrunk since, or declared
+ * exports taken the room first.  If its reserve cannot be promised
+ * now, it runs without one (lim->reserve = 0), with a notice; the
+ * table keeps the reserve for a later start.  Takes the pool lock.
+ */
+extern void export_keep_reserve (struct pool *pool, const char *name,
+                                 struct pool_limits *lim)
+  SD_NONNULL (1, 2, 3);
+
 /* Give the tenant its ops, id, name and limits, before it is
  * registered (pool_add_tenant).
  */

@@ -16,6 +16,7 @@
 
 #include "export/export-int.h"
 #include "pool/pool-int.h"
+#include "pool/pool-reserve.h"
 #include "swapdrum/log.h"
 
 void
@@ -37,6 +38,21 @@ export_check_reserve_size (const char *name, uint64_t reserve, uint64_t size)
     return -1;
   }
   return 0;
+}
+
+void
+export_keep_reserve (struct pool *pool, const char *name,
+                     struct pool_limits *lim)
+{
+  char r[32];
+
+  if (lim->reserve == 0 || pool_limits_fit (pool, name, lim))
+    return;
+  sd_notice ("export: %s: not declared: the pool cannot keep its reserve "
+             "of %s beside the others' now; none this time (the pool "
+             "keeps it for later)", name,
+             pool_pages_str (lim->reserve >> SD_PAGE_SHIFT, r));
+  lim->reserve = 0;
 }
 
 void

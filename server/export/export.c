@@ -54,6 +54,8 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
     return NULL;
   if (pool_export (pool, name, &size, &lim, declared, &id) == -1)
     return NULL;
+  if (!declared)
+    export_keep_reserve (pool, name, &lim);
   exp = calloc (1, sizeof *exp);
   if (exp == NULL || (exp->name = strdup (name)) == NULL ||
       (exp->map = map_create (size >> SD_PAGE_SHIFT)) == NULL) {

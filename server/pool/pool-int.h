@@ -200,6 +200,11 @@ extern int pool_check_limits (struct pool *pool, const char *name,
                               const struct pool_limits *lim)
   SD_NONNULL (1, 2, 3);
 
+/* The same, quietly: true if pool_check_limits would accept lim. */
+extern bool pool_limits_fit (struct pool *pool, const char *name,
+                             const struct pool_limits *lim)
+  SD_NONNULL (1, 2, 3);
+
 /* Change registered tenant t's limits live (pool-limits.c): refused,
  * with nothing changed, for a quota below what t holds, a reserve
  * above the quota, tiers with no device or leaving pages of t on a

@@ -60,11 +60,12 @@ report_short (const char *name, uint64_t reserve,
 }
 
 /* The checks that need no tenant state: tiers with a device, the
- * reserve promised.  => caller holds the pool lock.
+ * reserve promised; report: say why, else be quiet.
+ * => caller holds the pool lock.
  */
 static int
 check_locked (struct pool *pool, const struct pool_tenant *t,
-              const char *name, const struct pool_limits *lim)
+              const char *name, const struct pool_limits *lim, bool report)
 {
   struct reserve_view v = {
     .t = t, .name = name, .reserve = lim->reserve >> SD_PAGE_SHIFT,
@@ -75,12 +76,15 @@ check_locked (struct pool *pool, const struct pool_tenant *t,
   if (!pool_tiers_all (lim->tier_lo, lim->tier_hi) &&
       !tiers_have_device (pool, lim->tier_lo, lim->tier_hi)) {
     errno = EINVAL;
-    sd_error ("export: %s: tiers %d-%d: no device of the pool has a "
+    if (report)
+      sd_error ("export: %s: tiers %d-%d: no device of the pool has a "
               "priority in that range", name, lim->tier_lo, lim->tier_hi);
     return -1;
   }
   if (pool_reserve_short (pool, &v, &s)) {
-    report_short (name, v.reserve, &s);
+    if (report)
+      report_short (name, v.reserve, &s);
+    errno = ENOSPC;
     return -1;
   }
   return 0;
@@ -92,7 +96,16 @@ pool_check_limits (struct pool *pool, const char *name,
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
 
-  return check_locked (pool, NULL, name, lim);
+  return check_locked (pool, NULL, name, lim, true);
+}
+
+bool
+pool_limits_fit (struct pool *pool, const char *name,
+                 const struct pool_limits *lim)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
+  return check_locked (pool, NULL, name, lim, false) == 0;
 }
 
 void
@@ -132,7 +145,7 @@ check_tenant (struct pool *pool, const struct pool_tenant *t,
               pool_pages_str (lim->quota >> SD_PAGE_SHIFT, b));
     return -1;
   }
-  return check_locked (pool, t, t->name, lim);
+  return check_locked (pool, t, t->name, lim, true);
 }
 
 /* Check lim (quota, reserve, tiers: rounded to pages, tiers in range)

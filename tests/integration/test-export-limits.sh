@@ -11,7 +11,9 @@
 #   2. the pool table keeps reserve and tiers: a restart that declares
 #      the export without them says what the pool had, and the pages
 #      are all there;
-#   3. declaring them again brings them back, with a notice.
+#   3. declaring them again brings them back, with a notice;
+#   4. left undeclared beside a declared reserve that takes the room,
+#      it is kept without its reserve this time, with a notice.
 # Bad reserve= and tiers= are in test-config-errors.sh.
 
 set -euo pipefail
@@ -53,5 +55,12 @@ restart "1048576 bytes" 5-5 none all "${plain[@]}"
 
 say "3. declared again, they come back"
 restart none all "1048576 bytes" 5-5 "${limited[@]}"
+
+say "4. undeclared, it keeps its reserve only if the pool can"
+stop_nbdkit "$NBDKIT_PID"
+start "${devs[@]}" admin=off export=f,size=32M,reserve=15M
+grep -q "export: t: not declared: the pool cannot keep its reserve of 1 MiB" \
+     "$tmp/pid.log" || fail "no notice of t's reserve left out"
+"${X[@]}" absent "$sock" t || fail "t is served"
 stop_nbdkit "$NBDKIT_PID"
 say "PASS"
