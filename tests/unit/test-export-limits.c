@@ -202,7 +202,11 @@ Test (limits_live, tiers_that_would_leave_pages_outside_are_refused)
   export_destroy (exp);
 }
 
-Test (limits_live, tiers_apart_from_the_present_ones_are_refused_while_it_holds_pages)
+/* An export "t" of 1 MiB with tiers 1-1 (device b), holding pages 0
+ * and 1.
+ */
+static struct export *
+on_tier_one (void)
 {
   struct exportspec spec = {
     .name = (char *) "t", .size = 1 * MIB, .tier_lo = 1, .tier_hi = 1,
@@ -210,7 +214,15 @@ Test (limits_live, tiers_apart_from_the_present_ones_are_refused_while_it_holds_
   };
   struct export *exp = export_create_spec (pool, &spec);
 
+  cr_assert_not_null (exp, "%s", mb_log_last ());
   write_pages (exp, 0, 2);
+  return exp;
+}
+
+Test (limits_live, tiers_apart_from_the_present_ones_are_refused_while_it_holds_pages)
+{
+  struct export *exp = on_tier_one ();
+
   expect_refused (exp, 0, 0, 0, 0, EBUSY,
                   "export: t: tiers 0-0 would leave 2 of its pages on b "
                   "(priority 1) outside them");
@@ -222,13 +234,8 @@ Test (limits_live, tiers_apart_from_the_present_ones_are_refused_while_it_holds_
 
 Test (limits_live, widening_the_tiers_lets_pages_use_the_new_devices)
 {
-  struct exportspec spec = {
-    .name = (char *) "t", .size = 1 * MIB, .tier_lo = 1, .tier_hi = 1,
-    .tiers_set = true,
-  };
-  struct export *exp = export_create_spec (pool, &spec);
+  struct export *exp = on_tier_one ();
 
-  write_pages (exp, 0, 2);
   cr_assert_eq (export_set_limits (exp, 0, 0, 0, 1), 0);
   expect_limits (exp, 0, 0, 0, 1);
   write_pages (exp, 2, 2);
