@@ -66,6 +66,13 @@ extern int ctl_cmd_export_create (const struct ctl_ctx *ctx,
 extern int ctl_cmd_export_remove (const struct ctl_ctx *ctx,
                                   const char *name, bool force);
 
+/* -c -e: change export name's limits: options as export= spells them
+ * but size ("quota=2G,reserve=1G,tiers=0-5,shared=false"; quota=none,
+ * reserve=0, tiers=all for none).
+ */
+extern int ctl_cmd_export_set (const struct ctl_ctx *ctx, const char *name,
+                               const char *options);
+
 /* Shared by ctl-cmd.c, ctl-apply.c and ctl-export.c. */
 struct ctl_conn;
 

@@ -19,12 +19,14 @@
 #include "ctl-util.h"
 
 enum column {
-  COL_NAME, COL_STATE, COL_SIZE, COL_QUOTA, COL_USED, COL_CONNS,
+  COL_NAME, COL_STATE, COL_SIZE, COL_QUOTA, COL_RESERVE, COL_USED,
+  COL_TIERS, COL_CONNS,
   COL_READS, COL_WRITES, COL_ERRORS, COL_RP99, COL_WP99, COL_HOST, NCOLS
 };
 
 static const bool col_left[NCOLS] = {
-  [COL_NAME] = true, [COL_STATE] = true, [COL_HOST] = true,
+  [COL_NAME] = true, [COL_STATE] = true, [COL_TIERS] = true,
+  [COL_HOST] = true,
 };
 
 /* The export's name as printed: quoted, so that "" shows. */
@@ -74,6 +76,22 @@ amount (uint64_t bytes, const struct ctl_units *u)
   return ctl_xstrdup (buf);
 }
 
+/* "0-5", or "all" for every priority (the server's whole range). */
+static char *
+tiers (json_object *x)
+{
+  json_object *lo, *hi;
+
+  if (!json_object_object_get_ex (x, "tier_lo", &lo) ||
+      !json_object_object_get_ex (x, "tier_hi", &hi) ||
+      (json_object_get_int64 (lo) <= -1000000 &&
+       json_object_get_int64 (hi) >= 1000000))
+    return ctl_xstrdup ("all");
+  return ctl_strdup_printf ("%" PRId64 "-%" PRId64,
+                            json_object_get_int64 (lo),
+                            json_object_get_int64 (hi));
+}
+
 static char *
 number (uint64_t n)
 {
@@ -96,7 +114,10 @@ export_row (char **r, json_object *x, const struct ctl_units *u)
                                     ? ",shared" : "");
   r[COL_SIZE] = amount (ctl_json_u64 (x, "size"), u);
   r[COL_QUOTA] = quota ? amount (quota, u) : ctl_xstrdup ("-");
+  r[COL_RESERVE] = ctl_json_u64 (x, "reserve")
+    ? amount (ctl_json_u64 (x, "reserve"), u) : ctl_xstrdup ("-");
   r[COL_USED] = amount (ctl_json_u64 (x, "used"), u);
+  r[COL_TIERS] = tiers (x);
   r[COL_CONNS] = number (ctl_json_u64 (x, "connections"));
   r[COL_READS] = number (ctl_json_u64 (rd, "ops"));
   r[COL_WRITES] = number (ctl_json_u64 (wr, "ops"));
@@ -120,8 +141,8 @@ void
 ctl_print_exports (json_object *reply, const struct ctl_units *u)
 {
   static const char *const names[NCOLS] = {
-    "Export", "State", NULL, "Quota", "Used", "Conns", "Reads", "Writes",
-    "Errors", "Read-p99", "Write-p99", "Host",
+    "Export", "State", NULL, "Quota", "Reserve", "Used", "Tiers", "Conns",
+    "Reads", "Writes", "Errors", "Read-p99", "Write-p99", "Host",
   };
   json_object *arr;
   size_t n = exports_of (reply, &arr), i, c;
@@ -148,16 +169,25 @@ ctl_print_export_lines (json_object *reply, const struct ctl_units *u)
 {
   json_object *arr, *x;
   size_t n = exports_of (reply, &arr), i;
-  char used[64], quota[64];
+  char used[64], quota[64], reserve[64];
+  char *t;
 
   for (i = 0; i < n; i++) {
     x = json_object_array_get_idx (arr, i);
     ctl_format_amount (used, sizeof used, ctl_json_u64 (x, "used"), u);
     ctl_format_amount (quota, sizeof quota, ctl_json_u64 (x, "quota"), u);
+    ctl_format_amount (reserve, sizeof reserve, ctl_json_u64 (x, "reserve"),
+                       u);
     printf ("export \"%s\": %s, %s used", ctl_json_str (x, "name", "?"),
             ctl_json_str (x, "state", "?"), used);
     if (ctl_json_u64 (x, "quota"))
       printf (" of a quota of %s", quota);
+    if (ctl_json_u64 (x, "reserve"))
+      printf (", %s reserved", reserve);
+    t = tiers (x);
+    if (strcmp (t, "all") != 0)
+      printf (", tiers %s", t);
+    free (t);
     if (ctl_json_u64 (x, "connections"))
       printf (", attached from %s (%" PRIu64 " connections)",
               ctl_json_str (x, "host", "?"),
@@ -172,6 +202,17 @@ ctl_cmd_export_create (const struct ctl_ctx *ctx, const char *spec)
   CLEANUP_JSON json_object *req = ctl_request_new ("export-create");
 
   ctl_add_member (req, "spec", json_object_new_string (spec));
+  return ctl_call_once (ctx, req);
+}
+
+int
+ctl_cmd_export_set (const struct ctl_ctx *ctx, const char *name,
+                    const char *options)
+{
+  CLEANUP_JSON json_object *req = ctl_request_new ("export-set");
+
+  ctl_add_member (req, "export", json_object_new_string (name));
+  ctl_add_member (req, "options", json_object_new_string (options));
   return ctl_call_once (ctx, req);
 }
 

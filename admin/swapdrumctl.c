@@ -41,8 +41,8 @@ struct options {
   int unit;                     /* 'k', 'm', 'g', 'h', or 0 */
   bool has_priority;            /* -p */
   long long priority;
-  bool has_devopts;             /* -o */
-  struct devspec devopts;       /* -o, parsed (no path) */
+  const char *opts;             /* -o, as given */
+  struct devspec devopts;       /* -o, parsed for a device (no path) */
   const char *file;             /* -f */
   bool dry_run;                 /* -n */
   const char *socket;           /* -S */
@@ -74,6 +74,8 @@ help (void)
           "  %1$s -Z [EXPORT]\n"
           "  %1$s -a -e NAME,size=SIZE[,quota=SIZE]\n"
           "  %1$s -d -e [-F] NAME\n"
+          "  %1$s -c -e -o quota=SIZE,reserve=SIZE,tiers=LO-HI,shared=BOOL "
+          "NAME\n"
           "  %1$s -l -e [-k | -m | -g | -h]\n"
           "  %1$s -V | --help\n"
           "\n"
@@ -88,8 +90,9 @@ help (void)
           "  -n  only say what -A or -U would do\n"
           "  -Z  after a host crash: EXPORT's unwritten pages read zeros "
           "again\n"
-          "  -e  -a, -d and -l act on exports: create (spelled as export=),\n"
-          "      remove (freeing its pages; -F even while attached), list\n"
+          "  -e  -a, -d, -c and -l act on exports: create (spelled as\n"
+          "      export=), remove (freeing its pages; -F even while\n"
+          "      attached), change limits (-o), list\n"
           "  -f CONFIG  default: %2$s\n"
           "  -S SOCKET  the admin socket; default: $SWAPDRUM_ADMIN, else\n"
           "             /run/swapdrum/admin.sock (root),\n"
@@ -179,8 +182,8 @@ take_option (struct options *o, int c)
   case 'e': o->exports = true; return 0;
   case 'F': o->force = true; return 0;
   case 'o':
-    o->has_devopts = true;
-    return parse_devopts (&o->devopts, optarg);
+    o->opts = optarg;
+    return 0;
   case 'f': o->file = optarg; return 0;
   case 'S': o->socket = optarg; return 0;
   case OPT_JSON: o->json = true; return 0;
@@ -212,20 +215,27 @@ check_options (struct options *o, int nargs)
     return usage_error ("one EXPORT only");
   if (!wants_path && o->cmd != 'Z' && nargs)
     return usage_error ("unexpected operand");
-  if (o->cmd == 'c' && !o->has_priority)
+  if (o->cmd == 'c' && !o->has_priority && !o->exports)
     return usage_error ("-c needs -p PRIORITY");
   if (o->has_priority && !strchr ("acA", o->cmd))
     return usage_error ("-p goes with -a, -c or -A");
-  if (o->has_devopts && o->cmd != 'a')
-    return usage_error ("-o goes with -a");
+  if (o->opts && o->cmd != 'a' && !(o->cmd == 'c' && o->exports))
+    return usage_error ("-o goes with -a, or -c -e");
   if ((o->file || o->dry_run) && !strchr ("AU", o->cmd))
     return usage_error ("-f and -n go with -A or -U");
   if (o->unit && !strchr ("ls", o->cmd))
     return usage_error ("-k, -m, -g and -h go with -l or -s");
-  if (o->exports && !strchr ("adl", o->cmd))
-    return usage_error ("-e goes with -a, -d or -l");
-  if (o->exports && (o->has_priority || o->has_devopts))
-    return usage_error ("-p and -o go with devices, not -e");
+  if (o->exports && !strchr ("adcl", o->cmd))
+    return usage_error ("-e goes with -a, -d, -c or -l");
+  if (o->exports && o->has_priority)
+    return usage_error ("-p goes with devices, not -e");
+  if (o->exports && o->cmd == 'c' && !o->opts)
+    return usage_error ("-c -e needs -o OPTIONS (quota=, reserve=, "
+                        "tiers=, shared=)");
+  if (o->exports && o->cmd == 'a' && o->opts)
+    return usage_error ("-a -e takes its options in NAME,size=SIZE,...");
+  if (o->opts && !o->exports)
+    return parse_devopts (&o->devopts, o->opts);
   if (o->force && !(o->exports && o->cmd == 'd'))
     return usage_error ("-F goes with -d -e");
   return 0;
@@ -305,6 +315,7 @@ run_export (const struct ctl_ctx *ctx, const struct options *o)
   switch (o->cmd) {
   case 'a': return ctl_cmd_export_create (ctx, o->path);
   case 'd': return ctl_cmd_export_remove (ctx, o->path, o->force);
+  case 'c': return ctl_cmd_export_set (ctx, o->path, o->opts);
   case 'l': return ctl_cmd_export_list (ctx);
   }
   return -1;

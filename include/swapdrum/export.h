@@ -31,18 +31,24 @@ struct export;
 
 /* Create an export of `size` bytes (rounded down to 4096; 0: what the
  * pool table says, or the sum of the devices) over pool, with the
- * quota the pool table keeps for it (none for a new one).
+ * limits (quota, reserve, tiers) the pool table keeps for it (none for
+ * a new one), unchecked: the pool accepted them once.
  * => returns NULL after reporting "export: NAME: reason".
  */
 extern struct export *export_create (struct pool *pool, const char *name,
                                      uint64_t size)
   SD_NONNULL (1, 2);
 
-/* Create the export spec declares (name, size, quota; size 0: what
- * the pool table says, or the sum of the devices), as export_create
- * does.  The quota is the declaration's (0: none), also when the pool
- * table kept another: the table then records the new one.  spec's
- * reserve, tiers and shared are not used here.
+/* Create the export spec declares (name, size, quota, reserve,
+ * tiers; size 0: what the pool table says, or the sum of the devices),
+ * as export_create does.  The limits are the declaration's (quota and
+ * reserve 0: none; tiers not set: every priority), also when the pool
+ * table kept others: the table then records the new ones, with a
+ * notice.  Refused first, with nothing changed: a reserve above the
+ * export's size, tiers in which no device of the pool lies, a reserve
+ * the pool cannot promise beside the exports created before
+ * (pool_check_limits).  spec's shared is
+ * not used here.
  * => returns NULL after reporting "export: NAME: reason".
  */
 extern struct export *export_create_spec (struct pool *pool,
@@ -67,14 +73,49 @@ extern uint64_t export_quota (const struct export *exp)
 extern uint64_t export_used (const struct export *exp)
   SD_NONNULL (1);
 
+/* The reserve in bytes (0: none): room the pool keeps free for the
+ * export's pages while it holds less than that, whatever other exports
+ * write.
+ */
+extern uint64_t export_reserve (const struct export *exp)
+  SD_NONNULL (1);
+
+/* The priorities the export's pages may use, [*lo, *hi]
+ * (SD_PRIORITY_MIN, SD_PRIORITY_MAX: every device).
+ */
+extern void export_tiers (const struct export *exp, int *lo, int *hi)
+  SD_NONNULL (1, 2, 3);
+
+/* Change the export's limits live (for the admin socket): quota and
+ * reserve in bytes, multiples of 4096 (0: none); tiers [tier_lo,
+ * tier_hi] (SD_PRIORITY_MIN, SD_PRIORITY_MAX: every device).  The pool
+ * table keeps them (written to every device).  Refused with nothing
+ * changed, after reporting one line "export: NAME: reason":
+ *   EINVAL: a quota below what the export holds ("quota 100 MiB is
+ *           below the 140 MiB it holds"), a reserve above the quota
+ *           or the export's size, tiers out of range or empty, tiers
+ *           in which no device lies;
+ *   ENOSPC: a reserve the pool cannot promise ("reserve 600 MiB: the
+ *           pool has 1020 MiB, 500 MiB already reserved by a: 80 MiB
+ *           short");
+ *   EBUSY:  tiers that would leave pages of the export on a device
+ *           outside them (no page is moved: swap that device off and
+ *           on again, or widen the tiers).
+ * Requests may run meanwhile.  => returns 0, or -1 with errno set.
+ */
+extern int export_set_limits (struct export *exp, uint64_t quota,
+                              uint64_t reserve, int tier_lo, int tier_hi)
+  SD_NONNULL (1);
+
 extern int export_pread (struct export *exp, void *buf, uint64_t count,
                          uint64_t offset)
   SD_NONNULL (1, 2);
 
 /* Write; fua: on stable storage before returning.  ENOSPC when no
- * device in the pool can take a page, or when a page not yet written
- * would take the export past its quota; pages written before that
- * keep their new data.
+ * device in the export's tiers can take a page (or only by taking room
+ * other exports' reserves need), or when a page not yet written would
+ * take the export past its quota; pages written before that keep
+ * their new data.
  */
 extern int export_pwrite (struct export *exp, const void *buf,
                           uint64_t count, uint64_t offset, bool fua)

@@ -62,6 +62,8 @@ struct sd_export_info {
   bool shared;                  /* several hosts may attach */
   bool removing;
   uint64_t size, quota, used;   /* bytes; quota 0: none */
+  uint64_t reserve;             /* bytes; 0: none */
+  int tier_lo, tier_hi;         /* the priorities its pages may use */
   char *host;                   /* the host attached, or NULL */
   unsigned sessions;            /* its connections */
   struct sd_iostat io[SD_IO_KINDS];
@@ -111,6 +113,23 @@ extern void exportset_info_free (struct sd_export_info *info, size_t n);
 extern int exportset_add (struct exportset *set,
                           const struct exportspec *spec)
   SD_NONNULL (1, 2);
+
+/* Change export name's limits live: opts is a comma-separated list of
+ * the keys of export= (exportspec.h) but size: quota=SIZE (or
+ * quota=none), reserve=SIZE (0: none), tiers=LO-HI (or tiers=all),
+ * shared=BOOL.  Keys not given keep their values.  What the pool
+ * keeps (export_set_limits) and a live export's shared flag are
+ * written to the pool table; a declared export's declaration applies
+ * again at the next start.
+ * => returns 0, or -1 after reporting "export: NAME: reason" with
+ *    nothing changed (ENOENT: no such export, or being removed;
+ *    EINVAL: a bad option; ENOTSUP: size=; EBUSY: shared=false while
+ *    connected, or tiers that leave pages outside; what
+ *    export_set_limits refuses).
+ */
+extern int exportset_set (struct exportset *set, const char *name,
+                          const char *opts)
+  SD_NONNULL (1, 2, 3);
 
 /* Progress of a removal: pages freed so far, of total. */
 typedef void (*exportset_progress_fn) (void *opaque, uint64_t freed,

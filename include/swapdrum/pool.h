@@ -40,6 +40,17 @@ struct pool_devstat {
   uint64_t lost_pages;          /* pages it came back without */
 };
 
+/* An export's limits (pool_export; export_set_limits).  Sizes in
+ * bytes, multiples of 4096.
+ */
+struct pool_limits {
+  uint64_t quota;               /* most bytes it may hold; 0: none */
+  uint64_t reserve;             /* bytes kept free for it; 0: none */
+  int tier_lo, tier_hi;         /* the priorities its pages may use;
+                                   SD_PRIORITY_MIN..SD_PRIORITY_MAX:
+                                   every device */
+};
+
 /* Create an empty pool with a random pool id.
  * => returns NULL after reporting.
  */
@@ -71,18 +82,20 @@ extern int pool_assemble (struct pool *pool, const struct devspec *specs,
                           size_t n, bool new_pool)
   SD_NONNULL (1);
 
-/* The export called name in the pool table: its id and size.  If the
- * table has none, one is added with *size bytes (0: the sum of the
- * devices).  If it has one and *size is not 0, *size must match.
- * declared: the table takes *quota (bytes, 0: none) for the export,
- * with a notice if it had another (the devices' copies from the next
- * table write on: pool_start); else *quota is set to the table's.
+/* The export called name in the pool table: its id, size and limits.
+ * If the table has none, one is added with *size bytes (0: the sum of
+ * the devices).  If it has one and *size is not 0, *size must match.
+ * declared: the table takes *lim (quota, reserve, tiers) for the
+ * export, with a notice for each that it had another (the devices'
+ * copies from the next table write on: pool_start); else *lim is set
+ * to the table's (no limits for a new export).  The caller checks
+ * declared limits first (pool_check_limits).
  * => returns 0 with *id and *size set, or -1 after reporting
  *    "export: NAME: reason".
  */
 extern int pool_export (struct pool *pool, const char *name,
-                        uint64_t *size, uint64_t *quota, bool declared,
-                        uint16_t *id)
+                        uint64_t *size, struct pool_limits *lim,
+                        bool declared, uint16_t *id)
   SD_NONNULL (1, 2, 3, 4, 6);
 
 /* True if the pool table marks export name live: created over the

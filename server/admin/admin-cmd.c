@@ -42,6 +42,7 @@ enum cmd_op {
   CMD_TRUST,
   CMD_EXPORT_CREATE,
   CMD_EXPORT_REMOVE,
+  CMD_EXPORT_SET,
 };
 
 /* A request that changes the pool: a job for the worker. */
@@ -55,6 +56,7 @@ struct cmd_job {
                                    priority, ... */
   struct exportspec xspec;      /* export-create */
   bool force;                   /* export-remove */
+  char *options;                /* export-set (malloc'd) */
 
   /* Loop thread only. */
   struct admin_conn *conn;      /* who asked; may be dead by the end */
@@ -348,6 +350,39 @@ prepare_export_create (struct admin_conn *conn, json_object *req,
   return 0;
 }
 
+/* export-set: "options", what export= takes but size. */
+static int
+prepare_export_set (struct admin_conn *conn, json_object *req,
+                    struct cmd_job *job)
+{
+  json_object *val;
+  const char *s;
+
+  if (need_exports (conn, req, "export-set") == -1 ||
+      get_export (conn, req, "export-set", &job->spec.path) == -1 ||
+      member (conn, req, "export-set", "options", true, &val) == -1)
+    return -1;
+  if (!json_object_is_type (val, json_type_string)) {
+    admin_reply_error (conn, req, EINVAL, "export-set: options: must be a "
+                       "string (quota=SIZE,reserve=SIZE,tiers=LO-HI,"
+                       "shared=BOOL)");
+    return -1;
+  }
+  s = json_object_get_string (val);
+  if (strlen (s) != (size_t) json_object_get_string_len (val)) {
+    admin_reply_error (conn, req, EINVAL,
+                       "export-set: options: contains a NUL character");
+    return -1;
+  }
+  job->options = strdup (s);
+  if (job->options == NULL) {
+    admin_reply_error (conn, req, ENOMEM, "export-set: %s",
+                       strerror (ENOMEM));
+    return -1;
+  }
+  return 0;
+}
+
 static int
 prepare_export_remove (struct admin_conn *conn, json_object *req,
                        struct cmd_job *job)
@@ -394,6 +429,9 @@ static const struct command commands[] = {
   { .name = "export-remove", .members = { "export", "force" },
     .changes_pool = true, .prepare = prepare_export_remove,
     .op = CMD_EXPORT_REMOVE },
+  { .name = "export-set", .members = { "export", "options" },
+    .changes_pool = true, .prepare = prepare_export_set,
+    .op = CMD_EXPORT_SET },
 };
 
 /* The ends of the 64-bit integers json-c holds, as JSON writes them. */
@@ -644,7 +682,7 @@ admin_cmd_too_long (struct admin_conn *conn)
 static const char *const op_names[] = {
   [CMD_ON] = "on", [CMD_OFF] = "off", [CMD_CTL] = "ctl",
   [CMD_TRUST] = "trust", [CMD_EXPORT_CREATE] = "export-create",
-  [CMD_EXPORT_REMOVE] = "export-remove",
+  [CMD_EXPORT_REMOVE] = "export-remove", [CMD_EXPORT_SET] = "export-set",
 };
 
 static int64_t
@@ -697,6 +735,9 @@ cmd_job_run (struct admin_job *j)
     break;
   case CMD_EXPORT_CREATE:
     r = exportset_add (j->srv->exports, &job->xspec);
+    break;
+  case CMD_EXPORT_SET:
+    r = exportset_set (j->srv->exports, job->spec.path, job->options);
     break;
   case CMD_EXPORT_REMOVE:
     r = exportset_remove (j->srv->exports, job->spec.path, job->force,
@@ -771,6 +812,7 @@ cmd_job_free (struct admin_job *j)
   json_object_put (job->req);
   free (job->spec.path);
   exportspec_free (&job->xspec);
+  free (job->options);
   free (job->error);
   free (job);
 }

@@ -235,6 +235,9 @@ export_json (const struct sd_export_info *x)
   admin_put_u64 (obj, "size", x->size);
   admin_put_u64 (obj, "quota", x->quota);
   admin_put_u64 (obj, "used", x->used);
+  admin_put_u64 (obj, "reserve", x->reserve);
+  admin_put (obj, "tier_lo", json_object_new_int (x->tier_lo));
+  admin_put (obj, "tier_hi", json_object_new_int (x->tier_hi));
   admin_put (obj, "host", x->host ? json_object_new_string (x->host) : NULL);
   admin_put_u64 (obj, "connections", x->sessions);
   for (k = 0; k < SD_IO_KINDS; k++)

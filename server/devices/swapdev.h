@@ -135,6 +135,9 @@ struct swapdev {
   drum_slot_t drumoffset;       /* first drum slot of the range */
   int priority;
   unsigned flags;               /* SWF_* */
+  bool hold;                    /* a ctl is checking that no export's
+                                   pages end outside its tiers: no new
+                                   pages meanwhile */
   struct blist *blist;          /* free data pages */
   uint64_t npginuse;            /* pages handed out, excluding bad */
   uint64_t npgbad;              /* pages marked bad, never reused */

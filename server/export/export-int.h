@@ -28,32 +28,67 @@ struct export {
   char *name;
   struct pool *pool;
   uint64_t size;                /* bytes, a multiple of 4096 */
-  uint64_t quota;               /* most pages it may hold (UINT64_MAX:
-                                   no quota) */
-  /* Pages the export holds (map entries that are slots) plus the
-   * pages being written for the first time (charged before their slot
-   * is taken, so that the quota holds exactly however many writers
-   * race): export_charge and export_uncharge.
-   */
-  _Atomic uint64_t used;
   struct map *map;              /* atomic entries; see map.h */
   struct stripes stripes;       /* see stripes.h */
-  struct pool_tenant tenant;    /* how the pool reaches our pages */
+  /* How the pool reaches our pages; also our limits (quota, reserve,
+   * tiers) and `used`, the pages we hold (map entries that are slots)
+   * plus those being written for the first time, charged when their
+   * slot is taken (pool_alloc_for), given back with export_uncharge.
+   */
+  struct pool_tenant tenant;
   bool registered;              /* tenant is in the pool's list */
 };
 
-/* Charge up to n new pages to the export's quota.
- * => returns how many were granted (0 to n): the caller takes at most
- *    that many slots and gives back (export_uncharge) those it does
- *    not map.  0 with errno ENOSPC after reporting "write: export NAME
- *    page PAGE: its quota of N pages is used" if none.
+/* export-limits.c: the limits spec declares, as struct pool_limits
+ * (tiers not set: every priority).
  */
-extern uint64_t export_charge (struct export *exp, export_page_t page,
-                               uint64_t n)
+extern void export_spec_limits (const struct exportspec *spec,
+                                struct pool_limits *lim)
+  SD_NONNULL (1, 2);
+
+/* A reserve beyond the export's size could never be used, only kept
+ * from the others.  size 0: not known yet (the table's), not checked.
+ * => returns 0, or -1 after reporting "export: NAME: reserve (R bytes)
+ *    is more than its size (S bytes)" (EINVAL).
+ */
+extern int export_check_reserve_size (const char *name, uint64_t reserve,
+                                      uint64_t size)
   SD_NONNULL (1);
 
+/* An export opened undeclared takes the pool table's limits, checked
+ * when they were set; but the pool may have shrunk since, or declared
+ * exports taken the room first.  If its reserve cannot be promised
+ * now, it runs without one (lim->reserve = 0), with a notice; the
+ * table keeps the reserve for a later start.  Takes the pool lock.
+ */
+extern void export_keep_reserve (struct pool *pool, const char *name,
+                                 struct pool_limits *lim)
+  SD_NONNULL (1, 2, 3);
+
+/* Give the tenant its ops, id, name and limits, before it is
+ * registered (pool_add_tenant).
+ */
+extern void export_tenant_init (struct export *exp, uint16_t id,
+                                const struct pool_limits *lim)
+  SD_NONNULL (1, 3);
+
+/* Take up to want slots for pages from page on (what: "write" or
+ * "off", for the message) with the export's limits (pool_alloc_for);
+ * charge: the pages are new to the export and are charged to its
+ * quota.
+ * => returns n >= 1 with *slot set, or 0 with errno ENOSPC (EIO: only
+ *    FAILED devices have room) after reporting "WHAT: export NAME page
+ *    PAGE: reason" (its quota is used, the pool is full, no device in
+ *    its tiers has room, the rest is other exports' reserves).
+ */
+extern uint64_t export_alloc (struct export *exp, const char *what,
+                              export_page_t page, uint64_t want,
+                              bool charge, drum_slot_t *slot)
+  SD_NONNULL (1, 2, 6);
+
 /* Give back n pages: charged and not mapped, or unmapped (trim, zero,
- * lost).
+ * lost).  Call before their slots go back to the pool, so that the
+ * pool never counts a free slot as meeting a reserve.
  */
 extern void export_uncharge (struct export *exp, uint64_t n)
   SD_NONNULL (1);
@@ -61,13 +96,16 @@ extern void export_uncharge (struct export *exp, uint64_t n)
 /* Take one fresh slot from the pool and write a whole page there,
  * marking slots that fail bad and trying others (at most
  * MAX_RELOCATIONS).  The page is not mapped: the caller installs it.
- * => returns 0 with *slotp set, or -1 with errno ENOSPC (pool full),
- *    or EIO (every slot tried failed), after reporting.
+ * charge: the page is new to the export: charged with its first slot,
+ * and given back if this fails.
+ * => returns 0 with *slotp set, or -1 with errno ENOSPC (pool full,
+ *    quota, tiers, reserves), or EIO (every slot tried failed), after
+ *    reporting.
  */
 extern int export_new_slot (struct export *exp, export_page_t page,
-                            const void *data, bool fua,
+                            const void *data, bool fua, bool charge,
                             drum_slot_t *slotp)
-  SD_NONNULL (1, 3, 5);
+  SD_NONNULL (1, 3, 6);
 
 /* A write to slot on dev failed: mark the slot bad (the seed's
  * uvm_swap_markbad), unless dev is offline: then the slot is not bad,

@@ -58,7 +58,7 @@ move_page (struct export *exp, struct swapdev *dev, export_page_t page,
     export_drop_recorded (exp, dev, old);
     return 0;
   }
-  if (export_new_slot (exp, page, buf, false, &slot) == -1)
+  if (export_new_slot (exp, page, buf, false, false, &slot) == -1)
     return -1;
   if (map_cas (exp->map, page, &cur, slot) != 1) {
     /* Cannot happen while we hold the stripe exclusive. */
@@ -156,7 +156,7 @@ write_fresh (struct export *exp, export_page_t page, const char *buf,
       continue;
     export_drop_slot (exp, dev, slot + i);
     if (export_new_slot (exp, page + i, buf + i * SD_PAGE_SIZE, false,
-                         &slots[i]) == -1) {
+                         false, &slots[i]) == -1) {
       pool_release (exp->pool, slot + i + 1, n - i - 1);
       while (i-- > 0)
         pool_release (exp->pool, slots[i], 1);
@@ -205,12 +205,10 @@ move_run (struct migration *m, const struct run *r)
     return 0;
   }
   while (done < r->n) {
-    k = pool_alloc (exp->pool, r->n - done, &slot);
-    if (k == 0) {
-      sd_error ("off: %s: no other device can take export page %" PRIu64
-                ": %m", m->dev->path, r->page + done);
+    k = export_alloc (exp, "off", r->page + done, r->n - done, false,
+                      &slot);
+    if (k == 0)
       return -1;
-    }
     if (write_fresh (exp, r->page + done, m->buf + done * SD_PAGE_SIZE,
                      slot, k, slots) == -1)
       return -1;
@@ -272,12 +270,15 @@ copy_run (struct migration *m, struct chunk_copy *cc, const struct run *r)
   char *buf = m->buf + (r->page - cc->start) * SD_PAGE_SIZE;
   drum_slot_t *fresh = &cc->fresh[r->page - cc->start], slot;
   uint64_t done = 0, k;
+  enum pool_short why;
 
   if (swapdev_read (m->dev, buf, r->e - m->dev->drumoffset, 0,
                     r->n * SD_PAGE_SIZE) == -1)
     return 1;
   while (done < r->n) {
-    k = pool_alloc (exp->pool, r->n - done, &slot);
+    /* Within the export's tiers; reported by move_run if it fails. */
+    k = pool_alloc_for (exp->pool, &exp->tenant, r->n - done, false, &slot,
+                        &why);
     if (k == 0)
       return 1;
     if (write_fresh (exp, r->page + done, buf + done * SD_PAGE_SIZE, slot,
@@ -454,14 +455,33 @@ export_claim (struct pool_tenant *t, export_page_t page, drum_slot_t slot,
   }
   /* Recovered pages count against the quota whatever it is now. */
   if (expect == DRUM_NO_SLOT && slot != DRUM_NO_SLOT)
-    atomic_fetch_add (&exp->used, 1);
+    atomic_fetch_add (&exp->tenant.used, 1);
   else if (expect != DRUM_NO_SLOT && slot == DRUM_NO_SLOT)
     export_uncharge (exp, 1);
   return 0;
+}
+
+static uint64_t
+export_count_on (struct pool_tenant *t, struct swapdev *dev)
+{
+  struct export *exp = export_of_tenant (t);
+  export_page_t npages = exp->size >> SD_PAGE_SHIFT, page = 0;
+  uint64_t n = 0;
+  struct run r;
+
+  /* Requests that took slots on dev before it left the tenant's tiers
+   * have mapped them after this; the map is read without the stripes,
+   * since no new page of ours can land on dev.
+   */
+  stripes_barrier (&exp->stripes);
+  while (next_run (exp, dev, &page, npages, &r))
+    n += r.n;
+  return n;
 }
 
 const struct pool_tenant_ops export_tenant_ops = {
   .migrate = export_migrate,
   .mark_lost = export_mark_lost,
   .claim = export_claim,
+  .count_on = export_count_on,
 };

@@ -76,20 +76,19 @@ unmap_chunk (struct export *exp, export_page_t start, export_page_t end)
 {
   struct free_run fr = { 0, 0 };
   export_page_t page;
-  uint64_t freed = 0;
 
   stripes_wrlock (&exp->stripes, start);
   for (page = map_find (exp->map, start, end, true); page < end;
        page = map_find (exp->map, page + 1, end, true)) {
     map_entry_t e = map_clear (exp->map, page);
     if (map_entry_slot (e)) {
+      /* The charge goes first: a reserve is never met by a free slot. */
+      export_uncharge (exp, 1);
       free_run_add (exp, &fr, map_entry_slot (e));
-      freed++;
     }
   }
   if (fr.n > 0)
     release_run (exp, fr.start, fr.n);
-  export_uncharge (exp, freed);
   stripes_wrunlock (&exp->stripes, start);
 }
 

@@ -31,27 +31,31 @@
 #include "swapdrum/log.h"
 
 
-/* Create the export; declared: spec's quota, not the table's. */
+/* Create the export; declared: spec's limits, checked against the
+ * pool first (exports are created one at a time, at start), not the
+ * table's.
+ */
 static struct export *
 create (struct pool *pool, const struct exportspec *spec, bool declared)
 {
   const char *name = spec->name;
+  struct pool_limits lim;
   struct export *exp;
-  uint64_t size = spec->size, quota = spec->quota;
+  uint64_t size = spec->size;
   uint16_t id;
 
   if (size != 0 && size < SD_PAGE_SIZE) {
     sd_error ("export: %s: size must be at least 4096 bytes", name);
     return NULL;
   }
-  if (spec->reserve || spec->tiers_set) {
-    errno = ENOTSUP;
-    sd_error ("export: %s: %s is not implemented yet", name,
-              spec->reserve ? "reserve=" : "tiers=");
+  export_spec_limits (spec, &lim);
+  if (declared && (export_check_reserve_size (name, lim.reserve, size) == -1 ||
+                   pool_check_limits (pool, name, &lim) == -1))
     return NULL;
-  }
-  if (pool_export (pool, name, &size, &quota, declared, &id) == -1)
+  if (pool_export (pool, name, &size, &lim, declared, &id) == -1)
     return NULL;
+  if (!declared)
+    export_keep_reserve (pool, name, &lim);
   exp = calloc (1, sizeof *exp);
   if (exp == NULL || (exp->name = strdup (name)) == NULL ||
       (exp->map = map_create (size >> SD_PAGE_SHIFT)) == NULL) {
@@ -63,10 +67,8 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
   }
   exp->pool = pool;
   exp->size = size;
-  exp->quota = quota ? quota >> SD_PAGE_SHIFT : UINT64_MAX;
   stripes_init (&exp->stripes);
-  exp->tenant.ops = &export_tenant_ops;
-  exp->tenant.id = id;
+  export_tenant_init (exp, id, &lim);
   if (pool_add_tenant (pool, &exp->tenant) == -1) {
     sd_error ("export: %s: %m", name);
     export_destroy (exp);
@@ -118,43 +120,6 @@ uint64_t
 export_size (const struct export *exp)
 {
   return exp->size;
-}
-
-uint64_t
-export_quota (const struct export *exp)
-{
-  return exp->quota == UINT64_MAX ? 0 : exp->quota << SD_PAGE_SHIFT;
-}
-
-uint64_t
-export_used (const struct export *exp)
-{
-  return atomic_load (&((struct export *) exp)->used) << SD_PAGE_SHIFT;
-}
-
-uint64_t
-export_charge (struct export *exp, export_page_t page, uint64_t n)
-{
-  uint64_t used = atomic_load (&exp->used), grant;
-
-  do {
-    grant = used >= exp->quota ? 0 : exp->quota - used;
-    if (grant > n)
-      grant = n;
-    if (grant == 0) {
-      errno = ENOSPC;
-      sd_error ("write: export %s page %" PRIu64 ": its quota of %" PRIu64
-                " pages is used", exp->name, page, exp->quota);
-      return 0;
-    }
-  } while (!atomic_compare_exchange_weak (&exp->used, &used, used + grant));
-  return grant;
-}
-
-void
-export_uncharge (struct export *exp, uint64_t n)
-{
-  atomic_fetch_sub (&exp->used, n);
 }
 
 const char *
@@ -336,23 +301,22 @@ export_store (struct export *exp, struct swapdev *dev, drum_slot_t slot,
  */
 int
 export_new_slot (struct export *exp, export_page_t page, const void *data,
-                 bool fua, drum_slot_t *slotp)
+                 bool fua, bool charge, drum_slot_t *slotp)
 {
+  bool charged = false;
   int i;
 
   for (i = 0; i < MAX_RELOCATIONS; i++) {
     struct swapdev *dev;
     drum_slot_t slot;
 
-    if (pool_alloc (exp->pool, 1, &slot) == 0) {
-      sd_error ("write: export page %" PRIu64 ": %s", page,
-                errno == ENOSPC ? "the pool is full"
-                                : "no working device has room");
-      return -1;
-    }
+    if (export_alloc (exp, "write", page, 1, charge && !charged,
+                      &slot) == 0)
+      goto err;
+    charged |= charge;
     dev = slot_device (exp, "write", page, slot);
     if (dev == NULL)
-      return -1;
+      goto err;
     if (export_store (exp, dev, slot, page, 1, data, fua) == 0) {
       *slotp = slot;
       return 0;
@@ -364,6 +328,9 @@ export_new_slot (struct export *exp, export_page_t page, const void *data,
   }
   errno = EIO;
   sd_error ("write: export page %" PRIu64 ": %d slots failed", page, i);
+ err:
+  if (charged)
+    export_uncharge (exp, 1);
   return -1;
 }
 
@@ -381,7 +348,7 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
 {
   map_entry_t cur = map_get (exp->map, page);
 
-  /* The page was charged (export_charge): the charge stays with the
+  /* The page was charged (pool_alloc_for): the charge stays with the
    * mapping, or goes back with the slot.
    */
   while (!is_slot (cur)) {
@@ -389,14 +356,14 @@ install (struct export *exp, export_page_t page, drum_slot_t slot,
     if (r == 1)
       return 0;
     if (r == -1) {
-      pool_release (exp->pool, slot, 1);
       export_uncharge (exp, 1);
+      pool_release (exp->pool, slot, 1);
       sd_error ("write: export page %" PRIu64 ": map: %m", page);
       return -1;
     }
   }
-  pool_release (exp->pool, slot, 1);
   export_uncharge (exp, 1);
+  pool_release (exp->pool, slot, 1);
   return export_write_range (exp, piece, len,
                              (page << SD_PAGE_SHIFT) + skip, fua);
 }
@@ -428,7 +395,7 @@ relocate (struct export *exp, export_page_t page, map_entry_t e,
     return -1;
   }
   memcpy (full + skip, piece, len);
-  if (export_new_slot (exp, page, full, fua, &slot) == -1)
+  if (export_new_slot (exp, page, full, fua, false, &slot) == -1)
     return -1;
   if (map_cas (exp->map, page, &cur, slot) == 1) {
     export_drop_recorded (exp, odev, old);
@@ -482,7 +449,7 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
   if (export_store (exp, dev, slot, page, 1, data, fua) == -1) {
     pool_note_error (exp->pool, dev);
     export_drop_slot (exp, dev, slot);
-    if (export_new_slot (exp, page, data, fua, &slot) == -1) {
+    if (export_new_slot (exp, page, data, fua, false, &slot) == -1) {
       export_uncharge (exp, 1);
       return -1;
     }
@@ -490,34 +457,25 @@ place_page (struct export *exp, export_page_t page, drum_slot_t slot,
   return install (exp, page, slot, data, 0, SD_PAGE_SIZE, fua);
 }
 
-/* Write whole pages that have no slot: charge them to the quota,
- * allocate runs (as long as the pool gives), write each run with one
- * I/O, then map the pages.
+/* Write whole pages that have no slot: allocate a run charged to the
+ * quota (as long as the pool gives), write it with one I/O, then map
+ * the pages.
  */
 static int64_t
 write_new (struct export *exp, const char *buf, export_page_t page,
            uint64_t npages, bool fua)
 {
-  uint64_t n, i, k;
+  uint64_t n, i;
   drum_slot_t slot;
   struct swapdev *dev;
 
-  k = export_charge (exp, page, npages);
-  if (k == 0)
+  n = export_alloc (exp, "write", page, npages, true, &slot);
+  if (n == 0)
     return -1;
-  n = pool_alloc (exp->pool, k, &slot);
-  if (n < k)
-    export_uncharge (exp, k - n);
-  if (n == 0) {
-    sd_error ("write: export page %" PRIu64 ": %s", page,
-              errno == ENOSPC ? "the pool is full"
-                              : "no working device has room");
-    return -1;
-  }
   dev = slot_device (exp, "write", page, slot);
   if (dev == NULL) {
-    pool_free (exp->pool, slot, n);
     export_uncharge (exp, n);
+    pool_free (exp->pool, slot, n);
     return -1;
   }
   if (export_store (exp, dev, slot, page, n, buf, fua) == -1) {
@@ -543,8 +501,8 @@ write_new (struct export *exp, const char *buf, export_page_t page,
    * ever give them (or their charges) back.
    */
   if (i + 1 < n) {
-    pool_release (exp->pool, slot + i + 1, n - i - 1);
     export_uncharge (exp, n - i - 1);
+    pool_release (exp->pool, slot + i + 1, n - i - 1);
   }
   return -1;
 }
@@ -566,12 +524,8 @@ write_new_partial (struct export *exp, const char *buf, export_page_t page,
     return -1;
   }
   memcpy (full + skip, buf, len);
-  if (export_charge (exp, page, 1) == 0)
+  if (export_new_slot (exp, page, full, fua, true, &slot) == -1)
     return -1;
-  if (export_new_slot (exp, page, full, fua, &slot) == -1) {
-    export_uncharge (exp, 1);
-    return -1;
-  }
   if (install (exp, page, slot, buf, skip, len, fua) == -1)
     return -1;
   return len;

@@ -236,6 +236,8 @@ info_of (const struct xs_entry *e, struct sd_export_info *out)
   out->size = export_size (e->exp);
   out->quota = export_quota (e->exp);
   out->used = export_used (e->exp);
+  out->reserve = export_reserve (e->exp);
+  export_tiers (e->exp, &out->tier_lo, &out->tier_hi);
   out->sessions = e->sessions;
   for (k = 0; k < SD_IO_KINDS; k++)
     iostats_snapshot (&e->io, k, &out->io[k]);
@@ -324,6 +326,133 @@ exportset_add (struct exportset *set, const struct exportspec *spec)
     return -1;                  /* served again at the next start */
   sd_notice ("export: %s: created (%" PRIu64 " bytes)", spec->name,
              export_size (exp));
+  return 0;
+}
+
+/* The export's limits now, as a spec (shared: the entry's).
+ * => caller holds set->admin.
+ */
+static struct exportspec
+current_spec (struct exportset *set, struct xs_entry *e)
+{
+  struct exportspec s = {
+    .name = (char *) export_name (e->exp), .size = export_size (e->exp),
+    .quota = export_quota (e->exp), .reserve = export_reserve (e->exp),
+  };
+
+  export_tiers (e->exp, &s.tier_lo, &s.tier_hi);
+  s.tiers_set = s.tier_lo != SD_PRIORITY_MIN || s.tier_hi != SD_PRIORITY_MAX;
+  pthread_mutex_lock (&set->lock);
+  s.shared = e->shared;
+  pthread_mutex_unlock (&set->lock);
+  return s;
+}
+
+/* Apply one option of exportset_set to *s.  => returns 0, or -1 after
+ * reporting with errno set.
+ */
+static int
+apply_option (struct exportspec *s, const char *what, const char *opt)
+{
+  if (strcmp (opt, "quota=none") == 0)
+    s->quota = 0;
+  else if (strcmp (opt, "tiers=all") == 0) {
+    s->tiers_set = false;
+    s->tier_lo = SD_PRIORITY_MIN;
+    s->tier_hi = SD_PRIORITY_MAX;
+  }
+  else if (strncmp (opt, "size=", 5) == 0) {
+    errno = ENOTSUP;
+    sd_error ("%s: size: changing an export's size is not implemented "
+              "(a client's device cannot change size under it)", what);
+    return -1;
+  }
+  else if (exportspec_option (s, what, opt) == -1) {
+    errno = EINVAL;
+    return -1;
+  }
+  return 0;
+}
+
+/* Parse opts over *s.  => returns 0, or -1 after reporting. */
+static int
+apply_options (struct exportspec *s, const char *what, const char *opts)
+{
+  CLEANUP_FREE char *copy = strdup (opts);
+  char *rest = copy, *opt;
+
+  if (copy == NULL) {
+    sd_error ("%s: %m", what);
+    return -1;
+  }
+  if (*opts == '\0') {
+    errno = EINVAL;
+    sd_error ("%s: nothing to change (quota=, reserve=, tiers=, "
+              "shared=)", what);
+    return -1;
+  }
+  while ((opt = strsep (&rest, ",")) != NULL)
+    if (apply_option (s, what, opt) == -1)
+      return -1;
+  return 0;
+}
+
+/* Set e's shared flag, in the pool table too if e is live.
+ * => caller holds set->admin.  returns 0, or -1 after reporting.
+ */
+static int
+set_shared (struct exportset *set, struct xs_entry *e, bool shared)
+{
+  const char *name = export_name (e->exp);
+
+  pthread_mutex_lock (&set->lock);
+  if (!shared && e->shared && e->sessions > 0) {
+    pthread_mutex_unlock (&set->lock);
+    errno = EBUSY;
+    sd_error ("export: %s: shared=false while %u connections are "
+              "attached (from more hosts, maybe): detach them first",
+              name, e->sessions);
+    return -1;
+  }
+  pthread_mutex_unlock (&set->lock);
+  if (e->live && pool_export_set_live (set->pool, name, shared) == -1)
+    return -1;
+  pthread_mutex_lock (&set->lock);
+  e->shared = shared;
+  pthread_mutex_unlock (&set->lock);
+  return 0;
+}
+
+int
+exportset_set (struct exportset *set, const char *name, const char *opts)
+{
+  SD_LOCK_FOR_SCOPE (&set->admin);
+  struct xs_entry *e;
+  struct exportspec was, s;
+  char what[256];
+
+  pthread_mutex_lock (&set->lock);
+  e = xs_lookup (set, name);
+  pthread_mutex_unlock (&set->lock);
+  if (e == NULL || e->removing) {
+    errno = ENOENT;
+    sd_error ("export: %.200s: %s", name,
+              e ? "being removed" : "no such export");
+    return -1;
+  }
+  snprintf (what, sizeof what, "export: %.200s", name);
+  was = s = current_spec (set, e);
+  if (apply_options (&s, what, opts) == -1)
+    return -1;
+  if (s.shared != was.shared && set_shared (set, e, s.shared) == -1)
+    return -1;
+  if (export_set_limits (e->exp, s.quota, s.reserve, s.tier_lo,
+                         s.tier_hi) == -1) {
+    if (s.shared != was.shared)
+      set_shared (set, e, was.shared);
+    return -1;
+  }
+  sd_notice ("export: %s: limits changed (%s)", name, opts);
   return 0;
 }
 

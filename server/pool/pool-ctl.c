@@ -12,12 +12,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "pool/pool-int.h"
+#include "pool/pool-reserve.h"
 #include "swapdrum/cleanup.h"
 #include "swapdrum/log.h"
 
@@ -63,19 +65,30 @@ lookup (struct pool *pool, const char *what, const char *path,
   return dev;
 }
 
-/* Give the device named path (ident) a new priority and re-sort: no
- * data moves.  => returns 0, or -1 after reporting (ENOENT, EBUSY).
+/* Report that the view (a device at another priority, or gone) leaves
+ * the reserves short.
  */
-static int
-ctl_resort (struct pool *pool, const char *path, const char *ident,
-            int priority)
+static void
+report_reserves (const char *what, const char *path, const char *change,
+                 const struct reserve_short *s)
 {
-  SD_LOCK_FOR_SCOPE (&pool->lock);
-  struct swapdev *dev = lookup (pool, "ctl", path, ident);
+  char cap[32], need[32], pages[32], where[48];
+
+  errno = ENOSPC;
+  sd_error ("%s: %s: %s: %s would have %s, but exports reserve %s there "
+            "(%s): %s short; lower a reserve first", what, path, change,
+            pool_tiers_str (s->lo, s->hi, where), pool_pages_str (s->cap, cap), pool_pages_str (s->others, need),
+            s->names, pool_pages_str (s->pages, pages));
+}
+
+/* Move dev to the ring of priority, in the table too.
+ * => caller holds the pool lock.
+ */
+static void
+set_priority (struct pool *pool, struct swapdev *dev, int priority)
+{
   struct pt_member *m;
 
-  if (dev == NULL)
-    return -1;
   /* Removing and inserting again cannot fail: the array keeps its
    * capacity.
    */
@@ -85,6 +98,108 @@ ctl_resort (struct pool *pool, const char *path, const char *ident,
   m = pool_table_member (&pool->table, dev->stamp.device_uuid);
   if (m)
     m->priority = priority;
+}
+
+/* Give the device named path (ident) a new priority and re-sort: no
+ * data moves.  Refused if the reserves could not be kept.  hold: the
+ * device takes no new pages until ctl_release (pages of an export
+ * whose tiers the move may change are being counted).
+ * => returns the device with *old its priority before, or NULL after
+ *    reporting (ENOENT, EBUSY, ENOSPC).
+ */
+static struct swapdev *
+ctl_resort (struct pool *pool, const char *path, const char *ident,
+            int priority, bool hold, int *old)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct swapdev *dev = lookup (pool, "ctl", path, ident);
+  struct reserve_view v = { .dev = dev, .dev_prio = priority };
+  struct reserve_short s;
+  char change[48];
+
+  if (dev == NULL)
+    return NULL;
+  if (pool_reserve_short (pool, &v, &s)) {
+    snprintf (change, sizeof change, "priority %d", priority);
+    report_reserves ("ctl", path, change, &s);
+    return NULL;
+  }
+  *old = dev->priority;
+  dev->hold = hold;
+  set_priority (pool, dev, priority);
+  return dev;
+}
+
+/* End a ctl that held dev: at its new priority, or (refused) back at
+ * old.
+ */
+static void
+ctl_release (struct pool *pool, struct swapdev *dev, bool undo, int old)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+
+  if (undo)
+    set_priority (pool, dev, old);
+  dev->hold = false;
+}
+
+/* The tenants whose tiers hold old but not priority: the device may
+ * hold their pages, which the new priority would put outside.
+ * => returns a malloc'd array of *n, or NULL after reporting.
+ */
+static struct pool_tenant **
+tenants_leaving (struct pool *pool, int old, int priority, size_t *n)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct pool_tenant **ts = pool_tenants_locked (pool, "ctl", n);
+  size_t i, k = 0;
+
+  for (i = 0; ts && i < *n; i++)
+    if (old >= ts[i]->tier_lo && old <= ts[i]->tier_hi &&
+        (priority < ts[i]->tier_lo || priority > ts[i]->tier_hi))
+      ts[k++] = ts[i];
+  *n = k;
+  return ts;
+}
+
+/* The device's priority, under the pool lock (or -1 after reporting
+ * "ctl: PATH: not in the pool").
+ */
+static int
+current_priority (struct pool *pool, const char *path, const char *ident,
+                  int *prio)
+{
+  SD_LOCK_FOR_SCOPE (&pool->lock);
+  struct swapdev *dev = lookup (pool, "ctl", path, ident);
+
+  if (dev == NULL)
+    return -1;
+  *prio = dev->priority;
+  return 0;
+}
+
+/* With dev held (no new page lands there): refuse if one of ts has
+ * pages on dev, which priority would put outside its tiers.
+ * => returns 0, or -1 after reporting.
+ */
+static int
+check_tiers_kept (struct pool_tenant **ts, size_t n, struct swapdev *dev,
+                  const char *path, int priority)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    uint64_t k = ts[i]->ops->count_on (ts[i], dev);
+    if (k > 0) {
+      errno = EBUSY;
+      sd_error ("ctl: %s: priority %d is outside the tiers %d-%d of "
+                "export %s, which has %" PRIu64 " pages there; swap the "
+                "device off and on again at the new priority instead "
+                "(its pages move within the tiers)", path, priority,
+                ts[i]->tier_lo, ts[i]->tier_hi, ts[i]->name, k);
+      return -1;
+    }
+  }
   return 0;
 }
 
@@ -93,6 +208,10 @@ pool_ctl (struct pool *pool, const char *path, int priority)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
   CLEANUP_FREE char *ident = swapdev_path_ident (path);
+  CLEANUP_FREE struct pool_tenant **ts = NULL;
+  struct swapdev *dev;
+  size_t n = 0;
+  int old, r;
 
   if (priority < SD_PRIORITY_MIN || priority > SD_PRIORITY_MAX) {
     errno = EINVAL;
@@ -100,8 +219,19 @@ pool_ctl (struct pool *pool, const char *path, int priority)
               priority, SD_PRIORITY_MIN, SD_PRIORITY_MAX);
     return -1;
   }
-  if (ctl_resort (pool, path, ident, priority) == -1)
+  /* admin_lock keeps the device and the tenants' tiers as they are. */
+  if (current_priority (pool, path, ident, &old) == -1 ||
+      (ts = tenants_leaving (pool, old, priority, &n)) == NULL)
     return -1;
+  dev = ctl_resort (pool, path, ident, priority, n > 0, &old);
+  if (dev == NULL)
+    return -1;
+  if (n > 0) {
+    r = check_tiers_kept (ts, n, dev, path, priority);
+    ctl_release (pool, dev, r == -1, old);
+    if (r == -1)
+      return -1;
+  }
   /* The new priority holds after a restart too. */
   if (pool_table_write (pool, NULL) == -1)
     sd_error ("ctl: %s: the priority is changed, but a restart may bring "
@@ -136,6 +266,8 @@ swapoff_begin (struct pool *pool, const char *path, const char *ident,
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   struct swapdev *dev = lookup (pool, "off", path, ident);
+  struct reserve_view v = { .dev_gone = true };
+  struct reserve_short s;
   uint64_t room;
 
   if (dev == NULL)
@@ -145,6 +277,11 @@ swapoff_begin (struct pool *pool, const char *path, const char *ident,
     errno = ENOSPC;
     sd_error ("off: %s: the rest of the pool has %" PRIu64 " free pages; "
               "the device holds %" PRIu64, path, room, dev->npginuse);
+    return NULL;
+  }
+  v.dev = dev;
+  if (pool_reserve_short (pool, &v, &s)) {
+    report_reserves ("off", path, "without it", &s);
     return NULL;
   }
   *ts = pool_tenants_locked (pool, "off", nts);

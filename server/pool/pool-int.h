@@ -55,10 +55,33 @@ struct pool_tenant_ops {
    */
   int (*claim) (struct pool_tenant *t, export_page_t page, drum_slot_t slot,
                 drum_slot_t expect, drum_slot_t *cur);
+  /* How many of the tenant's pages live on dev, after its requests
+   * that may still map pages there have finished (pool_ctl and
+   * pool_set_limits ask before they leave pages outside the tenant's
+   * tiers).  Called under admin_lock.
+   */
+  uint64_t (*count_on) (struct pool_tenant *t, struct swapdev *dev);
 };
 struct pool_tenant {
   const struct pool_tenant_ops *ops;
   uint16_t id;                  /* the export id in page records */
+  const char *name;             /* the export's, for messages: constant */
+  /* The tenant's limits, in pages, which pool_alloc_for enforces: set
+   * before pool_add_tenant, then changed only by pool_set_limits, all
+   * under the pool lock (docs/design.md, "Exports").
+   */
+  uint64_t quota;               /* most pages it may hold; UINT64_MAX:
+                                   no quota */
+  uint64_t reserve;             /* pages kept free for it; 0: none */
+  int tier_lo, tier_hi;         /* priorities its pages may use */
+  /* Pages the tenant holds plus those being written for the first
+   * time: what the quota counts, and what its reserve has met.  Raised
+   * only under the pool lock (pool_alloc_for charging new pages, so
+   * the quota holds exactly) or before any request (recovery); lowered
+   * lock-free (export_uncharge), before the slot is given back, so that
+   * under the pool lock it never counts a page whose slot is free.
+   */
+  _Atomic uint64_t used;
   /* After a host crash lost writes (docs/design.md, "Host crashes"):
    * pages the map does not have read EIO, not zeros.  Set by
    * pool_add_tenant from the table and by pool_recover; cleared by
@@ -86,8 +109,8 @@ struct pool {
    */
   pthread_mutex_t admin_lock;
   /* The pool lock (the seed's uvm_swap_data_lock) protects prio, the
-   * drum's writers, tenants, next_device_id and every device's "pool"
-   * fields.  Held briefly, never across I/O.
+   * drum's writers, tenants (and each tenant's limits, and the rises
+   * of its used), next_device_id and every device's "pool" fields.  Held briefly, never across I/O.
    */
   pthread_mutex_t lock;
   /* devlife: held shared by code that uses a device pointer it did not
@@ -128,13 +151,81 @@ pool_dev_room (const struct swapdev *dev)
 }
 
 /* True if dev takes new allocations: enabled, not failed, not being
- * set up.  => caller holds the pool lock.
+ * set up, not held by a ctl.  => caller holds the pool lock.
  */
 static inline bool
 pool_dev_takes_pages (const struct swapdev *dev)
 {
-  return (dev->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE;
+  return (dev->flags & (SWF_ENABLE | SWF_FAILED | SWF_FAKE)) == SWF_ENABLE &&
+    !dev->hold;
 }
+
+/* Why pool_alloc_for gave no slot. */
+enum pool_short {
+  POOL_SHORT_FULL,              /* no device taking pages has room
+                                   (ENOSPC) */
+  POOL_SHORT_FAILED,            /* the only room is on FAILED devices
+                                   (EIO) */
+  POOL_SHORT_QUOTA,             /* the tenant's quota is used (ENOSPC) */
+  POOL_SHORT_TIERS,             /* room only outside the tenant's tiers
+                                   (ENOSPC) */
+  POOL_SHORT_RESERVED,          /* the room left is other tenants'
+                                   reserves (ENOSPC) */
+};
+
+/* pool_alloc for tenant t (NULL: no tenant, no limits of its own):
+ * only devices whose priority is in t's tiers, and never the room
+ * other tenants' unmet reserves need (pool-reserve.c).  charge: the
+ * slots are for pages t does not hold yet: at most its quota's room
+ * is given, and t->used is raised by what is given, under the pool
+ * lock, so the quota holds exactly; else (a page t holds moves: a
+ * relocation, swap-off) t->used is left alone.
+ * => returns n in [1, want] with *slot set, or 0 with *why set and
+ *    errno ENOSPC (EIO for POOL_SHORT_FAILED); not reported.
+ */
+extern uint64_t pool_alloc_for (struct pool *pool, struct pool_tenant *t,
+                                uint64_t want, bool charge,
+                                drum_slot_t *slot, enum pool_short *why)
+  SD_NONNULL (1, 5, 6);
+
+/* Check an export's declared limits before it is created: its tiers
+ * hold a device of the pool, and the pool can promise its reserve
+ * (pool-reserve.h) beside the reserves of the tenants it has.
+ * => returns 0, or -1 after reporting "export: NAME: tiers LO-HI: no
+ *    device of the pool has a priority in that range" (EINVAL) or
+ *    "export: NAME: reserve R: the pool has C, O already reserved by
+ *    A, B: S short" (ENOSPC).  Takes the pool lock.
+ */
+extern int pool_check_limits (struct pool *pool, const char *name,
+                              const struct pool_limits *lim)
+  SD_NONNULL (1, 2, 3);
+
+/* The same, quietly: true if pool_check_limits would accept lim. */
+extern bool pool_limits_fit (struct pool *pool, const char *name,
+                             const struct pool_limits *lim)
+  SD_NONNULL (1, 2, 3);
+
+/* Change registered tenant t's limits live (pool-limits.c): refused,
+ * with nothing changed, for a quota below what t holds, a reserve
+ * above the quota, tiers with no device or leaving pages of t on a
+ * device outside them (asked with count_on), a reserve the pool
+ * cannot promise (pool_check_limits's messages).  The pool table
+ * keeps the new limits (written to every device).
+ * => returns 0, or -1 after reporting "export: NAME: reason" (EINVAL,
+ *    ENOSPC, EBUSY for pages outside the tiers, ENOMEM).  Takes
+ *    admin_lock.
+ */
+extern int pool_set_limits (struct pool *pool, struct pool_tenant *t,
+                            const struct pool_limits *lim)
+  SD_NONNULL (1, 2, 3);
+
+/* Tenant t's limits now, as bytes (struct pool_limits).  Takes the
+ * pool lock.
+ */
+extern void pool_tenant_limits (struct pool *pool,
+                                const struct pool_tenant *t,
+                                struct pool_limits *lim)
+  SD_NONNULL (1, 2, 3);
 
 /* Allocate up to `want` contiguous drum slots (the seed's
  * uvm_swap_alloc): walk priorities from the preferred end; inside a

@@ -61,7 +61,7 @@ free_export_id (const struct pool_table *t)
 /* Add export name of size bytes to the in-memory table. */
 static int
 table_add_export (struct pool *pool, const char *name, uint64_t size,
-                  uint64_t quota, uint16_t *id)
+                  const struct pool_limits *lim, uint16_t *id)
 {
   struct pt_export *a;
 
@@ -78,26 +78,100 @@ table_add_export (struct pool *pool, const char *name, uint64_t size,
     return -1;
   }
   pool->table.exports = a;
-  a[pool->table.nexports].name = strdup (name);
-  if (a[pool->table.nexports].name == NULL) {
+  a += pool->table.nexports;
+  memset (a, 0, sizeof *a);
+  a->name = strdup (name);
+  if (a->name == NULL) {
     sd_error ("export: %s: %m", name);
     return -1;
   }
-  a[pool->table.nexports].id = *id;
-  a[pool->table.nexports].size = size;
-  a[pool->table.nexports].quota = quota;
-  a[pool->table.nexports].suspect = false;
-  a[pool->table.nexports].live = false;
-  a[pool->table.nexports].shared = false;
+  a->id = *id;
+  a->size = size;
+  pool_table_set_limits (a, lim);
   pool->table.nexports++;
+  return 0;
+}
+
+/* Say "none" or "N bytes" into buf. */
+static const char *
+bytes_str (uint64_t v, char buf[32])
+{
+  if (v == 0)
+    snprintf (buf, 32, "none");
+  else
+    snprintf (buf, 32, "%" PRIu64 " bytes", v);
+  return buf;
+}
+
+/* Say "all" or "LO-HI" into buf. */
+static const char *
+tiers_str (int lo, int hi, char buf[32])
+{
+  if (lo == SD_PRIORITY_MIN && hi == SD_PRIORITY_MAX)
+    snprintf (buf, 32, "all");
+  else
+    snprintf (buf, 32, "%d-%d", lo, hi);
+  return buf;
+}
+
+/* A declaration's limits replace the table's: a notice for each that
+ * changes.  => caller holds admin_lock; takes the pool lock.
+ */
+static void
+declare_limits (struct pool *pool, struct pt_export *e,
+                const struct pool_limits *lim)
+{
+  char now[32], was[32];
+
+  if (e->quota != lim->quota)
+    sd_notice ("export: %s: quota now %s, as declared (the pool had %s)",
+               e->name, bytes_str (lim->quota, now),
+               bytes_str (e->quota, was));
+  if (e->reserve != lim->reserve)
+    sd_notice ("export: %s: reserve now %s, as declared (the pool had %s)",
+               e->name, bytes_str (lim->reserve, now),
+               bytes_str (e->reserve, was));
+  if (e->tier_lo != lim->tier_lo || e->tier_hi != lim->tier_hi)
+    sd_notice ("export: %s: tiers now %s, as declared (the pool had %s)",
+               e->name, tiers_str (lim->tier_lo, lim->tier_hi, now),
+               tiers_str (e->tier_lo, e->tier_hi, was));
+  pthread_mutex_lock (&pool->lock);
+  pool_table_set_limits (e, lim);
+  pthread_mutex_unlock (&pool->lock);
+}
+
+/* An export the table has: its size must match, its limits are the
+ * declaration's (declared) or become *lim.
+ */
+static int
+known_export (struct pool *pool, struct pt_export *e, uint64_t *size,
+              struct pool_limits *lim, bool declared, uint16_t *id)
+{
+  if (*size != 0 && (*size & ~(SD_PAGE_SIZE - 1)) != e->size) {
+    errno = EINVAL;
+    sd_error ("export: %s: size %" PRIu64 " differs from the %" PRIu64
+              " bytes the pool keeps for it: a client's device cannot "
+              "change size under it (leave size= out to use the pool's)",
+              e->name, *size, e->size);
+    return -1;
+  }
+  *size = e->size;
+  *id = e->id;
+  if (declared)
+    declare_limits (pool, e, lim);
+  else
+    pool_table_get_limits (e, lim);
   return 0;
 }
 
 int
 pool_export (struct pool *pool, const char *name, uint64_t *size,
-             uint64_t *quota, bool declared, uint16_t *id)
+             struct pool_limits *lim, bool declared, uint16_t *id)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  static const struct pool_limits none = {
+    .tier_lo = SD_PRIORITY_MIN, .tier_hi = SD_PRIORITY_MAX,
+  };
   struct pt_export *e;
 
   pthread_mutex_lock (&pool->lock);
@@ -109,36 +183,10 @@ pool_export (struct pool *pool, const char *name, uint64_t *size,
     return -1;
   }
   pthread_mutex_unlock (&pool->lock);
-  if (e) {
-    if (*size != 0 && (*size & ~(SD_PAGE_SIZE - 1)) != e->size) {
-      errno = EINVAL;
-      sd_error ("export: %s: size %" PRIu64 " differs from the %" PRIu64
-                " bytes the pool keeps for it: a client's device cannot "
-                "change size under it (leave size= out to use the pool's)",
-                name, *size, e->size);
-      return -1;
-    }
-    *size = e->size;
-    *id = e->id;
-    if (!declared)
-      *quota = e->quota;
-    else if (e->quota != *quota) {
-      char now[32] = "none", was[32] = "none";
-
-      if (*quota)
-        snprintf (now, sizeof now, "%" PRIu64 " bytes", *quota);
-      if (e->quota)
-        snprintf (was, sizeof was, "%" PRIu64 " bytes", e->quota);
-      sd_notice ("export: %s: quota now %s, as declared (the pool had %s)",
-                 name, now, was);
-      pthread_mutex_lock (&pool->lock);
-      e->quota = *quota;
-      pthread_mutex_unlock (&pool->lock);
-    }
-    return 0;
-  }
+  if (e)
+    return known_export (pool, e, size, lim, declared, id);
   if (!declared)
-    *quota = 0;
+    *lim = none;
   if (*size == 0)
     *size = pool_npages (pool) * SD_PAGE_SIZE;
   *size &= ~(SD_PAGE_SIZE - 1);
@@ -149,7 +197,7 @@ pool_export (struct pool *pool, const char *name, uint64_t *size,
     return -1;
   }
   pthread_mutex_lock (&pool->lock);
-  if (table_add_export (pool, name, *size, *quota, id) == -1) {
+  if (table_add_export (pool, name, *size, lim, id) == -1) {
     pthread_mutex_unlock (&pool->lock);
     return -1;
   }

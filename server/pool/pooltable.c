@@ -7,8 +7,12 @@
  *   {"members": [{"uuid": HEX32, "path": S, "priority": N,
  *                 "maxactive": N, "timeout": N}, ...],
  *    "exports": [{"id": N, "name": S, "size": N[, "quota": N]
+ *                 [, "reserve": N][, "tier_lo": N, "tier_hi": N]
  *                 [, "suspect": true][, "live": true]
  *                 [, "shared": true]}, ...]}
+ * A key in brackets is left out when it says nothing (no quota, no
+ * reserve, every tier, not suspect, not live, not shared), so older
+ * tables, which have none of them, read as before.
  */
 
 #include <config.h>
@@ -95,6 +99,13 @@ encode_member (const struct pt_member *m)
   return obj;
 }
 
+/* True if e's pages may use every priority. */
+static bool
+all_tiers (const struct pt_export *e)
+{
+  return e->tier_lo == SD_PRIORITY_MIN && e->tier_hi == SD_PRIORITY_MAX;
+}
+
 static json_object *
 encode_export (const struct pt_export *e)
 {
@@ -105,6 +116,9 @@ encode_export (const struct pt_export *e)
   if (put_int (obj, "id", e->id) || put_string (obj, "name", e->name) ||
       put_int (obj, "size", e->size) ||
       (e->quota && put_int (obj, "quota", e->quota)) ||
+      (e->reserve && put_int (obj, "reserve", e->reserve)) ||
+      (!all_tiers (e) && (put_int (obj, "tier_lo", e->tier_lo) ||
+                          put_int (obj, "tier_hi", e->tier_hi))) ||
       (e->suspect &&
        json_object_object_add (obj, "suspect",
                                json_object_new_boolean (1))) ||
@@ -242,10 +256,41 @@ get_flag (json_object *obj, const char *key, bool *flag)
   return 0;
 }
 
+/* An optional size (a multiple of 4096, at least 4096) at key. */
+static int
+get_size (json_object *obj, const char *key, int64_t *v)
+{
+  if (!json_object_object_get_ex (obj, key, NULL))
+    return 0;
+  if (get_int (obj, key, 4096, INT64_MAX, v) == -1 || *v % 4096 != 0)
+    return -1;
+  return 0;
+}
+
+/* The optional tiers: both ends or neither, lo <= hi. */
+static int
+get_tiers (json_object *obj, struct pt_export *e)
+{
+  bool has_lo = json_object_object_get_ex (obj, "tier_lo", NULL);
+  bool has_hi = json_object_object_get_ex (obj, "tier_hi", NULL);
+  int64_t lo = SD_PRIORITY_MIN, hi = SD_PRIORITY_MAX;
+
+  if (has_lo != has_hi)
+    return -1;
+  if (has_lo &&
+      (get_int (obj, "tier_lo", SD_PRIORITY_MIN, SD_PRIORITY_MAX,
+                &lo) == -1 ||
+       get_int (obj, "tier_hi", lo, SD_PRIORITY_MAX, &hi) == -1))
+    return -1;
+  e->tier_lo = lo;
+  e->tier_hi = hi;
+  return 0;
+}
+
 static int
 decode_export (json_object *obj, struct pt_export *e)
 {
-  int64_t id, size, quota = 0;
+  int64_t id, size, quota = 0, reserve = 0;
   json_object *val;
 
   if (!json_object_is_type (obj, json_type_object) ||
@@ -253,11 +298,12 @@ decode_export (json_object *obj, struct pt_export *e)
       get_int (obj, "size", 4096, INT64_MAX, &size) == -1 ||
       size % 4096 != 0)
     return -1;
-  if (json_object_object_get_ex (obj, "quota", NULL) &&
-      (get_int (obj, "quota", 4096, INT64_MAX, &quota) == -1 ||
-       quota % 4096 != 0))
+  if (get_size (obj, "quota", &quota) == -1 ||
+      get_size (obj, "reserve", &reserve) == -1 ||
+      get_tiers (obj, e) == -1)
     return -1;
   e->quota = quota;
+  e->reserve = reserve;
   if (json_object_object_get_ex (obj, "suspect", &val)) {
     if (!json_object_is_type (val, json_type_boolean))
       return -1;

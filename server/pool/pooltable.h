@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "swapdrum/nonnull.h"
+#include "swapdrum/pool.h"
 
 struct pt_member {
   uint8_t uuid[16];             /* the device's stamp says the same */
@@ -31,6 +32,10 @@ struct pt_export {
   char *name;
   uint64_t size;                /* bytes */
   uint64_t quota;               /* bytes; 0: none */
+  uint64_t reserve;             /* bytes; 0: none */
+  int tier_lo, tier_hi;         /* the priorities its pages may use
+                                   (SD_PRIORITY_MIN..SD_PRIORITY_MAX:
+                                   all) */
   bool suspect;                 /* after a host crash: unwritten pages
                                    read EIO (docs/design.md) */
   bool live;                    /* created over the admin socket: served
@@ -68,6 +73,25 @@ extern void pool_table_free (struct pool_table *t)
 extern struct pt_member *pool_table_member (const struct pool_table *t,
                                             const uint8_t uuid[16])
   SD_NONNULL (1, 2);
+
+/* Copy limits between an export's entry and struct pool_limits. */
+static inline void
+pool_table_set_limits (struct pt_export *e, const struct pool_limits *lim)
+{
+  e->quota = lim->quota;
+  e->reserve = lim->reserve;
+  e->tier_lo = lim->tier_lo;
+  e->tier_hi = lim->tier_hi;
+}
+
+static inline void
+pool_table_get_limits (const struct pt_export *e, struct pool_limits *lim)
+{
+  lim->quota = e->quota;
+  lim->reserve = e->reserve;
+  lim->tier_lo = e->tier_lo;
+  lim->tier_hi = e->tier_hi;
+}
 
 /* The export with this name, or NULL. */
 extern struct pt_export *pool_table_export (const struct pool_table *t,

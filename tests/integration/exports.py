@@ -32,6 +32,8 @@
   exports.py fresh SOCK NAME            every byte of NAME reads zero; a
                                         partial write to a new page
                                         shows zeros around it
+  exports.py flood SOCK NAME            write new pages until ENOSPC
+                                        (at least one must go in)
 
 SOCK is a unix socket, or tcp:SRC:PORT: a TCP connection to
 127.0.0.1:PORT from the address SRC.
@@ -248,6 +250,20 @@ def verify(sock, name, seed, n):
     return 1 if bad else 0
 
 
+def flood(sock, name):
+    h = connect(sock, name)
+    n = 0
+    try:
+        while n * PAGE < h.get_size():
+            h.pwrite(b"f" * PAGE, n * PAGE)
+            n += 1
+    except nbd.Error as e:
+        if e.errnum != errno.ENOSPC:
+            raise
+    print("%s: %d pages in, then ENOSPC" % (name, n))
+    return 0 if n > 0 and n * PAGE < h.get_size() else 1
+
+
 def absent(sock, name):
     try:
         connect(sock, name)
@@ -276,6 +292,8 @@ def main(argv):
         forced(argv[2], argv[3], argv[4])
     elif cmd == "fresh":
         fresh(argv[2], argv[3])
+    elif cmd == "flood":
+        return flood(argv[2], argv[3])
     else:
         print("exports.py: unknown command %s" % cmd)
         return 2

@@ -158,7 +158,8 @@ def do_exports(pool, req, send):
           "p999_ns": 0}
     return {"ok": True, "exports": [
         {"name": "", "state": "served", "live": False, "shared": False,
-         "size": size, "quota": 0, "used": 0, "host": None,
+         "size": size, "quota": 0, "used": 0, "reserve": 0,
+         "tier_lo": -1000000, "tier_hi": 1000000, "host": None,
          "connections": 0,
          "io": {k: dict(io) for k in ("read", "write", "trim", "flush")}}]}
 

@@ -19,6 +19,8 @@ small=$tmp/small      # one page: only the stamp would fit
 empty=$tmp/empty
 truncate -s 1M "$good"
 truncate -s 4096 "$small"
+truncate -s 1M "$tmp/tier0"
+truncate -s 256K "$tmp/tier3"
 : > "$empty"
 ln -s "$good" "$tmp/link"
 ln "$good" "$tmp/hard"
@@ -213,9 +215,20 @@ expect_error "shared= not a boolean" \
 expect_error "a reserve beyond the quota" \
     "export: a: reserve \(2097152 bytes\) is more than the quota \(1048576 bytes\)" \
     "$good" export=a,size=4M,quota=1M,reserve=2M
-expect_error "reserve= (not implemented yet)" \
-    "export: a: reserve= is not implemented yet" \
-    "$good" export=a,size=4M,reserve=1M
+expect_error "tiers in which no device lies" \
+    "export: a: tiers 5-6: no device of the pool has a priority in that range" \
+    "$good" export=a,size=1M,tiers=5-6
+expect_error "a reserve larger than the pool" \
+    "export: a: reserve 2 MiB: the pool has [0-9]+ KiB: [0-9]+ KiB short" \
+    "$good" export=a,size=4M,reserve=2M
+expect_error "two reserves the pool cannot both keep" \
+    "export: b: reserve 512 KiB: the pool has [0-9]+ KiB, 512 KiB already reserved by a: [0-9]+ KiB short" \
+    "$good" export=a,size=1M,reserve=512K export=b,size=1M,reserve=512K
+expect_error "a reserve larger than its tiers" \
+    "export: b: reserve 512 KiB: tiers 3-3 have [0-9]+ KiB: [0-9]+ KiB short" \
+    "$tmp/tier0" "$tmp/tier3",priority=3 export=b,size=1M,reserve=512K,tiers=3-3
+expect_ok "exports with a reserve and tiers" \
+    "$good" export=a,size=1M,reserve=256K,tiers=0-0 export=b,size=1M
 expect_error "size= next to export=" \
     "size: the default export's size, but exports are declared" \
     "$good" size=1M export=a,size=1M

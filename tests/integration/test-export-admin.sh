@@ -17,7 +17,9 @@
 #   4. an export created live is served after a restart with its
 #      pages; removed, it is gone after the next;
 #   5. a forced removal fails the attached connection's requests with
-#      EIO and frees the pages when it closes.
+#      EIO and frees the pages when it closes;
+#   6. limits change live (-c -e -o), bad changes are refused and
+#      change nothing, and a live export's limits survive a restart.
 
 set -euo pipefail
 source "${SRCDIR:-$(dirname "$0")}/functions.sh"
@@ -67,14 +69,14 @@ expect_refusal ()
     local what=$1 words=$2 before after
     shift 3
     before=$(ctl --json -l -e | "$PYTHON" -c 'import json, sys
-print([(x["name"], x["state"], x["size"], x["quota"]) for x in json.load(sys.stdin)["exports"]])')
+print([[x[k] for k in ("name", "state", "size", "quota", "reserve", "tier_lo", "tier_hi", "shared")] for x in json.load(sys.stdin)["exports"]])')
     if ctl "$@" > "$tmp/out" 2> "$tmp/err"; then
         fail "$what: swapdrumctl $* succeeded"
     fi
     [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -qF -- "$words" "$tmp/err" ||
         { cat "$tmp/err" >&2; fail "$what: not the one-line error '$words'"; }
     after=$(ctl --json -l -e | "$PYTHON" -c 'import json, sys
-print([(x["name"], x["state"], x["size"], x["quota"]) for x in json.load(sys.stdin)["exports"]])')
+print([[x[k] for k in ("name", "state", "size", "quota", "reserve", "tier_lo", "tier_hi", "shared")] for x in json.load(sys.stdin)["exports"]])')
     [ "$before" = "$after" ] || fail "$what: the exports changed"
     say "   refused: $(cat "$tmp/err")"
 }
@@ -84,7 +86,8 @@ start_tcp
 "${X[@]}" hosts "$PORT" "$admin" solo multi || fail "the host rule"
 ctl -l > "$tmp/list" || fail "swapdrumctl -l failed"
 cat "$tmp/list"
-grep -q '^"solo"  *served  *16384  *-  *8  *0  *1  *2  *0 ' "$tmp/list" ||
+grep -q '^"solo"  *served  *16384  *-  *-  *8  *all  *0  *1  *2  *0 ' \
+    "$tmp/list" ||
     fail "swapdrumctl -l does not show solo's figures"
 grep -q '^"multi"  *served,shared ' "$tmp/list" ||
     fail "swapdrumctl -l does not show multi as shared"
@@ -123,9 +126,11 @@ ctl -d -e again > /dev/null || fail "removing again failed"
 ctl -a -e again,size=4M || fail "creating again a second time failed"
 "${X[@]}" fresh "$(tcp)" again || fail "again shows old data"
 
-say "4. a live export persists; a removed one stays removed"
+say "4. a live export persists, with its limits; a removed one stays removed"
 ctl -a -e kept,size=8M,shared=true || fail "creating kept failed"
 "${X[@]}" write "$(tcp)" kept 4 300 || fail "writing to kept failed"
+ctl -c -e -o quota=4M,reserve=2M,tiers=0-0 kept ||
+    fail "changing kept's limits failed"
 ctl -d -e again > /dev/null || fail "removing again failed"
 stop_nbdkit "$NBDKIT_PID"
 start_tcp
@@ -138,9 +143,32 @@ grep -q '^export="kept":' "$tmp/list2" ||
 ctl --json -l -e | "$PYTHON" -c 'import json, sys
 x = [x for x in json.load(sys.stdin)["exports"] if x["name"] == "kept"][0]
 assert x["live"] and x["shared"] and x["used"] == 300 * 4096, x
-' || fail "kept is not live and shared after the restart"
+assert x["quota"] == 4 << 20 and x["reserve"] == 2 << 20, x
+assert (x["tier_lo"], x["tier_hi"]) == (0, 0), x
+' || fail "kept lost its limits in the restart"
 
-say "5. a forced removal"
+say "5. limits change live; bad changes change nothing"
+ctl -c -e -o quota=16M,reserve=8M,tiers=0-5 work ||
+    fail "changing work's limits failed"
+ctl -l -e > "$tmp/list3"
+grep -q '^"work"  *served  *32768  *16384  *8192  *[0-9]*  *0-5 ' \
+    "$tmp/list3" ||
+    { cat "$tmp/list3"; fail "swapdrumctl -l -e does not show the limits"; }
+ctl -c -e -o quota=none,reserve=0,tiers=all work ||
+    fail "lifting work's limits failed"
+"${X[@]}" write "$(tcp)" work 5 100 || fail "writing to work failed"
+expect_refusal "a quota below use" "below" -- -c -e -o quota=200K work
+expect_refusal "a new size" "export: work: size: changing an export's size" \
+    -- -c -e -o size=64M work
+expect_refusal "tiers with no device" "tiers" -- -c -e -o tiers=50-60 work
+expect_refusal "a reserve beyond its size" "more than its size" -- \
+    -c -e -o reserve=64M work
+expect_refusal "a bad option" "export: work: unknown option color" -- \
+    -c -e -o color=red work
+expect_refusal "no such export" "export: nope: no such export" -- \
+    -c -e -o quota=1M nope
+
+say "6. a forced removal"
 "${X[@]}" forced "$(tcp)" "$admin" kept || fail "the forced removal"
 stop_nbdkit "$NBDKIT_PID"
 start_tcp

@@ -149,8 +149,8 @@ Device          1K-blocks  Used    Avail  Capacity  Priority  Kind  Flags       
 /srv/slow.swap     524284     0   524284        0%         5  file  INUSE,ENABLE    0
 Total             1048568  4800  1043768        0%                                  0
 
-Export  State   1K-blocks  Quota  Used  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
-""      served     104856      -     0      0      0       0       0         -          -  -
+Export  State   1K-blocks  Quota  Reserve  Used  Tiers  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
+""      served     104856      -        -     0  all        0      0       0       0         -          -  -
 EOF
 cp "$out" "$tmp/default"
 ok "-l -k" -l -k
@@ -166,8 +166,8 @@ Device          1M-blocks  Used  Avail  Capacity  Priority  Kind  Flags         
 /srv/slow.swap        511     0    511        0%         5  file  INUSE,ENABLE    0
 Total                1023     4   1019        0%                                  0
 
-Export  State   1M-blocks  Quota  Used  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
-""      served        102      -     0      0      0       0       0         -          -  -
+Export  State   1M-blocks  Quota  Reserve  Used  Tiers  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
+""      served        102      -        -     0  all        0      0       0       0         -          -  -
 EOF
 ok "-l -g" -l -g
 grep -q '^Device  *1G-blocks  *Used' "$out" || fail "-l -g: no 1G-blocks header"
@@ -180,8 +180,8 @@ Device          Size  Used  Avail  Capacity  Priority  Kind  Flags         Bad
 /srv/slow.swap  512M    0B   512M        0%         5  file  INUSE,ENABLE   0B
 Total           1.0G  4.7M  1019M        0%                                 0B
 
-Export  State   Size  Quota  Used  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
-""      served  102M      -    0B      0      0       0       0         -          -  -
+Export  State   Size  Quota  Reserve  Used  Tiers  Conns  Reads  Writes  Errors  Read-p99  Write-p99  Host
+""      served  102M      -        -    0B  all        0      0       0       0         -          -  -
 EOF
 BLOCKSIZE=512 ok "BLOCKSIZE=512 -l" -l
 grep -q '^/srv/fast.swap  *1048568  *9600  *1038968  *1%' "$out" ||
@@ -473,18 +473,20 @@ usage_error "-l with a path" "unexpected operand" -l /x
 usage_error "bad -p" "-p: x: not a number" -a -p x /x
 usage_error "-p out of range" "-p: 2000000: out of range" -c -p 2000000 /x
 usage_error "bad -o" "-o: unknown option color" -a -o color=red /x
-usage_error "-o with -d" "-o goes with -a" -d -o maxactive=2 /x
+usage_error "-o with -d" "-o goes with -a, or -c -e" -d -o maxactive=2 /x
 usage_error "-n with -l" "-f and -n go with -A or -U" -l -n
 usage_error "-k with -a" "-k, -m, -g and -h go with -l or -s" -a -k /x
 usage_error "-p with -U" "-p goes with -a, -c or -A" -U -p 1
 usage_error "-Z with two exports" "one EXPORT only" -Z a b
 usage_error "-Z with -p" "-p goes with -a, -c or -A" -Z -p 1 a
-usage_error "-e with -c" "-e goes with -a, -d or -l" -c -e -p 1 x
+usage_error "-e with -s" "-e goes with -a, -d, -c or -l" -s -e
+usage_error "-c -e without -o" "-c -e needs -o OPTIONS" -c -e x
+usage_error "-e with -p" "-p goes with devices, not -e" -c -e -p 1 -o quota=1G x
 usage_error "-a -e without a spec" "NAME,size=SIZE missing" -a -e
 usage_error "-d -e with two names" "one export only" -d -e a b
 usage_error "-F without -e" "-F goes with -d -e" -d -F /x
-usage_error "-e with -o" "-p and -o go with devices, not -e" \
-    -a -e -o maxactive=2 a,size=1M
+usage_error "-a -e with -o" "-a -e takes its options in NAME,size=SIZE" \
+    -a -e -o quota=1M a,size=1M
 
 ok "-V" -V
 grep -Eq '^swapdrumctl [0-9]+\.[0-9]+\.[0-9]+ \(admin protocol 1\)$' "$out" ||

@@ -3,7 +3,7 @@
  * SPDX-License-Identifier: BSD-3-Clause
  */
 
-/* Unit tests of an export's quota (export_charge in
+/* Unit tests of an export's quota (pool_alloc_for charging, from
  * server/export/export.c): the export never holds more pages than its
  * quota, whatever the writers race, and every way a page leaves it
  * gives the page back.

@@ -317,3 +317,53 @@ Test (exportset, sessions_count_requests_in_the_exports_stats)
   session_close (s);
   done (set);
 }
+
+Test (exportset, limits_change_live_and_the_keys_not_given_stay)
+{
+  struct exportset *set = two_exports ();
+  struct sd_export_info info;
+
+  cr_assert_eq (exportset_set (set, "a", "quota=512K,tiers=0-0"), 0,
+                "%s", mb_log_last ());
+  cr_assert_eq (exportset_set (set, "a", "reserve=256K"), 0, "%s",
+                mb_log_last ());
+  info = info_of (set, "a");
+  cr_assert_eq (info.quota, 512 * 1024);
+  cr_assert_eq (info.reserve, 256 * 1024);
+  cr_assert_eq (info.tier_lo, 0);
+  cr_assert_eq (info.tier_hi, 0);
+  cr_assert_eq (exportset_set (set, "a", "quota=none,reserve=0,tiers=all"),
+                0, "%s", mb_log_last ());
+  info = info_of (set, "a");
+  cr_assert_eq (info.quota, 0);
+  cr_assert_eq (info.reserve, 0);
+  cr_assert_eq (info.tier_lo, SD_PRIORITY_MIN);
+  done (set);
+}
+
+Test (exportset, a_bad_change_of_limits_changes_nothing)
+{
+  struct exportset *set = two_exports ();
+  struct session *s = session_open (set, "b", "h1");
+
+  cr_assert_eq (exportset_set (set, "a", "quota=512K"), 0);
+  errno = 0;
+  cr_assert_eq (exportset_set (set, "a", "reserve=128K,size=2M"), -1);
+  cr_assert_eq (errno, ENOTSUP);
+  cr_assert_eq (info_of (set, "a").reserve, 0, "reserve= was not applied");
+  errno = 0;
+  cr_assert_eq (exportset_set (set, "a", "quota=1M,color=red"), -1);
+  cr_assert_eq (errno, EINVAL);
+  cr_assert_eq (info_of (set, "a").quota, 512 * 1024);
+  errno = 0;
+  cr_assert_eq (exportset_set (set, "b", "shared=false"), -1);
+  cr_assert_eq (errno, EBUSY);
+  cr_assert (info_of (set, "b").shared);
+  errno = 0;
+  cr_assert_eq (exportset_set (set, "nope", "quota=1M"), -1);
+  cr_assert_eq (errno, ENOENT);
+  session_close (s);
+  cr_assert_eq (exportset_set (set, "b", "shared=false"), 0);
+  cr_assert_not (info_of (set, "b").shared);
+  done (set);
+}
