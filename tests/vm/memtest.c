@@ -24,6 +24,8 @@
  *   MEMTEST start mib=300 seed=...
  *   MEMTEST progress PHASE MIB/TOTAL swap_used_mib=N
  *   MEMTEST phase PHASE done secs=S swap_used_mib=N
+ *   MEMTEST swap DEVICE used_kib=N priority=P   (one per swap device,
+ *                                               before each wait)
  *   MEMTEST wait PHASE
  *   MEMTEST bad page=ADDR word=I expected=X got=Y zero=0|1 phase=P
  *   MEMTEST result bad_pages=N pages=N swap_peak_mib=N pswpout_mib=N
@@ -256,6 +258,28 @@ pass (const char *phase, uint64_t check_seed, uint64_t fill_seed)
           phase, now () - start, swap_used_mib ());
 }
 
+/* What each swap device holds now (/proc/swaps: Filename Type Size
+ * Used Priority): with several devices the host sees how the kernel
+ * spread the pages.
+ */
+static void
+print_swaps (void)
+{
+  FILE *f = fopen ("/proc/swaps", "r");
+  char line[256], dev[128];
+  unsigned long long size, used;
+  int prio;
+
+  if (f == NULL)
+    return;
+  while (fgets (line, sizeof line, f) != NULL)
+    if (sscanf (line, "%127s %*s %llu %llu %d", dev, &size, &used,
+                &prio) == 4)
+      printf ("MEMTEST swap %s used_kib=%llu priority=%d\n",
+              dev, used, prio);
+  fclose (f);
+}
+
 /* With "sync": tells the host that the pass NAME is over and waits
  * for its answer, one line on stdin (any line; EOF goes on too).
  */
@@ -266,6 +290,7 @@ wait_host (const char *name)
 
   if (!sync_host)
     return;
+  print_swaps ();
   printf ("MEMTEST wait %s\n", name);
   if (fgets (line, sizeof line, stdin) == NULL)
     clearerr (stdin);

@@ -173,6 +173,41 @@ class Pool:
         return {d["path"]: d for d in json.loads(out)["devices"]}
 
 
+def export_pages(sock, name):
+    """Returns (pages mapped, pages in all) of the export NAME of the
+    swapdrum server on SOCK: its base:allocation extents, read on a
+    connection of its own (swapdrum allows multi-conn; a page is
+    mapped, holding a slot of the pool, iff it is not a hole)."""
+    try:
+        import nbd
+    except ImportError as e:
+        raise RunError("python3-libnbd is needed (.ci/deps): %s" % e)
+    h = nbd.NBD()
+    try:
+        h.set_export_name(name)
+        h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)
+        h.connect_unix(sock)
+        size, offset, mapped = h.get_size(), 0, 0
+        while offset < size:
+            ext = []
+
+            def cb(ctx, off, entries, err):
+                if ctx == nbd.CONTEXT_BASE_ALLOCATION:
+                    ext.extend(entries)
+                return 0
+            h.block_status(min(size - offset, 1 << 30), offset, cb)
+            if not ext:
+                raise RunError("export %r: no extents at %d" % (name, offset))
+            for length, flags in zip(ext[0::2], ext[1::2]):
+                if not flags & nbd.STATE_HOLE:
+                    mapped += min(length, size - offset)
+                offset += length
+        h.shutdown()
+        return mapped // PAGE, size // PAGE
+    except nbd.Error as e:
+        raise RunError("export %r on %s: %s" % (name, sock, e))
+
+
 class Poller(threading.Thread):
     """Samples the pool every INTERVAL seconds while a run goes on and
     keeps, per device, the peak of `used` and the last sample."""
@@ -237,6 +272,10 @@ class Guest:
         self.result = None       # the "MEMTEST result" fields
         self.phases = {}         # memtest phase -> seconds since start
         self.waits = {}          # wait point -> (seconds, seconds spent)
+        # wait point -> {device: (used KiB, priority)}: the guest's
+        # /proc/swaps as memtest printed it before waiting there
+        self.swaps = {}
+        self._swaps = {}
         self.hook_errors = []
         self.hooks_running = 0   # the guest is silent, waiting for them
         self.done = False
@@ -270,7 +309,13 @@ class Guest:
         with self.lock:
             self.lines.append((t, line))
         m = re.match(r"(VMTEST|MEMTEST) wait (\S+)", line)
-        if m:
+        sw = re.match(r"MEMTEST swap (\S+) used_kib=(\d+) priority=(-?\d+)",
+                      line)
+        if sw:
+            self._swaps[sw.group(1)] = (int(sw.group(2)), int(sw.group(3)))
+        elif m:
+            if m.group(1) == "MEMTEST":
+                self.swaps[m.group(2)], self._swaps = self._swaps, {}
             threading.Thread(target=self._answer, args=(m.group(2), t),
                              daemon=True).start()
         elif line.startswith("VMTEST step "):
