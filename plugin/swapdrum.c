@@ -202,9 +202,12 @@ add_config_file (const char *file)
     conffile_free (&cf);
     return -1;
   }
-  memcpy (&specs[nspecs], cf.specs, cf.n * sizeof *specs);
+  /* Either list may be empty (and NULL): no memcpy from NULL. */
+  if (cf.n)
+    memcpy (&specs[nspecs], cf.specs, cf.n * sizeof *specs);
   nspecs += cf.n;
-  memcpy (&decls[ndecls], cf.exports, cf.nexports * sizeof *decls);
+  if (cf.nexports)
+    memcpy (&decls[ndecls], cf.exports, cf.nexports * sizeof *decls);
   ndecls += cf.nexports;
   /* The specs and declarations themselves are ours now. */
   free (cf.specs);
