@@ -107,6 +107,21 @@ extern int export_set_limits (struct export *exp, uint64_t quota,
                               uint64_t reserve, int tier_lo, int tier_hi)
   SD_NONNULL (1);
 
+/* Change the export's size (bytes, rounded down to 4096; 4096 bytes
+ * to 4 PiB) and record it in the pool table.  Shrinking first frees
+ * every page past the new end (their records cleared), then records
+ * the size; growing covers the new pages, which read as zeros.  No
+ * client may be attached (a client's device keeps the size it was
+ * given; exportset_set enforces that): requests past the new end
+ * would fail.  Refused with nothing changed, after reporting one line
+ * "export: NAME: reason": EINVAL for a size out of range or below the
+ * export's reserve.  A failure to free pages or write the table (EIO)
+ * leaves the old size, with some pages past the new end maybe freed.
+ * => returns 0, or -1 with errno set.
+ */
+extern int export_resize (struct export *exp, uint64_t size)
+  SD_NONNULL (1);
+
 extern int export_pread (struct export *exp, void *buf, uint64_t count,
                          uint64_t offset)
   SD_NONNULL (1, 2);

@@ -114,18 +114,23 @@ extern int exportset_add (struct exportset *set,
                           const struct exportspec *spec)
   SD_NONNULL (1, 2);
 
-/* Change export name's limits live: opts is a comma-separated list of
- * the keys of export= (exportspec.h) but size: quota=SIZE (or
- * quota=none), reserve=SIZE (0: none), tiers=LO-HI (or tiers=all),
- * shared=BOOL.  Keys not given keep their values.  What the pool
- * keeps (export_set_limits) and a live export's shared flag are
+/* Change export name's size and limits live: opts is a comma-separated
+ * list of the keys of export= (exportspec.h): size=SIZE, quota=SIZE
+ * (or quota=none), reserve=SIZE (0: none), tiers=LO-HI (or
+ * tiers=all), shared=BOOL.  Keys not given keep their values.  size=
+ * needs the export detached (a client's device keeps the size it was
+ * given), holds off new connections while it runs, and when shrinking
+ * frees the pages past the new end (export_resize).  What the pool
+ * keeps (size, export_set_limits) and a live export's shared flag are
  * written to the pool table; a declared export's declaration applies
- * again at the next start.
+ * again at the next start (its size only if larger: a start never
+ * drops pages).
  * => returns 0, or -1 after reporting "export: NAME: reason" with
  *    nothing changed (ENOENT: no such export, or being removed;
- *    EINVAL: a bad option; ENOTSUP: size=; EBUSY: shared=false while
- *    connected, or tiers that leave pages outside; what
- *    export_set_limits refuses).
+ *    EINVAL: a bad option, a size below the reserve; EBUSY: size= or
+ *    shared=false while connected, or tiers that leave pages outside;
+ *    what export_set_limits refuses; EIO: pages past a new end could
+ *    not all be freed, and the export keeps its size).
  */
 extern int exportset_set (struct exportset *set, const char *name,
                           const char *opts)

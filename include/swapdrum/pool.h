@@ -117,6 +117,19 @@ extern int pool_export_set_live (struct pool *pool, const char *name,
                                  bool shared)
   SD_NONNULL (1, 2);
 
+/* Record size (bytes, a multiple of 4096) as export name's size in
+ * the pool table and write the table to every device (nothing is
+ * written if it was so already).  The caller resizes the export itself
+ * (export_resize), and when shrinking frees the pages past the new
+ * end first: a record of a page past its export's end makes the next
+ * start fail.
+ * => returns 0, or -1 after reporting (ENOENT: not in the table; a
+ *    table write that failed: the table keeps the old size).
+ */
+extern int pool_export_set_size (struct pool *pool, const char *name,
+                                 uint64_t size)
+  SD_NONNULL (1, 2);
+
 /* Remove export name from the pool table and write the table to every
  * device.  The export must be closed (export_destroy) and should hold
  * no page: a page record of an export the table does not have makes

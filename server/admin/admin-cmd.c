@@ -350,7 +350,7 @@ prepare_export_create (struct admin_conn *conn, json_object *req,
   return 0;
 }
 
-/* export-set: "options", what export= takes but size. */
+/* export-set: "options", the keys export= takes (size= resizes). */
 static int
 prepare_export_set (struct admin_conn *conn, json_object *req,
                     struct cmd_job *job)

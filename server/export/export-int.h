@@ -27,7 +27,8 @@
 struct export {
   char *name;
   struct pool *pool;
-  uint64_t size;                /* bytes, a multiple of 4096 */
+  _Atomic uint64_t size;        /* bytes, a multiple of 4096; changed
+                                   only by export_resize */
   struct map *map;              /* atomic entries; see map.h */
   struct stripes stripes;       /* see stripes.h */
   /* How the pool reaches our pages; also our limits (quota, reserve,

@@ -105,7 +105,8 @@ export_set_limits (struct export *exp, uint64_t quota, uint64_t reserve,
     .tier_hi = tier_hi,
   };
 
-  if (export_check_reserve_size (exp->name, reserve, exp->size) == -1)
+  if (export_check_reserve_size (exp->name, reserve,
+                                 export_size (exp)) == -1)
     return -1;
   return pool_set_limits (exp->pool, &exp->tenant, &lim);
 }

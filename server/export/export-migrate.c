@@ -380,7 +380,7 @@ export_migrate (struct pool_tenant *t, struct swapdev *dev,
     .exp = exp, .dev = dev, .buf = buf, .moved = moved, .paced = *moved,
     .total = total, .progress = progress, .opaque = opaque,
   };
-  export_page_t npages = exp->size >> SD_PAGE_SHIFT, start, end;
+  export_page_t npages = export_size (exp) >> SD_PAGE_SHIFT, start, end;
 
   if (buf == NULL) {
     sd_error ("off: %s: %m", dev->path);
@@ -405,7 +405,7 @@ static uint64_t
 export_mark_lost (struct pool_tenant *t, struct swapdev *dev)
 {
   struct export *exp = export_of_tenant (t);
-  export_page_t npages = exp->size >> SD_PAGE_SHIFT, start, end, page;
+  export_page_t npages = export_size (exp) >> SD_PAGE_SHIFT, start, end, page;
   uint64_t lost = 0, i;
   struct run r;
 
@@ -436,11 +436,11 @@ export_claim (struct pool_tenant *t, export_page_t page, drum_slot_t slot,
   map_entry_t e = expect;
   int r;
 
-  if (page >= exp->size >> SD_PAGE_SHIFT) {
+  if (page >= export_size (exp) >> SD_PAGE_SHIFT) {
     errno = EINVAL;
     sd_error ("recover: export %s: a page record names page %" PRIu64
               ", beyond its end (%" PRIu64 " bytes)", exp->name, page,
-              exp->size);
+              export_size (exp));
     return -1;
   }
   r = map_cas (exp->map, page, &e, slot);
@@ -465,7 +465,7 @@ static uint64_t
 export_count_on (struct pool_tenant *t, struct swapdev *dev)
 {
   struct export *exp = export_of_tenant (t);
-  export_page_t npages = exp->size >> SD_PAGE_SHIFT, page = 0;
+  export_page_t npages = export_size (exp) >> SD_PAGE_SHIFT, page = 0;
   uint64_t n = 0;
   struct run r;
 

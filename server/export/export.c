@@ -66,7 +66,7 @@ create (struct pool *pool, const struct exportspec *spec, bool declared)
     return NULL;
   }
   exp->pool = pool;
-  exp->size = size;
+  atomic_init (&exp->size, size);
   stripes_init (&exp->stripes);
   export_tenant_init (exp, id, &lim);
   if (pool_add_tenant (pool, &exp->tenant) == -1) {
@@ -119,7 +119,8 @@ export_destroy (struct export *exp)
 uint64_t
 export_size (const struct export *exp)
 {
-  return exp->size;
+  return atomic_load_explicit (&((struct export *) exp)->size,
+                               memory_order_acquire);
 }
 
 const char *
@@ -573,10 +574,12 @@ int
 export_check_bounds (const struct export *exp, const char *what, uint64_t count,
               uint64_t offset)
 {
-  if (offset > exp->size || count > exp->size - offset) {
+  uint64_t size = export_size (exp);
+
+  if (offset > size || count > size - offset) {
     errno = EINVAL;
     sd_error ("%s: %s: %" PRIu64 "+%" PRIu64 " is beyond the end (%"
-              PRIu64 ")", what, exp->name, offset, count, exp->size);
+              PRIu64 ")", what, exp->name, offset, count, size);
     return -1;
   }
   return 0;

@@ -21,6 +21,7 @@ struct xs_entry {
   bool served;                  /* sessions may open */
   bool shared;                  /* several hosts may attach */
   bool removing;                /* exportset_remove has it */
+  bool resizing;                /* exportset_set is resizing it */
   char *host;                   /* the attached host, NULL if none */
   unsigned sessions;            /* open on it, from host */
 

@@ -361,12 +361,6 @@ apply_option (struct exportspec *s, const char *what, const char *opt)
     s->tier_lo = SD_PRIORITY_MIN;
     s->tier_hi = SD_PRIORITY_MAX;
   }
-  else if (strncmp (opt, "size=", 5) == 0) {
-    errno = ENOTSUP;
-    sd_error ("%s: size: changing an export's size is not implemented "
-              "(a client's device cannot change size under it)", what);
-    return -1;
-  }
   else if (exportspec_option (s, what, opt) == -1) {
     errno = EINVAL;
     return -1;
@@ -387,7 +381,7 @@ apply_options (struct exportspec *s, const char *what, const char *opts)
   }
   if (*opts == '\0') {
     errno = EINVAL;
-    sd_error ("%s: nothing to change (quota=, reserve=, tiers=, "
+    sd_error ("%s: nothing to change (size=, quota=, reserve=, tiers=, "
               "shared=)", what);
     return -1;
   }
@@ -423,6 +417,64 @@ set_shared (struct exportset *set, struct xs_entry *e, bool shared)
   return 0;
 }
 
+/* Mark e resizing, so that no session opens on it meanwhile, if none
+ * is open.  => caller holds set->admin.  returns 0, or -1 after
+ * reporting (EBUSY).
+ */
+static int
+start_resize (struct exportset *set, struct xs_entry *e)
+{
+  SD_LOCK_FOR_SCOPE (&set->lock);
+
+  if (e->sessions > 0) {
+    errno = EBUSY;
+    sd_error ("export: %s: size: attached from %s (%u connections), whose "
+              "device keeps the size it was given: detach it, resize, "
+              "attach again (and mkswap: a swap area's size is in its "
+              "header)", export_name (e->exp), e->host, e->sessions);
+    return -1;
+  }
+  e->resizing = true;
+  return 0;
+}
+
+/* Resize e's export to size.  => caller holds set->admin.  returns 0,
+ * or -1 after reporting.
+ */
+static int
+resize (struct exportset *set, struct xs_entry *e, uint64_t size)
+{
+  int r;
+
+  if (size == export_size (e->exp))
+    return 0;
+  if (start_resize (set, e) == -1)
+    return -1;
+  r = export_resize (e->exp, size);
+  pthread_mutex_lock (&set->lock);
+  e->resizing = false;
+  pthread_mutex_unlock (&set->lock);
+  return r;
+}
+
+/* Apply s's limits and sharing over was's.  => caller holds
+ * set->admin.  returns 0, or -1 after reporting with both as they were.
+ */
+static int
+set_limits (struct exportset *set, struct xs_entry *e,
+            const struct exportspec *was, const struct exportspec *s)
+{
+  if (s->shared != was->shared && set_shared (set, e, s->shared) == -1)
+    return -1;
+  if (export_set_limits (e->exp, s->quota, s->reserve, s->tier_lo,
+                         s->tier_hi) == -1) {
+    if (s->shared != was->shared)
+      set_shared (set, e, was->shared);
+    return -1;
+  }
+  return 0;
+}
+
 int
 exportset_set (struct exportset *set, const char *name, const char *opts)
 {
@@ -430,6 +482,7 @@ exportset_set (struct exportset *set, const char *name, const char *opts)
   struct xs_entry *e;
   struct exportspec was, s;
   char what[256];
+  int err;
 
   pthread_mutex_lock (&set->lock);
   e = xs_lookup (set, name);
@@ -444,15 +497,27 @@ exportset_set (struct exportset *set, const char *name, const char *opts)
   was = s = current_spec (set, e);
   if (apply_options (&s, what, opts) == -1)
     return -1;
-  if (s.shared != was.shared && set_shared (set, e, s.shared) == -1)
+  /* Growing comes before the limits (a larger reserve may need the
+   * room), shrinking after them (a smaller reserve may have to come
+   * first); either is undone if the other step is refused.
+   */
+  if (s.size > was.size && resize (set, e, s.size) == -1)
     return -1;
-  if (export_set_limits (e->exp, s.quota, s.reserve, s.tier_lo,
-                         s.tier_hi) == -1) {
-    if (s.shared != was.shared)
-      set_shared (set, e, was.shared);
+  if (set_limits (set, e, &was, &s) == -1) {
+    err = errno;
+    if (s.size > was.size)
+      resize (set, e, was.size);
+    errno = err;
     return -1;
   }
-  sd_notice ("export: %s: limits changed (%s)", name, opts);
+  if (s.size < was.size && resize (set, e, s.size) == -1) {
+    err = errno;
+    set_limits (set, e, &s, &was);
+    errno = err;
+    return -1;
+  }
+  sd_notice ("export: %s: %s changed (%s)", name,
+             s.size != was.size ? "size and limits" : "limits", opts);
   return 0;
 }
 

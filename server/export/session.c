@@ -116,6 +116,12 @@ session_open (struct exportset *set, const char *name, const char *host)
     sd_error ("export: %s: %m", name);
     return NULL;
   }
+  if (e->resizing) {
+    free (s);
+    errno = EBUSY;
+    sd_error ("export: %s: being resized: try again in a moment", name);
+    return NULL;
+  }
   if (attach (e, host) == -1) {
     free (s);
     return NULL;

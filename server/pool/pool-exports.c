@@ -4,8 +4,8 @@
  */
 
 /* The pool table's exports changed live: an export created over the
- * admin socket is marked live (served at every start), a removed one
- * leaves the table.  See pool.h.
+ * admin socket is marked live (served at every start), a resized one
+ * records its new size, a removed one leaves the table.  See pool.h.
  */
 
 #include <config.h>
@@ -73,6 +73,35 @@ pool_export_set_live (struct pool *pool, const char *name, bool shared)
     return -1;
   }
   return 0;
+}
+
+int
+pool_export_set_size (struct pool *pool, const char *name, uint64_t size)
+{
+  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
+  struct pt_export *e;
+  uint64_t was = 0;
+
+  pthread_mutex_lock (&pool->lock);
+  e = pool_table_export (&pool->table, name);
+  if (e) {
+    was = e->size;
+    e->size = size;
+  }
+  pthread_mutex_unlock (&pool->lock);
+  if (e == NULL) {
+    errno = ENOENT;
+    sd_error ("export: %s: not in the pool table", name);
+    return -1;
+  }
+  if (was == size || pool_table_write (pool, NULL) == 0)
+    return 0;
+  pthread_mutex_lock (&pool->lock);
+  e = pool_table_export (&pool->table, name);
+  if (e)
+    e->size = was;
+  pthread_mutex_unlock (&pool->lock);
+  return -1;
 }
 
 /* True if a tenant with export id is registered.  => caller holds the

@@ -147,14 +147,29 @@ static int
 known_export (struct pool *pool, struct pt_export *e, uint64_t *size,
               struct pool_limits *lim, bool declared, uint16_t *id)
 {
-  if (*size != 0 && (*size & ~(SD_PAGE_SIZE - 1)) != e->size) {
-    errno = EINVAL;
-    sd_error ("export: %s: size %" PRIu64 " differs from the %" PRIu64
-              " bytes the pool keeps for it: a client's device cannot "
-              "change size under it (leave size= out to use the pool's)",
-              e->name, *size, e->size);
-    return -1;
+  uint64_t want = *size & ~(SD_PAGE_SIZE - 1);
+
+  if (*size != 0 && want > e->size) {
+    if ((want >> SD_PAGE_SHIFT) - 1 > SD_RECORD_PAGE_MAX) {
+      errno = EINVAL;
+      sd_error ("export: %s: size %" PRIu64 ": must be 4096 bytes to 4 PiB",
+                e->name, *size);
+      return -1;
+    }
+    sd_notice ("export: %s: size now %" PRIu64 " bytes, as declared (the "
+               "pool had %" PRIu64 ")", e->name, want, e->size);
+    pthread_mutex_lock (&pool->lock);
+    e->size = want;
+    pthread_mutex_unlock (&pool->lock);
   }
+  else if (*size != 0 && want < e->size)
+    sd_notice ("export: %s: declared size %" PRIu64 " is below the %"
+               PRIu64 " bytes the pool keeps for it (resized live, or "
+               "the declaration changed): serving %" PRIu64 ", since a "
+               "start never drops pages; shrink it with `swapdrumctl -c "
+               "-e %s -o size=%" PRIu64 "`, which frees the pages past "
+               "the new end", e->name, want, e->size, e->size, e->name,
+               want);
   *size = e->size;
   *id = e->id;
   if (declared)

@@ -12,8 +12,8 @@
  * holds 16 direct child pointers (128 bytes).  Scattered pages leave
  * most inner nodes with one or two children, and N4s keep those cheap.
  * A subtree of height h (leaves have height 0) covers 2^(3 + 4h)
- * pages; the root's height is fixed at map_create, the smallest that
- * covers npages.  A child reference is a uintptr_t: 0 for none, else
+ * pages; the root's height is the smallest that covers npages, set at
+ * map_create and raised by map_grow.  A child reference is a uintptr_t: 0 for none, else
  * the node's address, with REF_N16 set if the node is an N16.  The kind
  * lives in the reference, not in a header byte, so that an N16 is just
  * its 128 bytes and a reader gets address and kind in one atomic load.
@@ -37,6 +37,14 @@
  * A node only ever gains children, so a reader walking a retired node
  * sees the tree as it was an instant earlier: a valid answer for a
  * lookup that overlaps the write that changed it.
+ *
+ * Growing.  The root and its height live together in a struct top,
+ * which readers reach by one atomic pointer, so that they never pair
+ * a root with another root's height.  map_grow makes the tree taller
+ * by a chain of one-child N4s above the old root (its pages are the
+ * first of the taller tree) and publishes a new top; the old top is
+ * retired like an N4, and a reader still in it sees the smaller tree
+ * of an instant earlier.
  */
 
 #include <config.h>
@@ -96,6 +104,14 @@ struct n16 {
   _Atomic uintptr_t child[INNER_SLOTS];
 };
 
+/* The root and its height (0..MAX_HEIGHT), which never change
+ * together except by publishing a new top.
+ */
+struct top {
+  _Atomic uintptr_t root;       /* 0 until the first entry is set */
+  unsigned height;              /* constant once the top is published */
+};
+
 /* A chunk of the arena; nodes follow the header. */
 struct chunk {
   struct chunk *next;           /* the previously allocated chunk */
@@ -109,13 +125,15 @@ _Static_assert (sizeof (struct leaf) == 32 && sizeof (struct n4) == 40
 _Static_assert (_Alignof (struct n4) <= ARENA_ALIGN
                 && _Alignof (struct n16) <= ARENA_ALIGN
                 && _Alignof (struct leaf) <= ARENA_ALIGN
+                && _Alignof (struct top) <= ARENA_ALIGN
+                && sizeof (struct top) % ARENA_ALIGN == 0
                 && sizeof (struct chunk) % ARENA_ALIGN == 0,
                 "the arena must align every node");
 
 struct map {
-  uint64_t npages;              /* pages of the export, >= 1 */
-  unsigned height;              /* height of the root, 0..MAX_HEIGHT */
-  _Atomic uintptr_t root;       /* 0 until the first entry is set */
+  _Atomic uint64_t npages;      /* pages the map covers, >= 1; grows */
+  _Atomic (struct top *) top;   /* first &top0, then the arena's */
+  struct top top0;
 
   /* lock serializes changes to the shape of the tree (every store of
    * a child reference, N4 key or count, and root) and protects the
@@ -249,6 +267,13 @@ subtree_next (export_page_t page, unsigned height, export_page_t end)
 
 /* ---- lock-free reading ---- */
 
+/* The current top.  Lock-free. */
+static struct top *
+top_of (const struct map *m)
+{
+  return atomic_load_explicit (&((struct map *) m)->top, memory_order_acquire);
+}
+
 static struct n16 *
 as_n16 (uintptr_t ref)
 {
@@ -321,10 +346,11 @@ next_child (uintptr_t ref, unsigned key, unsigned *found)
 static struct leaf *
 lookup (const struct map *m, export_page_t page)
 {
-  uintptr_t ref = atomic_load_explicit (&m->root, memory_order_acquire);
+  struct top *t = top_of (m);
+  uintptr_t ref = atomic_load_explicit (&t->root, memory_order_acquire);
   unsigned h;
 
-  for (h = m->height; ref != 0 && h > 0; h--)
+  for (h = t->height; ref != 0 && h > 0; h--)
     ref = child_of (ref, child_index (page, h));
   return (struct leaf *) ref;
 }
@@ -339,12 +365,14 @@ lookup (const struct map *m, export_page_t page)
 static struct leaf *
 seek_leaf (const struct map *m, export_page_t *page, export_page_t end)
 {
+  struct top *t;
   uintptr_t ref;
   unsigned h, idx, key;
 
   while (*page < end) {
-    ref = atomic_load_explicit (&m->root, memory_order_acquire);
-    for (h = m->height; ref != 0 && h > 0; h--) {
+    t = top_of (m);
+    ref = atomic_load_explicit (&t->root, memory_order_acquire);
+    for (h = t->height; ref != 0 && h > 0; h--) {
       idx = child_index (*page, h);
       ref = next_child (ref, idx, &key);
       if (ref == 0)
@@ -429,17 +457,18 @@ add_child (struct map *m, _Atomic uintptr_t *slot, unsigned height,
 static struct leaf *
 build_path (struct map *m, export_page_t page)
 {
-  _Atomic uintptr_t *slot = &m->root;
+  struct top *t = atomic_load_explicit (&m->top, memory_order_relaxed);
+  _Atomic uintptr_t *slot = &t->root;
   uintptr_t root = atomic_load_explicit (slot, memory_order_relaxed);
   unsigned h, key;
 
   if (root == 0) {
-    root = new_node (m, m->height);
+    root = new_node (m, t->height);
     if (root == 0)
       return NULL;
     atomic_store_explicit (slot, root, memory_order_release);
   }
-  for (h = m->height; h > 0; h--) {
+  for (h = t->height; h > 0; h--) {
     key = child_index (page, h);
     if (child_of (atomic_load_explicit (slot, memory_order_relaxed), key) == 0
         && add_child (m, slot, h, key) == -1)
@@ -448,6 +477,32 @@ build_path (struct map *m, export_page_t page)
     slot = ref_slot (atomic_load_explicit (slot, memory_order_relaxed), key);
   }
   return (struct leaf *) atomic_load_explicit (slot, memory_order_relaxed);
+}
+
+/* A chain of one-child N4s from height `from` + 1 up to `to`, with
+ * ref (a node of height `from`, or 0: no chain) at the bottom, each
+ * zeroed and filled before anything points to it.  => lock held.
+ * => returns the top of the chain (ref if from == to), or 0 with errno
+ *    ENOMEM (nodes made before the failure stay unused in the arena).
+ */
+static uintptr_t
+chain_above (struct map *m, uintptr_t ref, unsigned from, unsigned to)
+{
+  struct n4 *n4;
+  unsigned h;
+
+  if (ref == 0)
+    return 0;
+  for (h = from + 1; h <= to; h++) {
+    n4 = (struct n4 *) new_node (m, h);
+    if (n4 == NULL)
+      return 0;
+    atomic_init (&n4->child[0], ref);
+    n4->key[0] = 0;
+    atomic_init (&n4->count, 1);
+    ref = (uintptr_t) n4;
+  }
+  return ref;
 }
 
 /* ---- the API ---- */
@@ -473,9 +528,10 @@ map_create (uint64_t npages)
     errno = err;
     return NULL;
   }
-  m->npages = npages;
-  m->height = height_for (npages);
-  atomic_init (&m->root, 0);
+  atomic_init (&m->npages, npages);
+  m->top0.height = height_for (npages);
+  atomic_init (&m->top0.root, 0);
+  atomic_init (&m->top, &m->top0);
   m->chunk_size = CHUNK_MIN;
   atomic_init (&m->bytes, 0);
   return m;
@@ -499,7 +555,39 @@ map_destroy (struct map *m)
 uint64_t
 map_npages (const struct map *m)
 {
-  return m->npages;
+  return atomic_load_explicit (&((struct map *) m)->npages,
+                               memory_order_acquire);
+}
+
+int
+map_grow (struct map *m, uint64_t npages)
+{
+  struct top *old, *t;
+  unsigned height = height_for (npages);
+  uintptr_t root;
+  int ret = 0;
+
+  pthread_mutex_lock (&m->lock);
+  old = atomic_load_explicit (&m->top, memory_order_relaxed);
+  if (height > old->height) {
+    root = atomic_load_explicit (&old->root, memory_order_relaxed);
+    t = arena_alloc (m, sizeof *t);
+    if (t == NULL)
+      ret = -1;
+    else {
+      t->height = height;
+      atomic_init (&t->root, chain_above (m, root, old->height, height));
+      if (root != 0 && atomic_load_explicit (&t->root,
+                                             memory_order_relaxed) == 0)
+        ret = -1;
+      else
+        atomic_store_explicit (&m->top, t, memory_order_release);
+    }
+  }
+  if (ret == 0 && npages > map_npages (m))
+    atomic_store_explicit (&m->npages, npages, memory_order_release);
+  pthread_mutex_unlock (&m->lock);
+  return ret;
 }
 
 map_entry_t
@@ -507,7 +595,7 @@ map_get (const struct map *m, export_page_t page)
 {
   struct leaf *leaf;
 
-  assert (page < m->npages);
+  assert (page < map_npages (m));
   leaf = lookup (m, page);
   if (leaf == NULL)
     return MAP_UNMAPPED;
@@ -526,7 +614,7 @@ map_cas (struct map *m, export_page_t page,
   struct leaf *leaf;
   _Atomic map_entry_t *entry;
 
-  assert (page < m->npages);
+  assert (page < map_npages (m));
   leaf = lookup (m, page);
   if (leaf == NULL) {
     if (*expected != MAP_UNMAPPED) {
@@ -552,7 +640,7 @@ map_clear (struct map *m, export_page_t page)
 {
   struct leaf *leaf;
 
-  assert (page < m->npages);
+  assert (page < map_npages (m));
   leaf = lookup (m, page);
   if (leaf == NULL)
     return MAP_UNMAPPED;
@@ -595,7 +683,7 @@ map_find (const struct map *m, export_page_t from,
   struct leaf *leaf;
   export_page_t p;
 
-  assert (end <= m->npages);
+  assert (end <= map_npages (m));
   while (from < end) {
     p = from;
     leaf = seek_leaf (m, &p, end);
@@ -636,15 +724,15 @@ map_foreach (const struct map *m,
                         void *opaque),
              void *opaque)
 {
-  export_page_t page = 0;
+  export_page_t page = 0, end = map_npages (m);
   struct leaf *leaf;
   int r;
 
-  while ((leaf = seek_leaf (m, &page, m->npages)) != NULL) {
-    r = leaf_visit (leaf, page, m->npages, fn, opaque);
+  while ((leaf = seek_leaf (m, &page, end)) != NULL) {
+    r = leaf_visit (leaf, page, end, fn, opaque);
     if (r != 0)
       return r;
-    page = subtree_next (page, 0, m->npages);
+    page = subtree_next (page, 0, end);
   }
   return 0;
 }

@@ -61,6 +61,16 @@ extern struct map *map_create (uint64_t npages);
  */
 extern void map_destroy (struct map *m);
 
+/* Let the map cover npages pages: more than it does, or nothing
+ * changes (a map never shrinks; entries past an export's new end are
+ * cleared by the export first).  Safe while other threads read and
+ * write entries: they see the old or the new tree, both with every
+ * entry set so far.
+ * => returns 0, or -1 with errno ENOMEM (the map is unchanged).
+ */
+extern int map_grow (struct map *m, uint64_t npages)
+  SD_NONNULL (1);
+
 /* Number of export pages the map covers. */
 extern uint64_t map_npages (const struct map *m)
   SD_NONNULL (1);

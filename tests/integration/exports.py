@@ -13,9 +13,17 @@
   exports.py at-quota SOCK FULL         FULL is at its quota: a new page
                                         fails with ENOSPC (after a
                                         restart: the count was recovered)
-  exports.py write SOCK NAME SEED N     write N pages, flush; each page's
-                                        bytes say export, seed and page
-  exports.py verify SOCK NAME SEED N    they read back
+  exports.py write SOCK NAME SEED N [NPAGES]
+                                        write N pages (of the first
+                                        NPAGES; default all), flush;
+                                        each page's bytes say export,
+                                        seed and page
+  exports.py verify SOCK NAME SEED N [NPAGES [BELOW]]
+                                        they read back (those below page
+                                        BELOW)
+  exports.py count-below NAME SEED N NPAGES BELOW
+                                        how many of them lie below BELOW
+  exports.py zeros SOCK NAME FIRST END  pages [FIRST, END) read zeros
   exports.py absent SOCK NAME           the server has no export NAME
   exports.py hosts PORT ADMIN SOLO MULTI
                                         one host per export over TCP:
@@ -232,21 +240,40 @@ def content(name, seed, p):
     return (tag + struct.pack("<Q", p)) * (PAGE // 40) + bytes(PAGE % 40)
 
 
-def write(sock, name, seed, n):
+def write(sock, name, seed, n, npages=None):
+    """n pages among the first npages (default: the whole export)."""
     h = connect(sock, name)
-    for p in pages(name, seed, n, h.get_size() // PAGE):
+    for p in pages(name, seed, n, npages or h.get_size() // PAGE):
         h.pwrite(content(name, seed, p), p * PAGE)
     h.flush()
     print("%s: wrote %d pages" % (name, n))
 
 
-def verify(sock, name, seed, n):
+def verify(sock, name, seed, n, npages=None, below=None):
+    """The pages write wrote, those below page `below` if given."""
     h = connect(sock, name)
-    bad = 0
-    for p in pages(name, seed, n, h.get_size() // PAGE):
+    bad = checked = 0
+    for p in pages(name, seed, n, npages or h.get_size() // PAGE):
+        if below is not None and p >= below:
+            continue
+        checked += 1
         if h.pread(PAGE, p * PAGE) != content(name, seed, p):
             bad += 1
-    print("%s: verified %d pages, %d wrong" % (name, n, bad))
+    print("%s: verified %d pages, %d wrong" % (name, checked, bad))
+    return 1 if bad else 0
+
+
+def count_below(name, seed, n, npages, below):
+    """How many of the pages write wrote lie below page `below`."""
+    print(sum(1 for p in pages(name, seed, n, npages) if p < below))
+
+
+def zeros(sock, name, first, end):
+    """Pages [first, end) read as zeros."""
+    h = connect(sock, name)
+    bad = [p for p in range(first, end)
+           if h.pread(PAGE, p * PAGE) != bytes(PAGE)]
+    print("%s: pages %d-%d: %d not zeros" % (name, first, end - 1, len(bad)))
     return 1 if bad else 0
 
 
@@ -281,9 +308,13 @@ def main(argv):
     elif cmd == "at-quota":
         at_quota(argv[2], argv[3])
     elif cmd == "write":
-        write(argv[2], argv[3], int(argv[4]), int(argv[5]))
+        write(argv[2], argv[3], *map(int, argv[4:7]))
     elif cmd == "verify":
-        return verify(argv[2], argv[3], int(argv[4]), int(argv[5]))
+        return verify(argv[2], argv[3], *map(int, argv[4:8]))
+    elif cmd == "count-below":
+        count_below(argv[2], *map(int, argv[3:7]))
+    elif cmd == "zeros":
+        return zeros(argv[2], argv[3], int(argv[4]), int(argv[5]))
     elif cmd == "absent":
         return absent(argv[2], argv[3])
     elif cmd == "hosts":

@@ -19,7 +19,13 @@
 #   5. a forced removal fails the attached connection's requests with
 #      EIO and frees the pages when it closes;
 #   6. limits change live (-c -e -o), bad changes are refused and
-#      change nothing, and a live export's limits survive a restart.
+#      change nothing, and a live export's limits survive a restart;
+#   7. resizing while a verifier runs on another export (created for
+#      it, so that it starts empty): refused while
+#      attached; grown, an export keeps its pages and serves the new
+#      end; shrunk, it frees the pages past the new end and keeps the
+#      rest; grown again, those pages read zeros; sizes survive a
+#      restart, a declared export's larger live size too.
 
 set -euo pipefail
 source "${SRCDIR:-$(dirname "$0")}/functions.sh"
@@ -158,8 +164,6 @@ ctl -c -e -o quota=none,reserve=0,tiers=all work ||
     fail "lifting work's limits failed"
 "${X[@]}" write "$(tcp)" work 5 100 || fail "writing to work failed"
 expect_refusal "a quota below use" "below" -- -c -e -o quota=200K work
-expect_refusal "a new size" "export: work: size: changing an export's size" \
-    -- -c -e -o size=64M work
 expect_refusal "tiers with no device" "tiers" -- -c -e -o tiers=50-60 work
 expect_refusal "a reserve beyond its size" "more than its size" -- \
     -c -e -o reserve=64M work
@@ -174,4 +178,69 @@ stop_nbdkit "$NBDKIT_PID"
 start_tcp
 "${X[@]}" absent "$(tcp)" kept || fail "kept came back after a restart"
 grep -q 'not declared' "$tmp/pid.log" && fail "a removed export was kept"
+
+say "7. resizing while the others run"
+size_of () { nbdinfo --size "$(uri "$1")"; }
+used_of () { ctl --json -l -e | "$PYTHON" -c 'import json, sys
+print([x for x in json.load(sys.stdin)["exports"] if x["name"] == sys.argv[1]][0]["used"] // 4096)' "$1"; }
+ctl -a -e busy,size=16M || fail "creating busy failed"
+start_verifier "$(uri busy)" "$tmp/v" --conns 2 --region-pages 1024
+ctl -a -e rs,size=4M || fail "creating rs failed"
+"${X[@]}" write "$(tcp)" rs 7 300 1024 || fail "writing to rs failed"
+# An attached host holds its device's size: refused, nothing changed.
+# wait_conns NAME N: until export NAME has N connections (10 s).
+wait_conns ()
+{
+    local i
+    for (( i = 0; i < 100; i++ )); do
+        ctl --json -l -e | "$PYTHON" -c 'import json, sys
+x = [x for x in json.load(sys.stdin)["exports"] if x["name"] == sys.argv[1]][0]
+sys.exit(0 if x["connections"] == int(sys.argv[2]) else 1)' "$1" "$2" &&
+            return 0
+        sleep 0.1
+    done
+    fail "export $1 did not reach $2 connections"
+}
+"$PYTHON" -c 'import nbd, sys, time
+h = nbd.NBD(); h.connect_uri(sys.argv[1]); time.sleep(60)' "$(uri rs)" &
+holder=$!
+stop_holder () { kill "$holder" 2>/dev/null || true; }
+cleanup_fn stop_holder
+wait_conns rs 1
+expect_refusal "resizing an attached export" \
+    "export: rs: size: attached from 127.0.0.1 (1 connections)" -- \
+    -c -e -o size=64M rs
+stop_holder
+wait "$holder" 2>/dev/null || true
+wait_conns rs 0
+ctl -c -e -o size=64M rs || fail "growing rs failed"
+[ "$(size_of rs)" -eq $(( 64 << 20 )) ] || fail "rs did not grow"
+"${X[@]}" verify "$(tcp)" rs 7 300 1024 || fail "rs lost pages in growing"
+"${X[@]}" write "$(tcp)" rs 8 50 16384 || fail "writing past rs's old end"
+"${X[@]}" verify "$(tcp)" rs 8 50 16384 || fail "rs's new end lost data"
+expect_refusal "a size with a bad unit" "export: rs: size" -- \
+    -c -e -o size=12Q rs
+# Shrink to 2 MiB: the pages past page 512 are freed, the rest kept.
+before=$(used_of rs)
+ctl -c -e -o size=2M rs || fail "shrinking rs failed"
+[ "$(size_of rs)" -eq $(( 2 << 20 )) ] || fail "rs did not shrink"
+keep7=$("${X[@]}" count-below rs 7 300 1024 512)
+keep8=$("${X[@]}" count-below rs 8 50 16384 512)
+after=$(used_of rs)
+say "   rs held $before pages, $after after shrinking ($keep7 + $keep8 below the end)"
+[ "$after" -le $(( keep7 + keep8 )) ] && [ "$after" -ge "$keep7" ] ||
+    fail "rs holds $after pages after shrinking, not those below its end"
+ctl -c -e -o size=4M rs || fail "growing rs again failed"
+"${X[@]}" zeros "$(tcp)" rs 512 1024 || fail "freed pages came back"
+ctl -c -e -o size=32M solo || fail "growing the declared solo failed"
+stop_verifier "$tmp/v"
+[ "$VERIFIER_RC" -eq 0 ] || fail "the verifier on busy found errors"
+stop_nbdkit "$NBDKIT_PID"
+start_tcp
+[ "$(size_of rs)" -eq $(( 4 << 20 )) ] || fail "rs lost its size in a restart"
+[ "$(size_of solo)" -eq $(( 32 << 20 )) ] ||
+    fail "solo did not keep its live size in a restart"
+grep -q 'export: solo: declared size 16777216 is below' "$tmp/pid.log" ||
+    fail "the start did not say that solo's declaration is smaller"
+[ "$(used_of rs)" -eq "$after" ] || fail "rs's pages changed in a restart"
 say "ok"

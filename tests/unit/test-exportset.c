@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/un.h>
@@ -20,6 +21,8 @@
 
 #include "fixture.h"
 #include "membackend.h"
+#include "pool/pool-int.h"
+#include "pool/pooltable.h"
 #include "swapdrum/exportset.h"
 #include "swapdrum/session.h"
 
@@ -348,9 +351,10 @@ Test (exportset, a_bad_change_of_limits_changes_nothing)
 
   cr_assert_eq (exportset_set (set, "a", "quota=512K"), 0);
   errno = 0;
-  cr_assert_eq (exportset_set (set, "a", "reserve=128K,size=2M"), -1);
-  cr_assert_eq (errno, ENOTSUP);
+  cr_assert_eq (exportset_set (set, "a", "reserve=128K,size=64K"), -1);
+  cr_assert_eq (errno, EINVAL);
   cr_assert_eq (info_of (set, "a").reserve, 0, "reserve= was not applied");
+  cr_assert_eq (info_of (set, "a").size, 1 * MIB, "size= was not applied");
   errno = 0;
   cr_assert_eq (exportset_set (set, "a", "quota=1M,color=red"), -1);
   cr_assert_eq (errno, EINVAL);
@@ -365,5 +369,131 @@ Test (exportset, a_bad_change_of_limits_changes_nothing)
   session_close (s);
   cr_assert_eq (exportset_set (set, "b", "shared=false"), 0);
   cr_assert_not (info_of (set, "b").shared);
+  done (set);
+}
+
+/* ---- resizing ---- */
+
+/* Write n pages of fill from page first through a session of host h1. */
+static void
+write_at (struct exportset *set, const char *name, uint64_t first,
+          uint64_t n, char fill)
+{
+  struct session *s = session_open (set, name, "h1");
+  char page[PAGE];
+  uint64_t i;
+
+  cr_assert_not_null (s, "%s", mb_log_last ());
+  memset (page, fill, sizeof page);
+  for (i = 0; i < n; i++)
+    cr_assert_eq (session_pwrite (s, page, PAGE, (first + i) * PAGE, false),
+                  0, "%s", mb_log_last ());
+  session_close (s);
+}
+
+/* Expect n pages of fill (0: zeros) from page first. */
+static void
+expect_at (struct exportset *set, const char *name, uint64_t first,
+           uint64_t n, char fill)
+{
+  struct session *s = session_open (set, name, "h1");
+  char page[PAGE], want[PAGE];
+  uint64_t i;
+
+  cr_assert_not_null (s, "%s", mb_log_last ());
+  memset (want, fill, sizeof want);
+  for (i = 0; i < n; i++) {
+    cr_assert_eq (session_pread (s, page, PAGE, (first + i) * PAGE), 0,
+                  "%s", mb_log_last ());
+    cr_assert_arr_eq (page, want, PAGE, "page %" PRIu64, first + i);
+  }
+  session_close (s);
+}
+
+Test (exportset, growing_an_export_keeps_its_pages_and_serves_the_new_end)
+{
+  struct exportset *set = two_exports ();
+
+  write_at (set, "a", 0, 16, 'a');
+  cr_assert_eq (exportset_set (set, "a", "size=64M"), 0, "%s",
+                mb_log_last ());
+  cr_assert_eq (info_of (set, "a").size, 64 * MIB);
+  cr_assert_eq (pool_table_export (&pool->table, "a")->size, 64 * MIB,
+                "the pool table records the new size");
+  expect_at (set, "a", 0, 16, 'a');
+  write_at (set, "a", 64 * MIB / PAGE - 1, 1, 'z');
+  expect_at (set, "a", 64 * MIB / PAGE - 1, 1, 'z');
+  expect_at (set, "a", 16, 8, 0);
+  done (set);
+}
+
+Test (exportset, shrinking_an_export_frees_the_pages_past_its_new_end)
+{
+  struct exportset *set = two_exports ();
+  uint64_t used;
+
+  write_at (set, "a", 0, 256, 'a');       /* the whole 1 MiB */
+  used = info_of (set, "a").used;
+  cr_assert_eq (exportset_set (set, "a", "size=256K"), 0, "%s",
+                mb_log_last ());
+  cr_assert_eq (info_of (set, "a").size, 256 * 1024);
+  cr_assert_eq (pool_table_export (&pool->table, "a")->size, 256 * 1024);
+  cr_assert_eq (info_of (set, "a").used, used - 192 * PAGE,
+                "the 192 pages past the new end are freed");
+  expect_at (set, "a", 0, 64, 'a');
+  /* Grown again, the freed pages read zeros, not their old data. */
+  cr_assert_eq (exportset_set (set, "a", "size=1M"), 0, "%s",
+                mb_log_last ());
+  expect_at (set, "a", 64, 192, 0);
+  done (set);
+}
+
+Test (exportset, resizing_an_attached_export_is_refused)
+{
+  struct exportset *set = two_exports ();
+  struct session *s = session_open (set, "a", "10.0.0.1");
+
+  cr_assert_not_null (s);
+  errno = 0;
+  cr_assert_eq (exportset_set (set, "a", "size=2M"), -1);
+  cr_assert_eq (errno, EBUSY);
+  cr_assert (mb_log_has ("export: a: size: attached from 10.0.0.1 "
+                         "(1 connections)"), "%s", mb_log_last ());
+  cr_assert_eq (info_of (set, "a").size, 1 * MIB);
+  session_close (s);
+  cr_assert_eq (exportset_set (set, "a", "size=2M"), 0, "%s",
+                mb_log_last ());
+  done (set);
+}
+
+Test (exportset, a_shrink_below_the_reserve_is_refused_unless_it_drops_too)
+{
+  struct exportset *set = two_exports ();
+
+  cr_assert_eq (exportset_set (set, "a", "reserve=512K"), 0, "%s",
+                mb_log_last ());
+  errno = 0;
+  cr_assert_eq (exportset_set (set, "a", "size=256K"), -1);
+  cr_assert_eq (errno, EINVAL);
+  cr_assert_eq (info_of (set, "a").size, 1 * MIB);
+  cr_assert_eq (exportset_set (set, "a", "size=256K,reserve=128K"), 0, "%s",
+                mb_log_last ());
+  cr_assert_eq (info_of (set, "a").size, 256 * 1024);
+  cr_assert_eq (info_of (set, "a").reserve, 128 * 1024);
+  done (set);
+}
+
+Test (exportset, a_grow_with_a_refused_limit_keeps_the_old_size)
+{
+  struct exportset *set = two_exports ();
+
+  errno = 0;
+  /* 3 MiB of reserve on a pool of 4 MiB with b beside it: b has none,
+   * so the pool could, but a quota below the reserve cannot be.
+   */
+  cr_assert_eq (exportset_set (set, "a", "size=8M,quota=64K,reserve=1M"),
+                -1);
+  cr_assert_eq (info_of (set, "a").size, 1 * MIB, "the grow is undone");
+  cr_assert_eq (info_of (set, "a").quota, 0);
   done (set);
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1009,5 +1010,123 @@ Test (map, nodes_grown_by_racing_writers_keep_every_entry)
   cr_assert_eq (map_foreach (m, count_in_order, &order), 0);
   cr_assert_eq (order.n, GROW_WRITERS * GROW_ROUNDS * 2);
   cr_assert (order.sorted);
+  map_destroy (m);
+}
+
+/* ---- growing the map (map_grow) ---- */
+
+Test (map, growing_keeps_every_entry_and_covers_the_new_pages)
+{
+  struct map *m = new_map (100);
+  export_page_t p;
+
+  for (p = 0; p < 100; p += 7)
+    set (m, p, (map_entry_t) p + 1);
+  cr_assert_eq (map_grow (m, TIB_PAGES), 0);
+  cr_assert_eq (map_npages (m), TIB_PAGES);
+  for (p = 0; p < 100; p++)
+    cr_assert_eq (map_get (m, p), p % 7 == 0 ? (map_entry_t) p + 1 : 0,
+                  "page %" PRIu64 " after growing", p);
+  set (m, TIB_PAGES - 1, 42);
+  cr_assert_eq (map_get (m, TIB_PAGES - 1), 42);
+  cr_assert_eq (map_find (m, 99, TIB_PAGES, true), TIB_PAGES - 1);
+  map_destroy (m);
+}
+
+Test (map, growing_an_empty_map_leaves_it_empty)
+{
+  struct map *m = new_map (8);
+
+  cr_assert_eq (map_grow (m, TIB_PAGES), 0);
+  cr_assert_eq (map_find (m, 0, TIB_PAGES, true), TIB_PAGES);
+  set (m, 123456789, 5);
+  cr_assert_eq (map_get (m, 123456789), 5);
+  map_destroy (m);
+}
+
+Test (map, growing_to_fewer_pages_changes_nothing)
+{
+  struct map *m = new_map (1000);
+
+  set (m, 999, 9);
+  cr_assert_eq (map_grow (m, 10), 0);
+  cr_assert_eq (map_npages (m), 1000);
+  cr_assert_eq (map_get (m, 999), 9);
+  map_destroy (m);
+}
+
+Test (map, growing_within_the_same_height_costs_no_node)
+{
+  struct map *m = new_map (100);
+  size_t before;
+
+  set (m, 50, 1);
+  before = map_bytes (m);
+  cr_assert_eq (map_grow (m, 120), 0);
+  cr_assert_eq (map_bytes (m), before);
+  cr_assert_eq (map_get (m, 50), 1);
+  map_destroy (m);
+}
+
+/* Readers and a writer run while the map grows step by step: a
+ * reader must always see every entry set before the growth began.
+ */
+#define GROWTH_STEPS 12
+#define GROWTH_KEPT 512
+
+struct growth_reader {
+  struct map *m;
+  atomic_bool *stop;
+  atomic_uint *started;
+  unsigned long checked, bad;
+};
+
+static void *
+growth_read (void *arg)
+{
+  struct growth_reader *r = arg;
+  unsigned i;
+
+  atomic_fetch_add (r->started, 1);
+  while (!atomic_load (r->stop))
+    for (i = 0; i < GROWTH_KEPT; i++, r->checked++)
+      if (map_get (r->m, (export_page_t) i * 3) != i + 1 ||
+          map_find (r->m, (export_page_t) i * 3, GROWTH_KEPT * 3, true)
+          != (export_page_t) i * 3)
+        r->bad++;
+  return NULL;
+}
+
+Test (map, readers_see_every_entry_while_the_map_grows)
+{
+  struct map *m = new_map (GROWTH_KEPT * 3);
+  struct growth_reader r[2];
+  pthread_t th[2];
+  atomic_bool stop = false;
+  atomic_uint started = 0;
+  uint64_t npages = GROWTH_KEPT * 3;
+  unsigned i, t;
+
+  for (i = 0; i < GROWTH_KEPT; i++)
+    set (m, (export_page_t) i * 3, i + 1);
+  for (t = 0; t < 2; t++) {
+    r[t] = (struct growth_reader) { .m = m, .stop = &stop,
+                                    .started = &started };
+    cr_assert_eq (pthread_create (&th[t], NULL, growth_read, &r[t]), 0);
+  }
+  while (atomic_load (&started) < 2)
+    sched_yield ();
+  for (i = 0; i < GROWTH_STEPS; i++) {
+    npages *= 16;
+    cr_assert_eq (map_grow (m, npages), 0);
+    set (m, npages - 1, i + 1);     /* the new top is usable at once */
+  }
+  atomic_store (&stop, true);
+  for (t = 0; t < 2; t++) {
+    pthread_join (th[t], NULL);
+    cr_assert_gt (r[t].checked, 0);
+    cr_assert_eq (r[t].bad, 0, "reader %u: %lu of %lu wrong", t, r[t].bad,
+                  r[t].checked);
+  }
   map_destroy (m);
 }
