@@ -30,6 +30,7 @@
 #include "swapdrum/conffile.h"
 #include "swapdrum/devspec.h"
 #include "swapdrum/drain.h"
+#include "swapdrum/ioflusher.h"
 #include "swapdrum/export.h"
 #include "swapdrum/exportset.h"
 #include "swapdrum/exportspec.h"
@@ -363,6 +364,25 @@ swapdrum_config_complete (void)
 /* Bind the admin socket before nbdkit forks, so that a bad path fails
  * the start with one line; its thread starts in after_fork.
  */
+/* Put this thread, and so every thread started after it (ours and
+ * nbdkit's connection threads), in the IO_FLUSHER state; say so in
+ * one line either way: the operator should know which it is.
+ */
+static void
+io_flusher (void)
+{
+  bool already;
+
+  if (sd_io_flusher (&already) == 0)
+    sd_notice ("device I/O threads are I/O flushers (PR_SET_IO_FLUSHER%s)",
+               already ? ", set before nbdkit started" : "");
+  else
+    sd_notice ("PR_SET_IO_FLUSHER: %m: device I/O threads are not I/O "
+               "flushers (it needs CAP_SYS_RESOURCE and Linux 5.6), so a "
+               "host short of memory may stall them; see the operator "
+               "guide");
+}
+
 static int
 swapdrum_get_ready (void)
 {
@@ -387,6 +407,7 @@ swapdrum_get_ready (void)
 static int
 swapdrum_after_fork (void)
 {
+  io_flusher ();
   monitor = monitor_start (pool);
   if (monitor == NULL)
     return -1;
