@@ -18,6 +18,7 @@ import time
 
 import chart
 import fairness
+import scaling
 import fiojob
 import targets
 
@@ -242,6 +243,7 @@ def run(results, outdir, say):
     md += targets.migration_section(recs)
     md += targets.memory_section(recs)
     md += fairness.section(recs)
+    md += scaling.section(recs)
     md += targets.profile_section(recs)
     errors = [r for r in recs if r["type"] == "error"]
     if errors:

@@ -1,0 +1,143 @@
+# swapdrum
+# Copyright (C) 2026 the swapdrum authors
+# SPDX-License-Identifier: BSD-3-Clause
+
+"""Pooling scales (issue 14, item 2): N = 1, 2, 4, 8 remote devices at
+one priority, each an nbdkit memory server behind the delay filter (1
+ms a request), maxactive=2; 4 KiB random writes, then reads, over a
+region of 64 MiB of one export, from one connection at QD32 (how a
+Linux nbd-client and swapdrum-attach attach by default), from 4
+connections x QD8 and from 16 x QD2 (swapdrum-attach -C 16), in the serialized model (Debian 12's default) and
+with parallel=true (Debian 13's).  N devices should give about N times
+one (goal: >= 0.8 N).
+
+Records: {"type": "scaling", "n", "model", "clients", "rw", "rep",
+"iops"}."""
+
+import os
+import subprocess
+
+import fiojob
+import servers
+
+MIB = 1 << 20
+REMOTE = 256 * MIB
+REGION = 64 * MIB
+DELAY = "1ms"
+NS = [1, 2, 4, 8]
+MODELS = [("serialized", "parallel=false"), ("parallel", "parallel=true")]
+CLIENTS = [("1xQD32", 1, 32), ("4xQD8", 4, 8), ("16xQD2", 16, 2)]
+RWS = [("write", "randwrite"), ("read", "randread")]
+
+
+def _remotes(cfg, n):
+    procs, devs = [], []
+    for i in range(n):
+        sock = os.path.join(cfg.workdir, "scale-remote%d.sock" % i)
+        if os.path.exists(sock):
+            os.unlink(sock)
+        p = subprocess.Popen(
+            ["nbdkit", "-f", "--exit-with-parent", "-U", sock,
+             "--filter=delay", "memory", "%d" % REMOTE,
+             "delay-read=" + DELAY, "delay-write=" + DELAY],
+            stdin=subprocess.DEVNULL)
+        uri = "nbd+unix:///?socket=" + sock
+        servers.wait_ready(uri, p)
+        procs.append(p)
+        devs.append(uri + ",maxactive=2")
+    return procs, devs
+
+
+def _stop(procs):
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def run(cfg, emit, say):
+    for n in NS:
+        for model, arg in MODELS:
+            _run_one(cfg, emit, say, n, model, arg)
+
+
+def _run_one(cfg, emit, say, n, model, arg):
+    remotes, devs = _remotes(cfg, n)
+    sock = os.path.join(cfg.workdir, "scale.sock")
+    log = open(os.path.join(cfg.workdir, "scaling-nbdkit.log"), "a")
+    proc = subprocess.Popen(
+        ["nbdkit", "-f", "--exit-with-parent", "-U", sock, cfg.plugin]
+        + devs + ["new-pool=true", "admin=off", arg],
+        stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    uri = "nbd+unix:///?socket=" + sock
+    try:
+        servers.wait_ready(uri, proc)
+        out = os.path.join(cfg.workdir, "scale")
+        fiojob.fill(uri, REGION, out + ".fill.json")
+        for rep in range(cfg.reps):
+            for clients, jobs, qd in CLIENTS:
+                for rw, fio_rw in RWS:
+                    row = fiojob.Row("scale-%s-%s" % (clients, rw),
+                                     "4 KiB random %s, %s" % (rw, clients),
+                                     fio_rw, "4k", qd, numjobs=jobs)
+                    r = fiojob.run(uri, row, REGION, cfg.runtime,
+                                   out + ".json")
+                    emit({"type": "scaling", "n": n, "model": model,
+                          "clients": clients, "rw": rw, "rep": rep,
+                          "iops": r["iops"]})
+                    say("scaling N=%d %s %s %s rep %d: %.0f IOPS"
+                        % (n, model, clients, rw, rep, r["iops"]))
+    finally:
+        _stop([proc])
+        _stop(remotes)
+        if os.path.exists(sock):
+            os.unlink(sock)
+
+
+def section(recs):
+    """The report's section: IOPS (median over repetitions) and the
+    speed-up over N = 1, with a bar per cell."""
+    rows = [r for r in recs if r["type"] == "scaling"]
+    if not rows:
+        return []
+
+    def med(xs):
+        xs = sorted(xs)
+        return xs[len(xs) // 2]
+    out = ["## Pooling scales", "",
+           "N remote devices at one priority (nbdkit memory behind the "
+           "delay filter, %s a request, maxactive=2 each), 4 KiB random "
+           "I/O over %d MiB of one export. Median IOPS over repetitions; "
+           "x: over N = 1 in the same column (goal: >= 0.8 N)."
+           % (DELAY, REGION // MIB), "",
+           "| model | clients | I/O | " +
+           " | ".join("N = %d" % n for n in NS) + " |",
+           "|---|---|---|" + "---:|" * len(NS)]
+    chart = ["", "```"]
+    for model, _ in MODELS:
+        for clients, _, _ in CLIENTS:
+            for rw, _ in RWS:
+                cell = {}
+                for n in NS:
+                    xs = [r["iops"] for r in rows
+                          if (r["n"], r["model"], r["clients"], r["rw"])
+                          == (n, model, clients, rw)]
+                    if xs:
+                        cell[n] = med(xs)
+                if 1 not in cell:
+                    continue
+                out.append("| %s | %s | %s | %s |" % (
+                    model, clients, rw, " | ".join(
+                        "%.0f (%.2fx)" % (cell[n], cell[n] / cell[1])
+                        if n in cell else "" for n in NS)))
+                chart.append("%-10s %-6s %-5s" % (model, clients, rw))
+                for n in NS:
+                    if n in cell:
+                        x = cell[n] / cell[1]
+                        chart.append("   N=%d %-32s %.2fx" % (
+                            n, "#" * int(round(x * 4)), x))
+    return out + chart + ["```", ""]
