@@ -9,7 +9,9 @@ region of 64 MiB of one export, from one connection at QD32 (how a
 Linux nbd-client and swapdrum-attach attach by default), from 4
 connections x QD8 and from 16 x QD2 (swapdrum-attach -C 16), in the serialized model (Debian 12's default) and
 with parallel=true (Debian 13's).  N devices should give about N times
-one (goal: >= 0.8 N).
+one (goal: >= 0.8 N).  Then a mixed pool: a local file of 16 MiB at
+priority 0, full after the fill, and the 4 remotes at priority 5, so
+that three quarters of the region overflows to the remotes ("4+local").
 
 Records: {"type": "scaling", "n", "model", "clients", "rw", "rep",
 "iops"}."""
@@ -26,6 +28,7 @@ REGION = 64 * MIB
 DELAY = "1ms"
 NS = [1, 2, 4, 8]
 MODELS = [("serialized", "parallel=false"), ("parallel", "parallel=true")]
+LOCAL = 16 * MIB
 CLIENTS = [("1xQD32", 1, 32), ("4xQD8", 4, 8), ("16xQD2", 16, 2)]
 RWS = [("write", "randwrite"), ("read", "randread")]
 
@@ -63,10 +66,19 @@ def run(cfg, emit, say):
     for n in NS:
         for model, arg in MODELS:
             _run_one(cfg, emit, say, n, model, arg)
+    for model, arg in MODELS:
+        _run_one(cfg, emit, say, 4, model, arg, mixed=True)
 
 
-def _run_one(cfg, emit, say, n, model, arg):
+def _run_one(cfg, emit, say, n, model, arg, mixed=False):
     remotes, devs = _remotes(cfg, n)
+    if mixed:
+        local = os.path.join(cfg.dirs["disk"], "scale-local.img")
+        if os.path.exists(local):
+            os.unlink(local)
+        devs = ["%s,create=%d" % (local, LOCAL)] + \
+            [d + ",priority=5" for d in devs]
+        n = "%d+local" % n
     sock = os.path.join(cfg.workdir, "scale.sock")
     log = open(os.path.join(cfg.workdir, "scaling-nbdkit.log"), "a")
     proc = subprocess.Popen(
@@ -89,7 +101,7 @@ def _run_one(cfg, emit, say, n, model, arg):
                     emit({"type": "scaling", "n": n, "model": model,
                           "clients": clients, "rw": rw, "rep": rep,
                           "iops": r["iops"]})
-                    say("scaling N=%d %s %s %s rep %d: %.0f IOPS"
+                    say("scaling N=%s %s %s %s rep %d: %.0f IOPS"
                         % (n, model, clients, rw, rep, r["iops"]))
     finally:
         _stop([proc])
@@ -115,14 +127,14 @@ def section(recs):
            "x: over N = 1 in the same column (goal: >= 0.8 N)."
            % (DELAY, REGION // MIB), "",
            "| model | clients | I/O | " +
-           " | ".join("N = %d" % n for n in NS) + " |",
-           "|---|---|---|" + "---:|" * len(NS)]
+           " | ".join("N = %s" % n for n in NS + ["4+local"]) + " |",
+           "|---|---|---|" + "---:|" * (len(NS) + 1)]
     chart = ["", "```"]
     for model, _ in MODELS:
         for clients, _, _ in CLIENTS:
             for rw, _ in RWS:
                 cell = {}
-                for n in NS:
+                for n in NS + ["4+local"]:
                     xs = [r["iops"] for r in rows
                           if (r["n"], r["model"], r["clients"], r["rw"])
                           == (n, model, clients, rw)]
@@ -133,11 +145,11 @@ def section(recs):
                 out.append("| %s | %s | %s | %s |" % (
                     model, clients, rw, " | ".join(
                         "%.0f (%.2fx)" % (cell[n], cell[n] / cell[1])
-                        if n in cell else "" for n in NS)))
+                        if n in cell else "" for n in NS + ["4+local"])))
                 chart.append("%-10s %-6s %-5s" % (model, clients, rw))
-                for n in NS:
+                for n in NS + ["4+local"]:
                     if n in cell:
                         x = cell[n] / cell[1]
-                        chart.append("   N=%d %-32s %.2fx" % (
+                        chart.append("   N=%-7s %-32s %.2fx" % (
                             n, "#" * int(round(x * 4)), x))
     return out + chart + ["```", ""]
