@@ -556,6 +556,15 @@ seek_leaf (const struct map *m, export_page_t *page, export_page_t end,
 
 /* ---- changing the shape (lock held) ---- */
 
+/* The reference in *slot, for the lock holder: only it changes a
+ * node reference, so a relaxed load suffices.  => lock held.
+ */
+static uintptr_t
+held (_Atomic uintptr_t *slot)
+{
+  return atomic_load_explicit (slot, memory_order_relaxed);
+}
+
 /* Make the zeroed N4 n4 hold one child, ref at key.  => lock held. */
 static void
 n4_one (struct n4 *n4, unsigned key, uintptr_t ref)
@@ -595,8 +604,7 @@ static int
 grow_n4 (struct map *m, _Atomic uintptr_t *slot, unsigned key,
          uintptr_t child)
 {
-  struct n4 *n4 = (struct n4 *) atomic_load_explicit (slot,
-                                                      memory_order_relaxed);
+  struct n4 *n4 = (struct n4 *) held (slot);
   struct n16 *n16 = arena_alloc (m, sizeof *n16);
   unsigned i;
 
@@ -619,7 +627,7 @@ static int
 set_child (struct map *m, _Atomic uintptr_t *slot, unsigned key,
            uintptr_t child)
 {
-  uintptr_t ref = atomic_load_explicit (slot, memory_order_relaxed);
+  uintptr_t ref = held (slot);
   _Atomic uintptr_t *at = ref_slot (ref, key);
   struct n4 *n4 = (struct n4 *) ref;
   unsigned count;
@@ -670,6 +678,33 @@ expand (struct map *m, _Atomic uintptr_t *slot, uintptr_t ref,
   return RETRY;
 }
 
+/* One step of insert, at the node of height h (>= 1) in *slot: make
+ * the child that page falls under hold the entry inline, or be a node
+ * to go down into.  => lock held.
+ * => returns 0 if the child is a node now (the node in *slot may have
+ *    been replaced by an N16); else what insert returns.
+ */
+static int
+insert_step (struct map *m, _Atomic uintptr_t *slot, unsigned h,
+             export_page_t page, map_entry_t desired)
+{
+  unsigned key = child_index (page, h);
+  uintptr_t ref = child_of (held (slot), key);
+
+  if (ref == 0 && can_inline (h - 1))
+    return set_child (m, slot, key,
+                      inline_ref (offset_in (page, h - 1), desired)) ? -1 : 1;
+  if (ref == 0) {
+    ref = new_node (m, h - 1);
+    return ref == 0 ? -1 : set_child (m, slot, key, ref);
+  }
+  if (!is_inline (ref))
+    return 0;
+  if (inline_offset (ref) == offset_in (page, h - 1))
+    return RETRY;
+  return expand (m, ref_slot (held (slot), key), ref, h - 1);
+}
+
 /* Give page, which had no entry when the caller looked, the entry
  * desired (not MAP_UNMAPPED): inline in the first empty slot on its
  * path that may hold it, expanding inline entries of other pages on
@@ -687,39 +722,21 @@ insert (struct map *m, export_page_t page, map_entry_t desired)
 {
   struct top *t = atomic_load_explicit (&m->top, memory_order_relaxed);
   _Atomic uintptr_t *slot = &t->root;   /* holds the node of height h */
-  uintptr_t ref = atomic_load_explicit (slot, memory_order_relaxed);
-  unsigned h, key;
+  uintptr_t root;
+  unsigned h;
   int r;
 
-  if (ref == 0) {
-    ref = new_node (m, t->height);
-    if (ref == 0)
+  if (held (slot) == 0) {
+    root = new_node (m, t->height);
+    if (root == 0)
       return -1;
-    atomic_store_explicit (slot, ref, memory_order_release);
+    atomic_store_explicit (slot, root, memory_order_release);
   }
   for (h = t->height; h > 0; h--) {
-    key = child_index (page, h);
-    ref = child_of (atomic_load_explicit (slot, memory_order_relaxed), key);
-    if (ref == 0 && can_inline (h - 1))
-      return set_child (m, slot, key,
-                        inline_ref (offset_in (page, h - 1), desired))
-        == 0 ? 1 : -1;
-    if (ref == 0) {
-      ref = new_node (m, h - 1);
-      if (ref == 0 || set_child (m, slot, key, ref) == -1)
-        return -1;
-    }
-    else if (is_inline (ref)) {
-      if (inline_offset (ref) == offset_in (page, h - 1))
-        return RETRY;
-      r = expand (m, ref_slot (atomic_load_explicit (slot,
-                                                     memory_order_relaxed),
-                               key), ref, h - 1);
-      if (r != 0)
-        return r;
-    }
-    /* set_child may have replaced the node in *slot: load it again. */
-    slot = ref_slot (atomic_load_explicit (slot, memory_order_relaxed), key);
+    r = insert_step (m, slot, h, page, desired);
+    if (r != 0)
+      return r;
+    slot = ref_slot (held (slot), child_index (page, h));
   }
   return RETRY;
 }
