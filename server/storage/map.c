@@ -13,30 +13,58 @@
  * most inner nodes with one or two children, and N4s keep those cheap.
  * A subtree of height h (leaves have height 0) covers 2^(3 + 4h)
  * pages; the root's height is the smallest that covers npages, set at
- * map_create and raised by map_grow.  A child reference is a uintptr_t: 0 for none, else
- * the node's address, with REF_N16 set if the node is an N16.  The kind
- * lives in the reference, not in a header byte, so that an N16 is just
- * its 128 bytes and a reader gets address and kind in one atomic load.
+ * map_create and raised by map_grow.  The kind of a node lives in the
+ * reference to it, not in a header byte, so that an N16 is just its
+ * 128 bytes and a reader gets address and kind in one atomic load.
  * Nodes are bump-allocated from zeroed chunks owned by the map (no
  * malloc header per node) and all freed by map_destroy.
  *
- * Concurrency.  Entries are read and written lock-free with atomic
- * operations on the leaf.  Changes to the shape of the tree (a new
- * node, an N4 growing into an N16) happen only on the first write into
- * an 8-page region; they are made under the map's mutex, after looking
- * again at the path under it.  Readers never take the mutex: they load
- * child references and N4 counts with acquire, and writers publish
- * with release, in an order that never shows a reader half a change:
- *   - a node is zeroed before its reference is stored in its parent;
+ * Inline entries (lazy expansion, as in the ART paper).  A subtree
+ * that holds one page only is not built: its slot in the parent holds
+ * the entry itself and the page's offset within the subtree.  A second
+ * page arriving there expands it: a node (a leaf, or an N4) holding
+ * the first entry replaces the inline one, and the second page goes
+ * into that node, inline again one level down if it falls under
+ * another child.  So an inner node exists only where two pages share
+ * its subtree, and a page alone in 2048 pages costs no node at all.
+ * The inline encoding needs 64-bit references; with narrower ones
+ * every subtree is built of nodes, as before (INLINE_REFS).
+ *
+ * A child reference is a uintptr_t: 0 for none (the subtree has no
+ * mapped page), an inline entry if REF_INLINE is set (see inline_ref),
+ * else the node's address, with REF_N16 set if the node is an N16.
+ * The root is always a node (or 0), never inline.
+ *
+ * Concurrency.  Entries are read and written lock-free: those in a
+ * leaf with atomic operations on the leaf, an inline one by
+ * compare-and-swap of the whole child reference.  Changes to the shape
+ * of the tree (an inline entry put in an empty slot or expanded into a
+ * node, an N4 growing into an N16) are made under the map's mutex,
+ * after looking again at the path under it.  Readers never take the
+ * mutex: they load child references and N4 counts with acquire, and
+ * writers publish with release, in an order that never shows a reader
+ * half a change:
+ *   - a node is filled before its reference is stored in its parent;
  *   - an N4 gains a child by storing its reference at index count,
  *     then its key, then count + 1, so whoever sees the count sees the
  *     key and the reference.  Keys are appended, not sorted;
+ *   - only the mutex holder makes an empty slot non-empty; lock-free
+ *     writers only change or clear (to 0) inline references;
+ *   - an inline reference is expanded by compare-and-swap from the
+ *     exact value copied into the new node: if a lock-free writer
+ *     changed the entry meanwhile, nothing is published and the
+ *     expansion starts again (the unused node stays in the arena);
  *   - an N4 that needs a 5th child is copied into a new N16 with the
  *     new child, published by storing its reference in the parent.
- *     The N4 is retired, not freed: a reader may still be in it.
- * A node only ever gains children, so a reader walking a retired node
- * sees the tree as it was an instant earlier: a valid answer for a
- * lookup that overlaps the write that changed it.
+ *     Its inline children are frozen first (REF_FROZEN set, by
+ *     compare-and-swap), so that no write to the N4's copy can be lost:
+ *     a writer that finds a frozen reference waits for the mutex (the
+ *     N16 is then published) and starts again from the root.  The N4
+ *     is retired, not freed: a reader may still be in it, and reads
+ *     the frozen entries, which were current until the N16 appeared.
+ * A node only ever gains children or entries, so a reader walking a
+ * retired node sees the tree as it was an instant earlier: a valid
+ * answer for a lookup that overlaps the write that changed it.
  *
  * Growing.  The root and its height live together in a struct top,
  * which readers reach by one atomic pointer, so that they never pair
@@ -75,10 +103,32 @@
 /* The tallest root needed: 3 + 4 * 16 = 67 >= 64 bits of page number. */
 #define MAX_HEIGHT 16
 
-/* Low bit of a child reference: the node is an N16 (else an N4, or a
- * leaf at height 0).  Nodes are 8-byte aligned, so the bit is free.
+/* The low bits of a child reference, free since nodes are 8-byte
+ * aligned:
+ *   REF_N16     the node is an N16 (else an N4, or a leaf at height 0);
+ *   REF_INLINE  not a node: one entry inline (inline_ref);
+ *   REF_FROZEN  with REF_INLINE: the entry was copied into an N16 that
+ *               replaced this N4, and must not be changed here.
  */
 #define REF_N16 ((uintptr_t) 1)
+#define REF_INLINE ((uintptr_t) 2)
+#define REF_FROZEN ((uintptr_t) 4)
+
+/* An inline reference is entry << 32 | offset << 3 | REF_INLINE: the
+ * offset (the page's, within the subtree) has the 29 bits between the
+ * tag and the entry, enough for subtrees up to height 6 (2^27 pages).
+ * The children of taller nodes are always nodes.  It needs references
+ * of 64 bits: where uintptr_t is narrower, nothing is inline.
+ */
+#define INLINE_REFS (UINTPTR_MAX > UINT32_MAX)
+#define INLINE_OFFSET_SHIFT 3
+#define INLINE_ENTRY_SHIFT 32
+#define INLINE_MAX_SPAN (INLINE_ENTRY_SHIFT - INLINE_OFFSET_SHIFT)
+
+/* Internal to map_cas and map_clear: the reference changed under us;
+ * look again from the root.
+ */
+#define RETRY 2
 
 /* Arena chunks: the first is CHUNK_MIN bytes, so that a small map
  * stays small, each next one twice the last up to CHUNK_MAX.
@@ -135,9 +185,11 @@ struct map {
   _Atomic (struct top *) top;   /* first &top0, then the arena's */
   struct top top0;
 
-  /* lock serializes changes to the shape of the tree (every store of
-   * a child reference, N4 key or count, and root) and protects the
-   * arena fields below.  Entry reads and writes never take it.
+  /* lock serializes changes to the shape of the tree (every store
+   * that makes a child reference non-zero or a node, of an N4 key or
+   * count, of the root, and every freezing) and protects the arena
+   * fields below.  Entry reads and writes never take it, except to
+   * wait for an N4 they found frozen to be replaced.
    */
   pthread_mutex_t lock;
   struct chunk *chunks;         /* newest chunk first */
@@ -265,6 +317,60 @@ subtree_next (export_page_t page, unsigned height, export_page_t end)
   return next < end ? next : end;
 }
 
+/* ---- inline references ---- */
+
+static bool
+is_inline (uintptr_t ref)
+{
+  return (ref & REF_INLINE) != 0;
+}
+
+/* Whether the subtree of this height may be one inline entry. */
+static bool
+can_inline (unsigned height)
+{
+  return INLINE_REFS && span_shift (height) <= INLINE_MAX_SPAN;
+}
+
+/* The offset of page within its subtree of this height (<= 6). */
+static uint64_t
+offset_in (export_page_t page, unsigned height)
+{
+  return page & (((uint64_t) 1 << span_shift (height)) - 1);
+}
+
+/* The inline reference to entry (not MAP_UNMAPPED) at offset.  Only
+ * called if INLINE_REFS, so nothing is lost in the cast.
+ */
+static uintptr_t
+inline_ref (uint64_t offset, map_entry_t entry)
+{
+  return (uintptr_t) ((uint64_t) entry << INLINE_ENTRY_SHIFT
+                      | offset << INLINE_OFFSET_SHIFT | REF_INLINE);
+}
+
+static map_entry_t
+inline_entry (uintptr_t ref)
+{
+  return (map_entry_t) ((uint64_t) ref >> INLINE_ENTRY_SHIFT);
+}
+
+/* The offset in an inline reference (frozen or not). */
+static uint64_t
+inline_offset (uintptr_t ref)
+{
+  return ((uint64_t) ref & UINT32_MAX) >> INLINE_OFFSET_SHIFT;
+}
+
+/* The reference that holds entry at the offset of the inline ref: 0
+ * (no child) for MAP_UNMAPPED.
+ */
+static uintptr_t
+inline_with (uintptr_t ref, map_entry_t entry)
+{
+  return entry == MAP_UNMAPPED ? 0 : inline_ref (inline_offset (ref), entry);
+}
+
 /* ---- lock-free reading ---- */
 
 /* The current top.  Lock-free. */
@@ -308,16 +414,17 @@ child_of (uintptr_t ref, unsigned key)
   return slot ? atomic_load_explicit (slot, memory_order_acquire) : 0;
 }
 
-/* The child of the inner node ref with the smallest key >= key, with
- * *found set to that key; or 0 if there is none.  Lock-free: an N4's
- * keys are unsorted, so all count of them are compared.
+/* The non-zero child of the inner node ref with the smallest key >=
+ * key, with *found set to that key; or 0 if there is none.  Lock-free:
+ * an N4's keys are unsorted, so all count of them are compared, and a
+ * key whose inline child was cleared to 0 is passed over.
  */
 static uintptr_t
 next_child (uintptr_t ref, unsigned key, unsigned *found)
 {
   struct n4 *n4 = (struct n4 *) ref;
-  unsigned i, count, best = N4_SLOTS;
-  uintptr_t child;
+  unsigned i, count, best_key = INNER_SLOTS;
+  uintptr_t child, best = 0;
 
   if (ref & REF_N16) {
     for (; key < INNER_SLOTS; key++) {
@@ -331,54 +438,112 @@ next_child (uintptr_t ref, unsigned key, unsigned *found)
     return 0;
   }
   count = atomic_load_explicit (&n4->count, memory_order_acquire);
-  for (i = 0; i < count; i++)
-    if (n4->key[i] >= key && (best == N4_SLOTS || n4->key[i] < n4->key[best]))
-      best = i;
-  if (best == N4_SLOTS)
-    return 0;
-  *found = n4->key[best];
-  return atomic_load_explicit (&n4->child[best], memory_order_acquire);
+  for (i = 0; i < count; i++) {
+    if (n4->key[i] < key || n4->key[i] >= best_key)
+      continue;
+    child = atomic_load_explicit (&n4->child[i], memory_order_acquire);
+    if (child != 0) {
+      best = child;
+      best_key = n4->key[i];
+    }
+  }
+  *found = best_key;
+  return best;
 }
 
-/* Walk from the root to the leaf covering page, or NULL if a node on
- * the way is missing.  Never allocates.  Lock-free.
+/* Where a page's entry lives. */
+struct where {
+  _Atomic map_entry_t *entry;   /* in a leaf; or NULL, and then */
+  _Atomic uintptr_t *slot;      /* inline in this child slot, */
+  uintptr_t ref;                /* which held this reference */
+};
+
+/* Walk from the root to page's entry.
+ * => returns true with w->entry set if the page's leaf exists, or with
+ *    w->slot and w->ref set if a child slot holds the page inline;
+ * => returns false if the page has no entry (a node on the way is
+ *    missing, or holds another page inline): it reads as unmapped.
+ * Never allocates.  Lock-free.
  */
-static struct leaf *
-lookup (const struct map *m, export_page_t page)
+static bool
+locate (const struct map *m, export_page_t page, struct where *w)
 {
   struct top *t = top_of (m);
   uintptr_t ref = atomic_load_explicit (&t->root, memory_order_acquire);
+  _Atomic uintptr_t *slot;
   unsigned h;
 
-  for (h = t->height; ref != 0 && h > 0; h--)
-    ref = child_of (ref, child_index (page, h));
-  return (struct leaf *) ref;
+  if (ref == 0)
+    return false;
+  for (h = t->height; h > 0; h--) {
+    slot = ref_slot (ref, child_index (page, h));
+    ref = slot ? atomic_load_explicit (slot, memory_order_acquire) : 0;
+    if (ref == 0)
+      return false;
+    if (is_inline (ref)) {
+      w->entry = NULL;
+      w->slot = slot;
+      w->ref = ref;
+      return inline_offset (ref) == offset_in (page, h - 1);
+    }
+  }
+  w->entry = &((struct leaf *) ref)->entry[page & LEAF_MASK];
+  return true;
 }
 
-/* Find the first leaf that covers a page in [*page, end).
+/* Fill scratch as the leaf that an inline entry for page would have
+ * been in: that entry, and every other unmapped (the inline entry is
+ * alone in a subtree at least a leaf wide).  => returns scratch.
+ */
+static struct leaf *
+inline_leaf (struct leaf *scratch, export_page_t page, map_entry_t entry)
+{
+  unsigned i;
+
+  for (i = 0; i < LEAF_SLOTS; i++)
+    atomic_init (&scratch->entry[i],
+                 i == (page & LEAF_MASK) ? entry : MAP_UNMAPPED);
+  return scratch;
+}
+
+/* Find the first leaf that covers a page in [*page, end), or the first
+ * inline entry for a page in it, shown as a leaf filled in scratch.
  * => returns it, with *page moved to the first such page (*page is
  *    left alone if its own leaf exists);
  * => returns NULL with *page set to end if there is none.
- * Each pass from the root either finds a leaf or skips a whole missing
- * subtree.  Lock-free.
+ * Each pass from the root either finds a leaf or an entry, or skips a
+ * whole missing subtree.  Lock-free.
  */
 static struct leaf *
-seek_leaf (const struct map *m, export_page_t *page, export_page_t end)
+seek_leaf (const struct map *m, export_page_t *page, export_page_t end,
+           struct leaf *scratch)
 {
   struct top *t;
   uintptr_t ref;
   unsigned h, idx, key;
+  export_page_t at;
 
   while (*page < end) {
     t = top_of (m);
     ref = atomic_load_explicit (&t->root, memory_order_acquire);
-    for (h = t->height; ref != 0 && h > 0; h--) {
+    for (h = t->height; ref != 0 && !is_inline (ref) && h > 0; h--) {
       idx = child_index (*page, h);
       ref = next_child (ref, idx, &key);
       if (ref == 0)
         break;
       if (key != idx)
         *page = child_start (*page, h, key);
+    }
+    if (ref != 0 && is_inline (ref)) {
+      /* The subtree of height h that holds *page has one entry, at. */
+      at = (*page - offset_in (*page, h)) + inline_offset (ref);
+      if (at >= *page) {
+        *page = at;
+        if (at < end)
+          return inline_leaf (scratch, at, inline_entry (ref));
+        continue;
+      }
+      ref = 0;
     }
     if (ref == 0)
       *page = subtree_next (*page, h, end);
@@ -391,6 +556,45 @@ seek_leaf (const struct map *m, export_page_t *page, export_page_t end)
 
 /* ---- changing the shape (lock held) ---- */
 
+/* The reference in *slot, for the lock holder: only it changes a
+ * node reference, so a relaxed load suffices.  => lock held.
+ */
+static uintptr_t
+held (_Atomic uintptr_t *slot)
+{
+  return atomic_load_explicit (slot, memory_order_relaxed);
+}
+
+/* Make the zeroed N4 n4 hold one child, ref at key.  => lock held. */
+static void
+n4_one (struct n4 *n4, unsigned key, uintptr_t ref)
+{
+  atomic_init (&n4->child[0], ref);
+  n4->key[0] = (uint8_t) key;
+  atomic_init (&n4->count, 1);
+}
+
+/* Freeze the child at index i of the N4 if it is inline, so that no
+ * lock-free writer changes it once it has been copied.  => lock held.
+ * => returns the child as it was when frozen, without REF_FROZEN.
+ */
+static uintptr_t
+freeze_child (struct n4 *n4, unsigned i)
+{
+  uintptr_t ref = atomic_load_explicit (&n4->child[i], memory_order_acquire);
+
+  /* A failed exchange reloads ref: the entry changed, or was cleared
+   * to 0, which only the lock holder (us) could undo.
+   */
+  while (is_inline (ref)
+         && !atomic_compare_exchange_weak_explicit (&n4->child[i], &ref,
+                                                    ref | REF_FROZEN,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire))
+    ;
+  return ref;
+}
+
 /* Replace the full N4 in *slot by an N16 holding its children and
  * child at key, and publish that in *slot.  The N4 is retired in the
  * arena, where readers may still walk it.  => lock held.
@@ -400,41 +604,36 @@ static int
 grow_n4 (struct map *m, _Atomic uintptr_t *slot, unsigned key,
          uintptr_t child)
 {
-  struct n4 *n4 = (struct n4 *) atomic_load_explicit (slot,
-                                                      memory_order_relaxed);
+  struct n4 *n4 = (struct n4 *) held (slot);
   struct n16 *n16 = arena_alloc (m, sizeof *n16);
   unsigned i;
 
   if (n16 == NULL)
     return -1;
   for (i = 0; i < N4_SLOTS; i++)
-    atomic_init (&n16->child[n4->key[i]],
-                 atomic_load_explicit (&n4->child[i], memory_order_relaxed));
+    atomic_init (&n16->child[n4->key[i]], freeze_child (n4, i));
   atomic_init (&n16->child[key], child);
   atomic_store_explicit (slot, (uintptr_t) n16 | REF_N16,
                          memory_order_release);
   return 0;
 }
 
-/* Give the inner node in *slot, of this height (>= 1), a new empty
- * child at key, which it must not have.  => lock held.
- * => returns 0, or -1 with errno ENOMEM: the tree is unchanged (a node
- *    allocated before the failure is left unused in the arena).
+/* Give the inner node in *slot, of this height (>= 1), the child ref
+ * at key, where it has none (no slot, or a slot holding 0).
+ * => lock held.
+ * => returns 0, or -1 with errno ENOMEM: the tree is unchanged.
  */
 static int
-add_child (struct map *m, _Atomic uintptr_t *slot, unsigned height,
-           unsigned key)
+set_child (struct map *m, _Atomic uintptr_t *slot, unsigned key,
+           uintptr_t child)
 {
-  uintptr_t ref = atomic_load_explicit (slot, memory_order_relaxed);
-  uintptr_t child = new_node (m, height - 1);
+  uintptr_t ref = held (slot);
+  _Atomic uintptr_t *at = ref_slot (ref, key);
   struct n4 *n4 = (struct n4 *) ref;
   unsigned count;
 
-  if (child == 0)
-    return -1;
-  if (ref & REF_N16) {
-    atomic_store_explicit (&as_n16 (ref)->child[key], child,
-                           memory_order_release);
+  if (at != NULL) {
+    atomic_store_explicit (at, child, memory_order_release);
     return 0;
   }
   count = atomic_load_explicit (&n4->count, memory_order_relaxed);
@@ -448,35 +647,98 @@ add_child (struct map *m, _Atomic uintptr_t *slot, unsigned height,
   return 0;
 }
 
-/* Make sure every node on the path to page exists.  Each step looks
- * again under the lock, since another thread may have built part of
- * the path since the caller's lock-free lookup.  => lock held.
- * => returns the leaf covering page, or NULL with errno ENOMEM (nodes
- *    built before the failure stay: they are empty, which is harmless).
+/* Replace the inline reference ref in *slot, a subtree of this height,
+ * by a node holding its entry: a leaf, or an N4 holding it inline one
+ * level down.  Published by compare-and-swap from ref, so that a
+ * lock-free write to the entry is never lost.  => lock held.
+ * => returns 0; RETRY if *slot no longer holds ref (the node stays
+ *    unused in the arena); or -1 with errno ENOMEM (nothing changed).
  */
-static struct leaf *
-build_path (struct map *m, export_page_t page)
+static int
+expand (struct map *m, _Atomic uintptr_t *slot, uintptr_t ref,
+        unsigned height)
+{
+  uintptr_t node = new_node (m, height);
+  uint64_t off = inline_offset (ref);
+  unsigned shift;
+
+  if (node == 0)
+    return -1;
+  if (height == 0)
+    atomic_init (&((struct leaf *) node)->entry[off], inline_entry (ref));
+  else {
+    shift = span_shift (height - 1);
+    n4_one ((struct n4 *) node, (unsigned) (off >> shift),
+            inline_ref (offset_in (off, height - 1), inline_entry (ref)));
+  }
+  if (atomic_compare_exchange_strong_explicit (slot, &ref, node,
+                                               memory_order_acq_rel,
+                                               memory_order_relaxed))
+    return 0;
+  return RETRY;
+}
+
+/* One step of insert, at the node of height h (>= 1) in *slot: make
+ * the child that page falls under hold the entry inline, or be a node
+ * to go down into.  => lock held.
+ * => returns 0 if the child is a node now (the node in *slot may have
+ *    been replaced by an N16); else what insert returns.
+ */
+static int
+insert_step (struct map *m, _Atomic uintptr_t *slot, unsigned h,
+             export_page_t page, map_entry_t desired)
+{
+  unsigned key = child_index (page, h);
+  uintptr_t ref = child_of (held (slot), key);
+
+  if (ref == 0 && can_inline (h - 1))
+    return set_child (m, slot, key,
+                      inline_ref (offset_in (page, h - 1), desired)) ? -1 : 1;
+  if (ref == 0) {
+    ref = new_node (m, h - 1);
+    return ref == 0 ? -1 : set_child (m, slot, key, ref);
+  }
+  if (!is_inline (ref))
+    return 0;
+  if (inline_offset (ref) == offset_in (page, h - 1))
+    return RETRY;
+  return expand (m, ref_slot (held (slot), key), ref, h - 1);
+}
+
+/* Give page, which had no entry when the caller looked, the entry
+ * desired (not MAP_UNMAPPED): inline in the first empty slot on its
+ * path that may hold it, expanding inline entries of other pages on
+ * the way.  Each step looks again under the lock, since other threads
+ * may have changed the path since the caller's lock-free look.
+ * => lock held.
+ * => returns 1 if it set the entry; RETRY if the page has an entry
+ *    now (its leaf exists, or another thread set it inline, or an
+ *    expansion lost a race): the caller looks again without the lock;
+ *    or -1 with errno ENOMEM (nodes built before the failure stay, with
+ *    the entries they hold, which is harmless).
+ */
+static int
+insert (struct map *m, export_page_t page, map_entry_t desired)
 {
   struct top *t = atomic_load_explicit (&m->top, memory_order_relaxed);
-  _Atomic uintptr_t *slot = &t->root;
-  uintptr_t root = atomic_load_explicit (slot, memory_order_relaxed);
-  unsigned h, key;
+  _Atomic uintptr_t *slot = &t->root;   /* holds the node of height h */
+  uintptr_t root;
+  unsigned h;
+  int r;
 
-  if (root == 0) {
+  if (held (slot) == 0) {
     root = new_node (m, t->height);
     if (root == 0)
-      return NULL;
+      return -1;
     atomic_store_explicit (slot, root, memory_order_release);
   }
   for (h = t->height; h > 0; h--) {
-    key = child_index (page, h);
-    if (child_of (atomic_load_explicit (slot, memory_order_relaxed), key) == 0
-        && add_child (m, slot, h, key) == -1)
-      return NULL;
-    /* add_child may have replaced the node in *slot: load it again. */
-    slot = ref_slot (atomic_load_explicit (slot, memory_order_relaxed), key);
+    r = insert_step (m, slot, h, page, desired);
+    if (r != 0)
+      return r;
+    slot = ref_slot (held (slot), child_index (page, h));
   }
-  return (struct leaf *) atomic_load_explicit (slot, memory_order_relaxed);
+  return RETRY;
 }
 
 /* A chain of one-child N4s from height `from` + 1 up to `to`, with
@@ -497,12 +759,74 @@ chain_above (struct map *m, uintptr_t ref, unsigned from, unsigned to)
     n4 = (struct n4 *) new_node (m, h);
     if (n4 == NULL)
       return 0;
-    atomic_init (&n4->child[0], ref);
-    n4->key[0] = 0;
-    atomic_init (&n4->count, 1);
+    n4_one (n4, 0, ref);
     ref = (uintptr_t) n4;
   }
   return ref;
+}
+
+/* ---- writing entries ---- */
+
+/* Wait until the mutex holder has finished changing the tree's shape:
+ * after an N4 was found frozen, its N16 is then published.
+ */
+static void
+wait_for_shape (struct map *m)
+{
+  pthread_mutex_lock (&m->lock);
+  pthread_mutex_unlock (&m->lock);
+}
+
+/* map_cas on a page with no entry (it reads as MAP_UNMAPPED): decided
+ * without the lock unless it sets a non-zero entry over the expected
+ * 0; then the entry is inserted under the lock.
+ * => returns as map_cas, or RETRY (see insert).
+ */
+static int
+cas_missing (struct map *m, export_page_t page, map_entry_t *expected,
+             map_entry_t desired)
+{
+  int r;
+
+  if (*expected != MAP_UNMAPPED) {
+    *expected = MAP_UNMAPPED;
+    return 0;
+  }
+  if (desired == MAP_UNMAPPED)
+    return 1;
+  pthread_mutex_lock (&m->lock);
+  r = insert (m, page, desired);
+  pthread_mutex_unlock (&m->lock);
+  return r;
+}
+
+/* map_cas on an entry held inline in w->slot, as w->ref: by
+ * compare-and-swap of the whole reference, to 0 for MAP_UNMAPPED.
+ * => returns as map_cas; or RETRY if the reference changed since
+ *    locate read it (a writer changed the entry, or the lock holder
+ *    expanded it or froze it: then wait for the lock holder first).
+ * Lock-free, but for that wait.
+ */
+static int
+cas_inline (struct map *m, const struct where *w, map_entry_t *expected,
+            map_entry_t desired)
+{
+  uintptr_t ref = w->ref;
+
+  if (ref & REF_FROZEN) {
+    wait_for_shape (m);
+    return RETRY;
+  }
+  if (inline_entry (ref) != *expected) {
+    *expected = inline_entry (ref);
+    return 0;
+  }
+  if (atomic_compare_exchange_strong_explicit (w->slot, &ref,
+                                               inline_with (ref, desired),
+                                               memory_order_acq_rel,
+                                               memory_order_acquire))
+    return 1;
+  return RETRY;
 }
 
 /* ---- the API ---- */
@@ -559,6 +883,9 @@ map_npages (const struct map *m)
                                memory_order_acquire);
 }
 
+/* The root is always a node, so the chain above it holds nodes only
+ * and no inline entry is copied.
+ */
 int
 map_grow (struct map *m, uint64_t npages)
 {
@@ -593,59 +920,58 @@ map_grow (struct map *m, uint64_t npages)
 map_entry_t
 map_get (const struct map *m, export_page_t page)
 {
-  struct leaf *leaf;
+  struct where w;
 
   assert (page < map_npages (m));
-  leaf = lookup (m, page);
-  if (leaf == NULL)
+  if (!locate (m, page, &w))
     return MAP_UNMAPPED;
-  return atomic_load_explicit (&leaf->entry[page & LEAF_MASK],
-                               memory_order_acquire);
+  if (w.entry == NULL)
+    return inline_entry (w.ref);
+  return atomic_load_explicit (w.entry, memory_order_acquire);
 }
 
-/* A missing leaf means the entry is MAP_UNMAPPED, so a CAS on it can
- * be decided without allocating unless it would set a non-zero entry
- * over the expected 0: only then is the path built.
+/* Each pass either decides, or finds that another thread changed the
+ * page's reference meanwhile (and so made progress) and looks again.
  */
 int
 map_cas (struct map *m, export_page_t page,
          map_entry_t *expected, map_entry_t desired)
 {
-  struct leaf *leaf;
-  _Atomic map_entry_t *entry;
+  struct where w;
+  int r;
 
   assert (page < map_npages (m));
-  leaf = lookup (m, page);
-  if (leaf == NULL) {
-    if (*expected != MAP_UNMAPPED) {
-      *expected = MAP_UNMAPPED;
-      return 0;
-    }
-    if (desired == MAP_UNMAPPED)
-      return 1;
-    pthread_mutex_lock (&m->lock);
-    leaf = build_path (m, page);
-    pthread_mutex_unlock (&m->lock);
-    if (leaf == NULL)
-      return -1;
-  }
-  entry = &leaf->entry[page & LEAF_MASK];
-  return atomic_compare_exchange_strong_explicit (entry, expected, desired,
-                                                  memory_order_acq_rel,
-                                                  memory_order_acquire);
+  do {
+    if (!locate (m, page, &w))
+      r = cas_missing (m, page, expected, desired);
+    else if (w.entry == NULL)
+      r = cas_inline (m, &w, expected, desired);
+    else
+      r = atomic_compare_exchange_strong_explicit (w.entry, expected,
+                                                   desired,
+                                                   memory_order_acq_rel,
+                                                   memory_order_acquire);
+  } while (r == RETRY);
+  return r;
 }
 
 map_entry_t
 map_clear (struct map *m, export_page_t page)
 {
-  struct leaf *leaf;
+  struct where w;
+  map_entry_t old;
 
   assert (page < map_npages (m));
-  leaf = lookup (m, page);
-  if (leaf == NULL)
-    return MAP_UNMAPPED;
-  return atomic_exchange_explicit (&leaf->entry[page & LEAF_MASK],
-                                   MAP_UNMAPPED, memory_order_acq_rel);
+  for (;;) {
+    if (!locate (m, page, &w))
+      return MAP_UNMAPPED;
+    if (w.entry != NULL)
+      return atomic_exchange_explicit (w.entry, MAP_UNMAPPED,
+                                       memory_order_acq_rel);
+    old = inline_entry (w.ref);
+    if (cas_inline (m, &w, &old, MAP_UNMAPPED) == 1)
+      return old;
+  }
 }
 
 /* Scan one leaf from *page to the end of the leaf or to end, whichever
@@ -680,13 +1006,13 @@ export_page_t
 map_find (const struct map *m, export_page_t from,
           export_page_t end, bool mapped)
 {
-  struct leaf *leaf;
+  struct leaf *leaf, scratch;
   export_page_t p;
 
   assert (end <= map_npages (m));
   while (from < end) {
     p = from;
-    leaf = seek_leaf (m, &p, end);
+    leaf = seek_leaf (m, &p, end, &scratch);
     if (!mapped && p != from)
       return from;
     if (leaf == NULL)
@@ -725,10 +1051,10 @@ map_foreach (const struct map *m,
              void *opaque)
 {
   export_page_t page = 0, end = map_npages (m);
-  struct leaf *leaf;
+  struct leaf *leaf, scratch;
   int r;
 
-  while ((leaf = seek_leaf (m, &page, end)) != NULL) {
+  while ((leaf = seek_leaf (m, &page, end, &scratch)) != NULL) {
     r = leaf_visit (leaf, page, end, fn, opaque);
     if (r != 0)
       return r;

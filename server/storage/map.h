@@ -1,20 +1,22 @@
 /* swapdrum: the export map, export page -> drum slot.
  *
- * A lazy adaptive radix tree: a node is allocated only when an entry
- * below it is first set, so an export costs memory in proportion to
- * the pages written, not to its size.  A written region costs about
- * 5 bytes a page (4-byte entries in 8-entry leaves, plus the nodes
- * above them); an isolated page costs a 32-byte leaf and the small
- * inner nodes above it, about 100 bytes; an empty map is its header,
- * about a hundred bytes, however large the export.  Nodes come from
- * chunks owned by the map and are freed all at once by map_destroy.
+ * A lazy adaptive radix tree: a node is allocated only when two
+ * entries share the subtree below it (a page alone in its subtree is
+ * held inline in its parent), so an export costs memory in proportion
+ * to the pages written, not to its size.  A written region costs about
+ * 5.4 bytes a page (4-byte entries in 8-entry leaves, plus the nodes
+ * above them); pages scattered at random over a 1 TiB export cost
+ * about 22 to 31 bytes each, whatever their number (the inner nodes
+ * that two pages share); an empty map is its header, about a hundred
+ * bytes, however large the export.  Nodes come from chunks owned by
+ * the map and are freed all at once by map_destroy.
  *
  * Entries are 32-bit words read and written with atomic operations:
- * map_get, map_cas and map_clear never take a lock and may be called
- * from any number of threads at once.  The first write into an 8-page
- * region adds nodes to the tree under a map-wide mutex, held briefly;
- * readers never wait for it.  No node is freed before map_destroy, so
- * a reader never sees a node disappear under it.
+ * map_get, map_cas and map_clear may be called from any number of
+ * threads at once; map_get never takes a lock.  Writing a page that
+ * has no entry yet changes the tree under a map-wide mutex, held
+ * briefly; readers never wait for it.  No node is freed before
+ * map_destroy, so a reader never sees a node disappear under it.
  *
  * An entry is one of:
  *   MAP_UNMAPPED  (0) the page was never written or was trimmed, and
@@ -86,18 +88,19 @@ extern map_entry_t map_get (const struct map *m, export_page_t page)
  * => returns 1 if it was replaced;
  * => returns 0 if not, with *expected set to the current entry;
  * => returns -1 with errno ENOMEM if a node was needed and could not
- *    be allocated (the entry is unchanged; empty nodes made before the
- *    failure may stay).
- * Lock-free, except that when the page's leaf does not exist yet and
- * desired is not MAP_UNMAPPED, the nodes are added under the map's
- * mutex.  Setting an entry to MAP_UNMAPPED never allocates.
+ *    be allocated (the entry is unchanged; nodes made before the
+ *    failure may stay, holding the entries they were made for).
+ * Lock-free, except that when the page has no entry yet and desired
+ * is not MAP_UNMAPPED, it is added under the map's mutex, and that a
+ * write meeting an inner node being grown waits for the mutex once.
+ * Setting an entry to MAP_UNMAPPED never allocates.
  */
 extern int map_cas (struct map *m, export_page_t page,
                     map_entry_t *expected, map_entry_t desired)
   SD_NONNULL (1, 3);
 
 /* Atomically set the entry of page to MAP_UNMAPPED and return what it
- * held.  Never allocates.
+ * held.  Never allocates.  Lock-free, but for the wait of map_cas.
  */
 extern map_entry_t map_clear (struct map *m, export_page_t page)
   SD_NONNULL (1);
@@ -105,8 +108,9 @@ extern map_entry_t map_clear (struct map *m, export_page_t page)
 /* Return the first page in [from, end) whose entry is mapped (!= 0)
  * if `mapped`, or unmapped (== 0) if !`mapped`; end if there is none
  * (also when from >= end).  end must be <= npages.
- * Skips whole missing subtrees, so a scan of an empty region costs
- * O(log npages) per missing subtree, not per page.  Lock-free.  The
+ * Skips whole missing subtrees and the rest of a subtree that holds
+ * one page inline, so a scan of an empty region costs O(log npages)
+ * per such subtree, not per page.  Lock-free.  The
  * answer may be stale by the time it returns if other threads change
  * the map.
  */
