@@ -887,7 +887,8 @@ Test (map, a_fully_written_region_costs_under_6_bytes_a_page)
 }
 
 /* A page alone is inline; the rest of its leaf expands it into one
- * leaf, which still fits in the first arena chunk. */
+ * leaf, which still fits in the first arena chunk.
+ */
 Test (map, filling_a_whole_leaf_stays_within_the_first_arena_chunk)
 {
   struct map *m = new_map (TIB_PAGES);
