@@ -131,8 +131,8 @@ extern int map_foreach (const struct map *m,
 
 /* Bytes of memory held by the map: its header and every chunk its
  * nodes are allocated from (whole chunks, used or not, including the
- * nodes an inner node's growth left behind).  Counts only what map.c
- * asked for, not the allocator's own overhead per chunk.
+ * nodes an inner node's growth left behind).  Counts only what the
+ * map asked for, not the allocator's own overhead per chunk.
  */
 extern size_t map_bytes (const struct map *m)
   SD_NONNULL (1);

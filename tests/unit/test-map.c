@@ -23,9 +23,9 @@
 /* 1 TiB of 4 KiB pages. */
 #define TIB_PAGES (UINT64_C (1) << 28)
 
-/* The tree's geometry (server/storage/map.c): a leaf holds 8 entries, an inner
- * node of height 1 covers 16 leaves (128 pages), one of height 2
- * covers 2048 pages.
+/* The tree's geometry (server/storage/map-int.h): a leaf holds 8
+ * entries, an inner node of height 1 covers 16 leaves (128 pages), one
+ * of height 2 covers 2048 pages.
  */
 #define LEAF_PAGES 8
 #define H1_PAGES (LEAF_PAGES * 16)
