@@ -111,7 +111,7 @@ extern bool pool_export_is_live (struct pool *pool, const char *name,
  * write the table to every device (nothing is written if it was so
  * already).
  * => returns 0, or -1 after reporting (ENOENT: not in the table; a
- *    table write that failed: the flag is then cleared again).
+ *    table write that failed: the flags are then as they were).
  */
 extern int pool_export_set_live (struct pool *pool, const char *name,
                                  bool shared)

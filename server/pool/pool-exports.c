@@ -31,62 +31,49 @@ pool_export_is_live (struct pool *pool, const char *name, bool *shared)
   return e && e->live;
 }
 
-/* Set name's flags in the table.  => caller holds the pool lock.
- * returns 1 if they changed, 0 if not, -1 if the table has no such
- * export.
+/* What a live change sets in an export's entry of the pool table. */
+struct export_patch {
+  bool flags;                   /* set live and shared */
+  bool live, shared;
+  bool resize;                  /* set size */
+  uint64_t size;
+};
+
+/* Apply p to e.  => returns true if e changed. */
+static bool
+apply_patch (struct pt_export *e, const struct export_patch *p)
+{
+  bool changed = false;
+
+  if (p->flags && (e->live != p->live || e->shared != p->shared)) {
+    e->live = p->live;
+    e->shared = p->shared;
+    changed = true;
+  }
+  if (p->resize && e->size != p->size) {
+    e->size = p->size;
+    changed = true;
+  }
+  return changed;
+}
+
+/* Apply p to name's entry and write the table to every device if that
+ * changed it; if the write fails, the entry is put back as it was.
+ * => returns 0, or -1 after reporting (ENOENT: not in the table).
  */
 static int
-set_flags_locked (struct pool *pool, const char *name, bool live,
-                  bool shared)
-{
-  struct pt_export *e = pool_table_export (&pool->table, name);
-  bool same;
-
-  if (e == NULL)
-    return -1;
-  same = e->live == live && e->shared == shared;
-  e->live = live;
-  e->shared = shared;
-  return !same;
-}
-
-int
-pool_export_set_live (struct pool *pool, const char *name, bool shared)
+update_export (struct pool *pool, const char *name,
+               const struct export_patch *p)
 {
   SD_LOCK_FOR_SCOPE (&pool->admin_lock);
-  int changed;
-
-  pthread_mutex_lock (&pool->lock);
-  changed = set_flags_locked (pool, name, true, shared);
-  pthread_mutex_unlock (&pool->lock);
-  if (changed == -1) {
-    errno = ENOENT;
-    sd_error ("export: %s: not in the pool table", name);
-    return -1;
-  }
-  if (changed == 0)
-    return 0;
-  if (pool_table_write (pool, NULL) == -1) {
-    pthread_mutex_lock (&pool->lock);
-    set_flags_locked (pool, name, false, false);
-    pthread_mutex_unlock (&pool->lock);
-    return -1;
-  }
-  return 0;
-}
-
-int
-pool_export_set_size (struct pool *pool, const char *name, uint64_t size)
-{
-  SD_LOCK_FOR_SCOPE (&pool->admin_lock);
-  struct pt_export *e;
-  uint64_t was = 0;
+  struct pt_export *e, saved;
+  bool changed = false;
 
   pthread_mutex_lock (&pool->lock);
   e = pool_table_export (&pool->table, name);
   if (e) {
-    was = e->size;
-    e->size = size;
+    saved = *e;
+    changed = apply_patch (e, p);
   }
   pthread_mutex_unlock (&pool->lock);
   if (e == NULL) {
@@ -94,14 +81,30 @@ pool_export_set_size (struct pool *pool, const char *name, uint64_t size)
     sd_error ("export: %s: not in the pool table", name);
     return -1;
   }
-  if (was == size || pool_table_write (pool, NULL) == 0)
+  if (!changed || pool_table_write (pool, NULL) == 0)
     return 0;
   pthread_mutex_lock (&pool->lock);
   e = pool_table_export (&pool->table, name);
   if (e)
-    e->size = was;
+    *e = saved;
   pthread_mutex_unlock (&pool->lock);
   return -1;
+}
+
+int
+pool_export_set_live (struct pool *pool, const char *name, bool shared)
+{
+  struct export_patch p = { .flags = true, .live = true, .shared = shared };
+
+  return update_export (pool, name, &p);
+}
+
+int
+pool_export_set_size (struct pool *pool, const char *name, uint64_t size)
+{
+  struct export_patch p = { .resize = true, .size = size };
+
+  return update_export (pool, name, &p);
 }
 
 /* True if a tenant with export id is registered.  => caller holds the
