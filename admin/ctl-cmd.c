@@ -38,6 +38,8 @@ ctl_on_request (const struct devspec *dev)
     ctl_add_member (req, "maxactive", json_object_new_int64 (dev->maxactive));
   if (dev->timeout)
     ctl_add_member (req, "timeout", json_object_new_int64 (dev->timeout));
+  if (dev->direct)
+    ctl_add_member (req, "direct", json_object_new_boolean (1));
   /* Bytes as an integer: the size was checked here already, so the
    * server cannot read it another way.
    */

@@ -65,7 +65,8 @@ static void
 help (void)
 {
   printf ("Usage:\n"
-          "  %1$s -a [-p PRIORITY] [-o maxactive=N,create=SIZE,timeout=S] PATH\n"
+          "  %1$s -a [-p PRIORITY]\n"
+          "      [-o maxactive=N,create=SIZE,timeout=S,direct=BOOL] PATH\n"
           "  %1$s -d PATH\n"
           "  %1$s -c -p PRIORITY PATH\n"
           "  %1$s -l | -s [-k | -m | -g | -h]\n"
@@ -145,7 +146,8 @@ bad_option (char **argv)
   return usage_error (msg);
 }
 
-/* -o OPTIONS: maxactive=N, create=SIZE, timeout=S, comma-separated, into
+/* -o OPTIONS: maxactive=N, create=SIZE, timeout=S, direct=BOOL,
+ * comma-separated, into
  * *dev (the priority there would be -p's job, but is taken too), by
  * the parser of the plugin's swap= options and of the config file.
  * => returns 0, or CTL_EXIT_USAGE after reporting "-o: reason".

@@ -18,7 +18,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -218,30 +217,6 @@ add_config_file (const char *file)
   return 0;
 }
 
-/* Parse a boolean, reporting "parallel: VALUE: not a boolean" (nbdkit's
- * own parser does not name the parameter).
- */
-static int
-parse_bool (const char *key, const char *value, bool *out)
-{
-  static const char *const yes[] = { "1", "true", "yes", "on" };
-  static const char *const no[] = { "0", "false", "no", "off" };
-  size_t i;
-
-  for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-    if (strcasecmp (value, yes[i]) == 0) {
-      *out = true;
-      return 0;
-    }
-    if (strcasecmp (value, no[i]) == 0) {
-      *out = false;
-      return 0;
-    }
-  }
-  nbdkit_error ("%s: %s: not a boolean (true or false)", key, value);
-  return -1;
-}
-
 static int
 parse_mode (const char *value)
 {
@@ -290,9 +265,9 @@ swapdrum_config (const char *key, const char *value)
     return 0;
   }
   if (strcmp (key, "parallel") == 0)
-    return parse_bool (key, value, &parallel);
+    return sd_parse_bool (key, value, &parallel);
   if (strcmp (key, "new-pool") == 0)
-    return parse_bool (key, value, &new_pool);
+    return sd_parse_bool (key, value, &new_pool);
   if (strcmp (key, "admin") == 0) {
     free (admin_sock);
     admin_sock = strdup (value);

@@ -2,6 +2,7 @@
  * and by swapdrumctl -A/-U.  One device or export per line:
  *
  *   PATH [priority=N] [maxactive=N] [create=SIZE] [timeout=SECONDS]
+ *        [direct=BOOL]
  *   export NAME size=SIZE [quota=SIZE] [reserve=SIZE] [tiers=LO-HI]
  *          [shared=BOOL]
  *

@@ -1,6 +1,7 @@
 /* swapdrum: a swap device as the operator names it.
  *
- * "PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]",
+ * "PATH[,priority=N][,maxactive=N][,create=SIZE][,timeout=SECONDS]
+ *  [,direct=BOOL]",
  * as given to the plugin's swap= key (devspec_parse).  The same
  * options are the words of a config file line (conffile.h) and
  * swapdrumctl's -o (devspec_option); the admin socket's "on" takes
@@ -34,6 +35,7 @@ struct devspec {
   uint64_t create_size;    /* 0 = do not create; else create if missing */
   unsigned timeout;        /* remote devices: seconds a request may take
                               (0 = the default, SD_TIMEOUT_DEFAULT) */
+  bool direct;             /* local devices: page I/O with O_DIRECT */
 };
 
 /* Parse a device specification into *spec (path is malloc'd).
@@ -46,8 +48,8 @@ extern int devspec_parse (const char *text, struct devspec *spec)
 
 /* Apply one "key=value" option to *spec: priority (SD_PRIORITY_MIN to
  * SD_PRIORITY_MAX), maxactive (1 to SD_MAXACTIVE_MAX), create (a size
- * of at least 8192 bytes, sd_parse_size) or timeout (seconds, 1 to
- * SD_TIMEOUT_MAX).  what names the spec in error messages ("swap:
+ * of at least 8192 bytes, sd_parse_size), timeout (seconds, 1 to
+ * SD_TIMEOUT_MAX) or direct (sd_parse_bool).  what names the spec in error messages ("swap:
  * PATH" for devspec_parse, "FILE:LINE" for a config file, "-o" for
  * swapdrumctl).
  * => returns 0, or -1 after reporting "WHAT: reason" (no value,
@@ -74,6 +76,14 @@ extern void devspec_free (struct devspec *spec);
  */
 extern int sd_parse_size (const char *what, const char *text,
                           uint64_t *size)
+  SD_NONNULL (1, 2, 3);
+
+/* Parse a boolean: true, yes, on or 1; false, no, off or 0 (any
+ * case).
+ * => returns 0 with *out set, or -1 after reporting "what: TEXT: not a
+ *    boolean (true or false)".
+ */
+extern int sd_parse_bool (const char *what, const char *text, bool *out)
   SD_NONNULL (1, 2, 3);
 
 /* Parse a decimal integer in [min, max].

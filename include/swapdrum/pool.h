@@ -32,6 +32,7 @@ struct pool_devstat {
   uint64_t avail;               /* npages - inuse - bad */
   int priority;                 /* lower = preferred */
   unsigned maxactive;
+  bool direct;                  /* page I/O with O_DIRECT */
   unsigned peak_active;         /* most I/Os ever in flight at once */
   unsigned flags;               /* SWF_* (see swapdev.h) */
   uint64_t nreads, nwrites, bytes_read, bytes_written;

@@ -267,7 +267,8 @@ prepare_on (struct admin_conn *conn, json_object *req, struct cmd_job *job)
                &maxactive) == -1 ||
       get_int (conn, req, "on", "timeout", false, 1, SD_TIMEOUT_MAX,
                &timeout) == -1 ||
-      get_create (conn, req, "on", &job->spec.create_size) == -1)
+      get_create (conn, req, "on", &job->spec.create_size) == -1 ||
+      get_bool (conn, req, "on", "direct", &job->spec.direct) == -1)
     return -1;
   job->spec.priority = priority;
   job->spec.priority_set = json_object_object_get_ex (req, "priority", NULL);
@@ -398,7 +399,7 @@ prepare_export_remove (struct admin_conn *conn, json_object *req,
 
 struct command {
   const char *name;
-  const char *members[6];       /* besides cmd and id; NULL-terminated */
+  const char *members[7];       /* besides cmd and id; NULL-terminated */
   bool changes_pool;            /* root or the server's uid only */
   /* Read-only commands: answer now. */
   void (*answer) (struct admin_conn *conn, json_object *req);
@@ -414,7 +415,8 @@ static const struct command commands[] = {
   { .name = "stats", .answer = admin_query_stats },
   { .name = "summary", .answer = admin_query_summary },
   { .name = "on",
-    .members = { "path", "priority", "maxactive", "create", "timeout" },
+    .members = { "path", "priority", "maxactive", "create", "timeout",
+                 "direct" },
     .changes_pool = true, .prepare = prepare_on, .op = CMD_ON },
   { .name = "off", .members = { "path" },
     .changes_pool = true, .prepare = prepare_off, .op = CMD_OFF },

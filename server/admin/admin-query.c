@@ -113,6 +113,7 @@ devstat_json (const struct pool_devstat *st)
   admin_put (dev, "kind", json_object_new_string (st->kind ? st->kind : "?"));
   admin_put (dev, "priority", json_object_new_int (st->priority));
   admin_put_u64 (dev, "maxactive", st->maxactive);
+  admin_put (dev, "direct", json_object_new_boolean (st->direct));
   admin_put_u64 (dev, "peak_active", st->peak_active);
   admin_put (dev, "flags", flags_json (st->flags));
   admin_put_u64 (dev, "size", st->npages * SD_PAGE_SIZE);

@@ -38,6 +38,27 @@ sd_parse_int (const char *what, const char *text,
   return 0;
 }
 
+int
+sd_parse_bool (const char *what, const char *text, bool *out)
+{
+  static const char *const yes[] = { "true", "yes", "on", "1" };
+  static const char *const no[] = { "false", "no", "off", "0" };
+  size_t i;
+
+  for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+    if (strcasecmp (text, yes[i]) == 0) {
+      *out = true;
+      return 0;
+    }
+    if (strcasecmp (text, no[i]) == 0) {
+      *out = false;
+      return 0;
+    }
+  }
+  sd_error ("%s: %s: not a boolean (true or false)", what, text);
+  return -1;
+}
+
 /* The power of 1024 a size suffix stands for, or -1. */
 static int
 size_shift (const char *suffix)
@@ -136,9 +157,16 @@ devspec_option (struct devspec *spec, const char *what, const char *opt)
       return -1;
     spec->timeout = n;
   }
+  else if (key_is (opt, keylen, "direct")) {
+    bool direct;
+
+    if (sd_parse_bool (key_what, value, &direct) == -1)
+      return -1;
+    spec->direct = direct;
+  }
   else {
     sd_error ("%s: unknown option %.*s "
-              "(priority, maxactive, create or timeout)",
+              "(priority, maxactive, create, timeout or direct)",
               what, (int) keylen, opt);
     return -1;
   }

@@ -98,27 +98,6 @@ parse_tiers (const char *what, const char *value, int *lo, int *hi)
   return 0;
 }
 
-static int
-parse_bool (const char *what, const char *value, bool *out)
-{
-  static const char *const yes[] = { "true", "yes", "on", "1" };
-  static const char *const no[] = { "false", "no", "off", "0" };
-  size_t i;
-
-  for (i = 0; i < 4; i++) {
-    if (strcasecmp (value, yes[i]) == 0) {
-      *out = true;
-      return 0;
-    }
-    if (strcasecmp (value, no[i]) == 0) {
-      *out = false;
-      return 0;
-    }
-  }
-  sd_error ("%s: %s: not a boolean (true or false)", what, value);
-  return -1;
-}
-
 int
 exportspec_option (struct exportspec *spec, const char *what,
                    const char *opt)
@@ -162,7 +141,7 @@ exportspec_option (struct exportspec *spec, const char *what,
     s.tiers_set = true;
   }
   else if (key_is (opt, keylen, "shared")) {
-    if (parse_bool (key_what, value, &s.shared) == -1)
+    if (sd_parse_bool (key_what, value, &s.shared) == -1)
       return -1;
   }
   else {

@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +37,28 @@
 #define FILE_MAXACTIVE 8
 #define BLOCK_MAXACTIVE 32
 
-static int
-local_pread (struct swapdev *dev, void *buf, uint64_t count,
-             uint64_t offset)
-{
-  char *p = buf;
+/* Direct I/O (direct=true, docs/design.md "Direct I/O").  Page data,
+ * the stamp and the pool table go through dfd, opened O_DIRECT, so
+ * they neither fill nor dirty the page cache; what is not aligned to
+ * DIO_ALIGN (page records, the part of a page a partial write
+ * touches) goes through fd, buffered.  The kernel keeps the two
+ * coherent: a direct I/O writes back and drops the cached pages of its
+ * range first.  A direct write covers its whole page, so it meets a
+ * buffered one only when the two overlap: a client's race, whatever
+ * the mode.  A buffer not aligned to DIO_ALIGN
+ * (nbdkit's are malloc'd) is copied through an aligned one.
+ */
+#define DIO_ALIGN 4096
 
+/* pread or pwritev2 (flags) all of count bytes at offset of fd. */
+static int
+local_io (int fd, bool write, char *p, uint64_t count, uint64_t offset,
+          int flags)
+{
   while (count > 0) {
-    ssize_t r = pread (dev->fd, p, count, offset);
+    struct iovec iov = { .iov_base = p, .iov_len = count };
+    ssize_t r = write ? pwritev2 (fd, &iov, 1, offset, flags)
+                      : pread (fd, p, count, offset);
     if (r == -1) {
       if (errno == EINTR)
         continue;
@@ -59,26 +75,54 @@ local_pread (struct swapdev *dev, void *buf, uint64_t count,
   return 0;
 }
 
+/* The same through dfd, bouncing an unaligned buffer. */
+static int
+direct_io (struct swapdev *dev, bool write, void *buf, uint64_t count,
+           uint64_t offset, int flags)
+{
+  CLEANUP_FREE void *bounce = NULL;
+  int err, r;
+
+  if ((uintptr_t) buf % DIO_ALIGN == 0)
+    return local_io (dev->dfd, write, buf, count, offset, flags);
+  err = posix_memalign (&bounce, DIO_ALIGN, count);
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  if (write)
+    memcpy (bounce, buf, count);
+  r = local_io (dev->dfd, write, bounce, count, offset, flags);
+  if (r == 0 && !write)
+    memcpy (buf, bounce, count);
+  return r;
+}
+
+/* Whether an I/O of count bytes at offset goes through dfd. */
+static bool
+goes_direct (const struct swapdev *dev, uint64_t count, uint64_t offset)
+{
+  return dev->dfd >= 0 && count % DIO_ALIGN == 0 && offset % DIO_ALIGN == 0;
+}
+
+static int
+local_pread (struct swapdev *dev, void *buf, uint64_t count,
+             uint64_t offset)
+{
+  if (goes_direct (dev, count, offset))
+    return direct_io (dev, false, buf, count, offset, 0);
+  return local_io (dev->fd, false, buf, count, offset, 0);
+}
+
 static int
 local_pwrite (struct swapdev *dev, const void *buf, uint64_t count,
               uint64_t offset, bool fua)
 {
-  const char *p = buf;
   int flags = fua ? RWF_DSYNC : 0;
 
-  while (count > 0) {
-    struct iovec iov = { .iov_base = (void *) p, .iov_len = count };
-    ssize_t r = pwritev2 (dev->fd, &iov, 1, offset, flags);
-    if (r == -1) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    p += r;
-    count -= r;
-    offset += r;
-  }
-  return 0;
+  if (goes_direct (dev, count, offset))
+    return direct_io (dev, true, (void *) buf, count, offset, flags);
+  return local_io (dev->fd, true, (void *) buf, count, offset, flags);
 }
 
 static int
@@ -92,7 +136,9 @@ local_close (struct swapdev *dev)
 {
   if (dev->fd >= 0)
     close (dev->fd);
-  dev->fd = -1;
+  if (dev->dfd >= 0)
+    close (dev->dfd);
+  dev->fd = dev->dfd = -1;
 }
 
 static const struct swapdev_ops file_ops = {
@@ -219,6 +265,42 @@ local_ident (const struct stat *st)
   return ident;
 }
 
+/* direct=true: open dev's object again, O_DIRECT, as dfd (through
+ * /proc/self/fd, so that it is the object fd is open on whatever the
+ * path names now), and read the stamp page through it, so that a file
+ * system without direct I/O is refused here rather than at the first
+ * page a client swaps out.
+ */
+static int
+open_direct (struct swapdev *dev)
+{
+  CLEANUP_FREE void *page = NULL;
+  char self[64];
+  int err;
+
+  snprintf (self, sizeof self, "/proc/self/fd/%d", dev->fd);
+  dev->dfd = open (self, O_RDWR | O_CLOEXEC | O_DIRECT);
+  if (dev->dfd == -1) {
+    sd_error ("swap: %s: direct=true: open with O_DIRECT: %s", dev->path,
+              errno == EINVAL ? "the file system has no direct I/O"
+                              : strerror (errno));
+    return -1;
+  }
+  err = posix_memalign (&page, DIO_ALIGN, SD_PAGE_SIZE);
+  if (err != 0) {
+    errno = err;
+    sd_error ("swap: %s: %m", dev->path);
+    return -1;
+  }
+  if (local_io (dev->dfd, false, page, SD_PAGE_SIZE, dev->stamp_offset,
+                0) == -1) {
+    sd_error ("swap: %s: direct=true: reading a page with O_DIRECT: %m",
+              dev->path);
+    return -1;
+  }
+  return 0;
+}
+
 /* Fill in the layout and identity of dev from its open fd. */
 static int
 setup_local (struct swapdev *dev, const struct stat *st)
@@ -259,7 +341,8 @@ new_local (const struct devspec *spec, int fd, const struct stat *st)
     return NULL;
   }
   dev->fd = fd;
-  if (setup_local (dev, st) == -1) {
+  if (setup_local (dev, st) == -1 ||
+      (spec->direct && open_direct (dev) == -1)) {
     swapdev_free (dev);         /* closes fd */
     return NULL;
   }

@@ -600,6 +600,12 @@ swapdev_open_nbd (const struct devspec *spec, const char *own)
     sd_error ("swap: %s: create= applies to files only", spec->path);
     return NULL;
   }
+  if (spec->direct) {
+    errno = EINVAL;
+    sd_error ("swap: %s: direct= applies to files and block devices only",
+              spec->path);
+    return NULL;
+  }
   r = remote_new (spec);
   if (r == NULL)
     return NULL;

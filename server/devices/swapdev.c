@@ -35,6 +35,7 @@ swapdev_alloc (const char *path, enum swapdev_kind kind,
     return NULL;
   }
   dev->fd = -1;
+  dev->dfd = -1;
   dev->kind = kind;
   dev->ops = ops;
   dev->priv = priv;

@@ -101,6 +101,9 @@ struct swapdev {
   const struct swapdev_ops *ops;
   void *priv;                   /* the backend's own state */
   int fd;                       /* file and block backends, else -1 */
+  int dfd;                      /* local devices with direct=true: the
+                                   same object opened O_DIRECT, for
+                                   aligned page I/O; else -1 */
   uint64_t stamp_offset;        /* byte offset of the stamp page */
   uint64_t table_offset;        /* byte offset of pool table copy A */
   uint64_t records_offset;      /* byte offset of page 0's record */

@@ -186,6 +186,7 @@ open_unnamed_members (struct assembly *a)
     struct devspec spec = {
       .path = m->path, .priority = m->priority, .priority_set = true,
       .maxactive = m->maxactive, .timeout = m->timeout,
+      .direct = m->direct,
     };
     struct candidate *c;
 
@@ -211,6 +212,20 @@ open_unnamed_members (struct assembly *a)
                "the pool table", m->path);
   }
   return 0;
+}
+
+/* Record in the table whether this start opened c's device O_DIRECT:
+ * direct= is how a device is opened, so a restart with another
+ * direct= on the command line or in the config file changes it.
+ */
+static void
+note_direct (struct assembly *a, const struct candidate *c)
+{
+  size_t i;
+
+  for (i = 0; i < a->table.nmembers; i++)
+    if (memcmp (a->table.members[i].uuid, c->st.device_uuid, 16) == 0)
+      a->table.members[i].direct = c->dev->dfd >= 0;
 }
 
 /* Decide which candidates join: members keep the table's settings
@@ -241,6 +256,7 @@ choose_members (struct assembly *a)
     c->spec.priority = m->priority;
     c->spec.maxactive = m->maxactive;
     c->spec.timeout = m->timeout;
+    note_direct (a, c);
   }
 }
 

@@ -230,6 +230,7 @@ member_of (const struct swapdev *dev, const struct devspec *spec,
   m->priority = dev->priority;
   m->maxactive = spec ? spec->maxactive : 0;
   m->timeout = spec ? spec->timeout : 0;
+  m->direct = dev->dfd >= 0;
   return 0;
 }
 

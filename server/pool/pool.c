@@ -458,6 +458,7 @@ devstat_fill (struct pool_devstat *st, const struct swapdev *dev)
   st->avail = dev->npages - dev->npginuse - dev->npgbad;
   st->priority = dev->priority;
   st->maxactive = dev->maxactive;
+  st->direct = dev->dfd >= 0;
   st->flags = dev->flags;
   st->peak_active = gate_peak (&dev->gate);
   st->nreads = atomic_load (&dev->nreads);

@@ -5,13 +5,15 @@
 
 /* The pool table as JSON (pooltable.h):
  *   {"members": [{"uuid": HEX32, "path": S, "priority": N,
- *                 "maxactive": N, "timeout": N}, ...],
+ *                 "maxactive": N, "timeout": N[, "direct": true]},
+ *                ...],
  *    "exports": [{"id": N, "name": S, "size": N[, "quota": N]
  *                 [, "reserve": N][, "tier_lo": N, "tier_hi": N]
  *                 [, "suspect": true][, "live": true]
  *                 [, "shared": true]}, ...]}
  * A key in brackets is left out when it says nothing (no quota, no
- * reserve, every tier, not suspect, not live, not shared), so older
+ * reserve, every tier, not suspect, not live, not shared, not
+ * direct), so older
  * tables, which have none of them, read as before.
  */
 
@@ -92,7 +94,10 @@ encode_member (const struct pt_member *m)
   if (put_string (obj, "uuid", hex) || put_string (obj, "path", m->path) ||
       put_int (obj, "priority", m->priority) ||
       put_int (obj, "maxactive", m->maxactive) ||
-      put_int (obj, "timeout", m->timeout)) {
+      put_int (obj, "timeout", m->timeout) ||
+      (m->direct &&
+       json_object_object_add (obj, "direct",
+                               json_object_new_boolean (1)))) {
     json_object_put (obj);
     return NULL;
   }
@@ -216,6 +221,22 @@ parse_hex16 (const char *s, uint8_t out[16])
   return 0;
 }
 
+/* An optional boolean member: *flag is left alone if it is absent.
+ * => returns 0, or -1 if it is not a boolean.
+ */
+static int
+get_flag (json_object *obj, const char *key, bool *flag)
+{
+  json_object *val;
+
+  if (!json_object_object_get_ex (obj, key, &val))
+    return 0;
+  if (!json_object_is_type (val, json_type_boolean))
+    return -1;
+  *flag = json_object_get_boolean (val);
+  return 0;
+}
+
 static int
 decode_member (json_object *obj, struct pt_member *m)
 {
@@ -237,23 +258,8 @@ decode_member (json_object *obj, struct pt_member *m)
   m->priority = prio;
   m->maxactive = maxactive;
   m->timeout = timeout;
-  return 0;
-}
-
-/* An optional boolean member: *flag is left alone if it is absent.
- * => returns 0, or -1 if it is not a boolean.
- */
-static int
-get_flag (json_object *obj, const char *key, bool *flag)
-{
-  json_object *val;
-
-  if (!json_object_object_get_ex (obj, key, &val))
-    return 0;
-  if (!json_object_is_type (val, json_type_boolean))
-    return -1;
-  *flag = json_object_get_boolean (val);
-  return 0;
+  m->direct = false;
+  return get_flag (obj, "direct", &m->direct);
 }
 
 /* An optional size (a multiple of 4096, at least 4096) at key. */

@@ -25,6 +25,7 @@ struct pt_member {
   int priority;
   unsigned maxactive;           /* 0: the default */
   unsigned timeout;             /* remote devices; 0: the default */
+  bool direct;                  /* local devices opened O_DIRECT */
 };
 
 struct pt_export {

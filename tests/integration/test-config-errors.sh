@@ -136,6 +136,9 @@ expect_error "size not a size" \
 expect_error "parallel not a boolean" \
     "parallel: maybe: not a boolean" \
     "$good" parallel=maybe
+expect_error "direct not a boolean" \
+    "swap: $good: direct: maybe: not a boolean" \
+    "$good,direct=maybe"
 expect_error "duplicate device (same path)" \
     "swap: $good: already in the pool as $good" \
     "$good" "$good"

@@ -440,7 +440,7 @@ bad ()
 }
 bad "bad number" "2: priority: high: not a number" \
     '/srv/a.swap\n/srv/b.swap priority=high\n'
-bad "unknown option" "1: unknown option color (priority, maxactive, create or timeout)" \
+bad "unknown option" "1: unknown option color (priority, maxactive, create, timeout or direct)" \
     '/srv/a.swap color=red\n'
 bad "not key=value" "3: option fast has no value" \
     '\n# x\n/srv/a.swap fast\n'

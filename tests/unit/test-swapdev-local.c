@@ -11,11 +11,13 @@
 
 #include <config.h>
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <criterion/criterion.h>
 
@@ -50,6 +52,16 @@ open_local (uint64_t create, unsigned maxactive)
 {
   struct devspec spec = { .path = path, .create_size = create,
                           .maxactive = maxactive };
+
+  return swapdev_open_local (&spec);
+}
+
+/* The same with direct=true. */
+static struct swapdev *
+open_direct (uint64_t create)
+{
+  struct devspec spec = { .path = path, .create_size = create,
+                          .direct = true };
 
   return swapdev_open_local (&spec);
 }
@@ -134,4 +146,68 @@ Test (swapdev_local, a_directory_is_refused)
             "swap: %s: not a regular file or block device", dir);
   cr_assert_str_eq (mb_log_last (), want);
   cr_assert_eq (mb_log_errors (), 1);
+}
+
+Test (swapdev_local, direct_opens_the_same_file_again_with_O_DIRECT)
+{
+  struct swapdev *dev = open_direct (MIB);
+  struct stat a, b;
+
+  cr_assert_not_null (dev, "%s", mb_log_last ());
+  cr_assert_geq (dev->dfd, 0);
+  cr_assert (fcntl (dev->dfd, F_GETFL) & O_DIRECT);
+  cr_assert_not (fcntl (dev->fd, F_GETFL) & O_DIRECT);
+  cr_assert_eq (fstat (dev->fd, &a), 0);
+  cr_assert_eq (fstat (dev->dfd, &b), 0);
+  cr_assert (a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+  swapdev_free (dev);
+}
+
+Test (swapdev_local, without_direct_there_is_no_O_DIRECT_descriptor)
+{
+  struct swapdev *dev = open_local (MIB, 0);
+
+  cr_assert_not_null (dev, "%s", mb_log_last ());
+  cr_assert_eq (dev->dfd, -1);
+  swapdev_free (dev);
+}
+
+Test (swapdev_local, direct_pages_read_back_through_unaligned_buffers)
+{
+  struct swapdev *dev = open_direct (MIB);
+  unsigned char out[3 * PAGE + 1], in[3 * PAGE + 3];
+  size_t i;
+
+  cr_assert_not_null (dev, "%s", mb_log_last ());
+  for (i = 0; i < sizeof out; i++)
+    out[i] = i * 7 + 1;
+  /* One byte in: nbdkit's buffers are malloc'd, not page aligned. */
+  cr_assert_eq (swapdev_write (dev, out + 1, 5, 0, 3 * PAGE, false), 0);
+  cr_assert_eq (swapdev_read (dev, in + 3, 5, 0, 3 * PAGE), 0);
+  cr_assert_arr_eq (in + 3, out + 1, 3 * PAGE);
+  swapdev_free (dev);
+}
+
+Test (swapdev_local, a_partial_write_and_a_direct_page_see_each_other)
+{
+  struct swapdev *dev = open_direct (MIB);
+  unsigned char page[PAGE], in[PAGE], bytes[100];
+
+  cr_assert_not_null (dev, "%s", mb_log_last ());
+  memset (page, 0x11, sizeof page);
+  memset (bytes, 0x22, sizeof bytes);
+  /* The whole page goes direct, the part of it buffered: the direct
+   * read that follows must see the buffered bytes, and a direct write
+   * over them must replace them in what a buffered read sees.
+   */
+  cr_assert_eq (swapdev_write (dev, page, 9, 0, PAGE, false), 0);
+  cr_assert_eq (swapdev_write (dev, bytes, 9, 1000, sizeof bytes, false), 0);
+  memset (page + 1000, 0x22, sizeof bytes);
+  cr_assert_eq (swapdev_read (dev, in, 9, 0, PAGE), 0);
+  cr_assert_arr_eq (in, page, PAGE);
+  memset (page, 0x33, sizeof page);
+  cr_assert_eq (swapdev_write (dev, page, 9, 0, PAGE, true), 0);
+  cr_assert_eq (swapdev_read (dev, bytes, 9, 1000, sizeof bytes), 0);
+  cr_assert_arr_eq (bytes, page, sizeof bytes);
+  swapdev_free (dev);
 }
