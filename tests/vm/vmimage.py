@@ -13,7 +13,9 @@
 # decompressed; those the kernel has built in, as listed in
 # modules.builtin, are skipped), and tests/vm/init as /init.  Each run appends a
 # second, tiny cpio archive holding /vmtest.conf (the kernel unpacks
-# concatenated archives in order).
+# concatenated archives in order).  Scenario M, whose server runs in the
+# guest, adds nbdkit and the plugin with their shared libraries, and
+# virtio_blk for the disk the pool lives on (SERVER_MODULES).
 #
 # Functions raise VmImageError with a one-line reason.
 
@@ -23,11 +25,16 @@ import io
 import lzma
 import os
 import re
+import shutil
 import stat
 import subprocess
 
 # Modules the guest loads; their dependencies come from modules.dep.
 GUEST_MODULES = ["virtio_pci", "virtio_net", "nbd"]
+# Scenario M: the server's disk is a virtio-blk device in the guest.
+SERVER_MODULES = GUEST_MODULES + ["virtio_blk"]
+# nbdkit, for a server in the guest: the first found.
+NBDKIT = ["/usr/sbin/nbdkit", "/usr/bin/nbdkit"]
 # Module parameters.
 MODULE_PARAMS = {"nbd": "nbds_max=2"}
 # Programs copied with their shared libraries; the first one found of
@@ -206,10 +213,20 @@ def _first_existing(paths, package):
                        % (paths[0], package))
 
 
-def build_base(out, kver, init_src, memtest_bin, extra=None):
+def find_nbdkit():
+    """Returns the path of the host's nbdkit, for a server in the
+    guest."""
+    found = shutil.which("nbdkit")
+    return found or _first_existing(NBDKIT, "nbdkit")
+
+
+def build_base(out, kver, init_src, memtest_bin, extra=None,
+               modules=GUEST_MODULES):
     """Writes the gzipped base initramfs to OUT, with the programs of
-    EXTRA (a dict: path in the guest -> path here) and their shared
-    libraries besides the usual ones.  Returns the MODULES text for
+    EXTRA (a dict: path in the guest -> path here; a shared object such
+    as a plugin goes the same way) and their shared libraries besides
+    the usual ones, and the kernel modules MODULES (names) with their
+    dependencies.  Returns the MODULES text for
     /vmtest.conf (file and parameters per line) and the parameters of
     built-in modules for the kernel's command line
     (MODULE.PARAM=VALUE...)."""
@@ -244,8 +261,8 @@ def build_base(out, kver, init_src, memtest_bin, extra=None):
     cpio.file("/bin/memtest", _read(memtest_bin), 0o755)
     cpio.file("/init", _read(init_src), 0o755)
     lines = []
-    modules, built_in = module_list(kver)
-    for mod in modules:
+    paths, built_in = module_list(kver, modules)
+    for mod in paths:
         plain = re.sub(r"\.(xz|zst|gz)$", "", mod)
         data = read_module(os.path.join("/lib/modules", kver, mod))
         cpio.file("/lib/modules/" + plain, data)
