@@ -147,9 +147,9 @@ bad_option (char **argv)
 }
 
 /* -o OPTIONS: maxactive=N, create=SIZE, timeout=S, direct=BOOL,
- * comma-separated, into
- * *dev (the priority there would be -p's job, but is taken too), by
- * the parser of the plugin's swap= options and of the config file.
+ * comma-separated, into *dev (the priority there would be -p's job,
+ * but is taken too), by the parser of the plugin's swap= options and
+ * of the config file.
  * => returns 0, or CTL_EXIT_USAGE after reporting "-o: reason".
  */
 static int

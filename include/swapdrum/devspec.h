@@ -49,9 +49,9 @@ extern int devspec_parse (const char *text, struct devspec *spec)
 /* Apply one "key=value" option to *spec: priority (SD_PRIORITY_MIN to
  * SD_PRIORITY_MAX), maxactive (1 to SD_MAXACTIVE_MAX), create (a size
  * of at least 8192 bytes, sd_parse_size), timeout (seconds, 1 to
- * SD_TIMEOUT_MAX) or direct (sd_parse_bool).  what names the spec in error messages ("swap:
- * PATH" for devspec_parse, "FILE:LINE" for a config file, "-o" for
- * swapdrumctl).
+ * SD_TIMEOUT_MAX) or direct (sd_parse_bool).  what names the spec in
+ * error messages ("swap: PATH" for devspec_parse, "FILE:LINE" for a
+ * config file, "-o" for swapdrumctl).
  * => returns 0, or -1 after reporting "WHAT: reason" (no value,
  *    unknown key, create=0) or "WHAT: KEY: VALUE: reason"; *spec is
  *    then untouched.

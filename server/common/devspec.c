@@ -158,11 +158,8 @@ devspec_option (struct devspec *spec, const char *what, const char *opt)
     spec->timeout = n;
   }
   else if (key_is (opt, keylen, "direct")) {
-    bool direct;
-
-    if (sd_parse_bool (key_what, value, &direct) == -1)
+    if (sd_parse_bool (key_what, value, &spec->direct) == -1)
       return -1;
-    spec->direct = direct;
   }
   else {
     sd_error ("%s: unknown option %.*s "

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,10 +46,58 @@
  * coherent: a direct I/O writes back and drops the cached pages of its
  * range first.  A direct write covers its whole page, so it meets a
  * buffered one only when the two overlap: a client's race, whatever
- * the mode.  A buffer not aligned to DIO_ALIGN
- * (nbdkit's are malloc'd) is copied through an aligned one.
+ * the mode.  A buffer not aligned to DIO_ALIGN (nbdkit's are
+ * malloc'd) is copied through an aligned one: the calling thread's own
+ * bounce buffer, kept from one I/O to the next so that the data path
+ * does not allocate (which it must not, least of all when memory is
+ * short), up to BOUNCE_KEEP bytes; a larger I/O gets one of its own.
  */
 #define DIO_ALIGN 4096
+#define BOUNCE_KEEP (1024 * 1024)
+
+/* The calling thread's bounce buffer, and its size; bounce_key frees
+ * it when the thread exits.  Per thread, so no lock.
+ */
+static __thread void *bounce;
+static __thread size_t bounce_size;
+static pthread_key_t bounce_key;
+static pthread_once_t bounce_once = PTHREAD_ONCE_INIT;
+
+static void
+make_bounce_key (void)
+{
+  pthread_key_create (&bounce_key, free);
+}
+
+/* An aligned buffer of count bytes (a multiple of DIO_ALIGN) for the
+ * calling thread: its kept one, grown to count if need be (so it is as
+ * large as the thread's largest I/O so far), or, past BOUNCE_KEEP, a
+ * new one (*own set: the caller frees it).
+ * => returns NULL with errno set.
+ */
+static void *
+get_bounce (size_t count, void **own)
+{
+  void *p;
+  int err;
+
+  *own = NULL;
+  if (count <= bounce_size)
+    return bounce;
+  err = posix_memalign (&p, DIO_ALIGN, count);
+  if (err != 0) {
+    errno = err;
+    return NULL;
+  }
+  if (count > BOUNCE_KEEP)
+    return *own = p;
+  pthread_once (&bounce_once, make_bounce_key);
+  free (bounce);
+  bounce = p;
+  bounce_size = count;
+  pthread_setspecific (bounce_key, p);
+  return p;
+}
 
 /* pread or pwritev2 (flags) all of count bytes at offset of fd. */
 static int
@@ -80,21 +129,20 @@ static int
 direct_io (struct swapdev *dev, bool write, void *buf, uint64_t count,
            uint64_t offset, int flags)
 {
-  CLEANUP_FREE void *bounce = NULL;
-  int err, r;
+  CLEANUP_FREE void *own = NULL;
+  char *b;
+  int r;
 
   if ((uintptr_t) buf % DIO_ALIGN == 0)
     return local_io (dev->dfd, write, buf, count, offset, flags);
-  err = posix_memalign (&bounce, DIO_ALIGN, count);
-  if (err != 0) {
-    errno = err;
+  b = get_bounce (count, &own);
+  if (b == NULL)
     return -1;
-  }
   if (write)
-    memcpy (bounce, buf, count);
-  r = local_io (dev->dfd, write, bounce, count, offset, flags);
+    memcpy (b, buf, count);
+  r = local_io (dev->dfd, write, b, count, offset, flags);
   if (r == 0 && !write)
-    memcpy (buf, bounce, count);
+    memcpy (buf, b, count);
   return r;
 }
 

@@ -214,20 +214,6 @@ open_unnamed_members (struct assembly *a)
   return 0;
 }
 
-/* Record in the table whether this start opened c's device O_DIRECT:
- * direct= is how a device is opened, so a restart with another
- * direct= on the command line or in the config file changes it.
- */
-static void
-note_direct (struct assembly *a, const struct candidate *c)
-{
-  size_t i;
-
-  for (i = 0; i < a->table.nmembers; i++)
-    if (memcmp (a->table.members[i].uuid, c->st.device_uuid, 16) == 0)
-      a->table.members[i].direct = c->dev->dfd >= 0;
-}
-
 /* Decide which candidates join: members keep the table's settings
  * (live changes win), devices of the pool the table no longer lists
  * are left out, empty devices join as new members.
@@ -239,7 +225,7 @@ choose_members (struct assembly *a)
 
   for (i = 0; i < a->n; i++) {
     struct candidate *c = &a->c[i];
-    const struct pt_member *m;
+    struct pt_member *m;
 
     if (c->formatted != 1) {
       c->keep = true;
@@ -256,7 +242,11 @@ choose_members (struct assembly *a)
     c->spec.priority = m->priority;
     c->spec.maxactive = m->maxactive;
     c->spec.timeout = m->timeout;
-    note_direct (a, c);
+    /* direct= is how this start opened the device: a restart with
+     * another direct= on the command line or in the config file
+     * changes it.
+     */
+    m->direct = c->dev->dfd >= 0;
   }
 }
 

@@ -13,8 +13,7 @@
  *                 [, "shared": true]}, ...]}
  * A key in brackets is left out when it says nothing (no quota, no
  * reserve, every tier, not suspect, not live, not shared, not
- * direct), so older
- * tables, which have none of them, read as before.
+ * direct), so older tables, which have none of them, read as before.
  */
 
 #include <config.h>
