@@ -2,8 +2,9 @@
 # Copyright (C) 2026 the swapdrum authors
 # SPDX-License-Identifier: BSD-3-Clause
 
-"""Profiles of the hot paths: nbdkit with swapdrum (its default thread
-model), and for comparison nbdkit's file plugin (same model through
+"""Profiles of the hot paths: nbdkit with swapdrum in the serialized
+thread model (parallel=false, named so that it is the same on every
+platform), and for comparison nbdkit's file plugin (same model through
 --filter=noparallel), under three 4 KiB phases driven by fio over a
 unix socket: first writes (allocation), overwrites, random reads, each
 PHASE_IOS requests at QD32 over a 256 MiB region (swapdrum's pool: two
@@ -57,7 +58,7 @@ def _server_cmd(cfg, kind, d, sock):
         return ["nbdkit", "-f", "-U", sock, cfg.plugin,
                 os.path.join(d, "prof-a.img") + ",create=1G",
                 os.path.join(d, "prof-b.img") + ",create=1G",
-                "size=%d" % REGION, "admin=off"]
+                "size=%d" % REGION, "admin=off", "parallel=false"]
     servers.write_zeros(os.path.join(d, "prof-file.img"), REGION)
     return ["nbdkit", "-f", "-U", sock, "--filter=noparallel", "file",
             "file=" + os.path.join(d, "prof-file.img"),

@@ -108,9 +108,15 @@ def _job(srv, row, cfg, rep, cell, emit):
 
 
 def _start(cell, cfg, rep, emit):
-    """Start the cell's servers; swapdrum's exports get a sequential
-    fill, so that every row reads mapped pages (unmapped pages read
-    as zeros without I/O, which would flatter it)."""
+    """Start the cell's servers; swapdrum's exports are trimmed and
+    then get a sequential fill, so that every row reads mapped pages
+    (unmapped pages read as zeros without I/O, which would flatter it)
+    laid out in order on the devices.  The trim matters from the second
+    repetition on: swapdrum recovers its pool from the previous
+    repetition's files, where the fw4k rows' random first writes left
+    consecutive pages on scattered slots, and a fill over mapped pages
+    overwrites them in place.  Scattered pages cost a large request one
+    device I/O per page (docs/performance.md, "Scattered pages")."""
     started = []
     try:
         for kind, mode in cell.kinds():
@@ -125,6 +131,7 @@ def _start(cell, cfg, rep, emit):
                       "transport": cell.transport, "cmd": srv.cmd,
                       "conf": srv.conf})
             if kind == "swapdrum":
+                fiojob.trim_all(srv.uri)
                 fiojob.fill(srv.uri, cfg.size,
                             os.path.join(cfg.workdir, "fill.json"))
     except Exception:

@@ -198,8 +198,8 @@ def _chart(rrows, outdir):
             rs[n][0] if rs[n] else None
             for n in ("file", "qemu-nbd", "nbd-server")))
     if groups:
-        chart.draw(groups, outdir, "[par]: parallel=true; else the "
-                   "default SERIALIZE_REQUESTS")
+        chart.draw(groups, outdir, "[par]: parallel=true; else "
+                   "parallel=false (SERIALIZE_REQUESTS)")
 
 
 def _commands(recs, run):

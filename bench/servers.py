@@ -7,11 +7,13 @@ directory: swapdrum (two device files of equal priority), nbdkit's file
 plugin, qemu-nbd and nbd-server.  A server listens on a unix socket or
 on a free TCP port of 127.0.0.1 and is stopped by the pid we started.
 
-Modes: "serial" is how swapdrum runs by default on this nbdkit
-(SERIALIZE_REQUESTS: one request at a time per connection, connections
-in parallel); nbdkit's file plugin gets the same model from
---filter=noparallel serialize=requests.  "parallel" is swapdrum with
-parallel=true and the file plugin as it comes.  qemu-nbd and nbd-server
+Modes: "serial" is swapdrum with parallel=false, its default on
+nbdkit < 1.33.10 (SERIALIZE_REQUESTS: one request at a time per
+connection, connections in parallel); nbdkit's file plugin gets the
+same model from --filter=noparallel serialize=requests.  "parallel" is
+swapdrum with parallel=true, its default on newer nbdkit (Debian 13),
+and the file plugin as it comes.  Both are named explicitly, so that a
+mode means the same on every platform.  qemu-nbd and nbd-server
 have one model of their own ("native")."""
 
 import os
@@ -129,8 +131,8 @@ class Server:
         if self.kind == "swapdrum":
             cmd += [self.plugin] + [p for p, _ in self.files()]
             cmd += ["size=%d" % self.size, "admin=off"]
-            if self.mode == "parallel":
-                cmd.append("parallel=true")
+            cmd.append("parallel=%s" % ("true" if self.mode == "parallel"
+                                        else "false"))
         else:
             # Filter parameters follow the plugin's name.
             if self.mode == "serial":

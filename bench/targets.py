@@ -249,8 +249,8 @@ def profile_section(recs):
     profs = [r for r in recs if r["type"] == "profile"]
     if not profs:
         return []
-    out = ["## Profiles (4 KiB, QD32, unix socket, default thread model)",
-           ""]
+    out = ["## Profiles (4 KiB, QD32, unix socket, "
+           "serialized: parallel=false)", ""]
     cg = [r for r in profs if r["tool"] == "callgrind"]
     if cg:
         out += ["callgrind, user space only (the kernel's share, the "

@@ -1,12 +1,12 @@
 set terminal pngcairo size 2360,640 font "sans,9" noenhanced
 set output 'ratios.png'
-set title "swapdrum / other server: median IOPS ratio ([par]: parallel=true; else the default SERIALIZE_REQUESTS)"
+set title "swapdrum / other server: median IOPS ratio ([par]: parallel=true; else parallel=false (SERIALIZE_REQUESTS))"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set datafile missing "?"
-set yrange [0:5.73]
+set yrange [0:12.94]
 set ylabel "ratio (> 1: swapdrum faster)"
 set xtics rotate by -50 scale 0 nomirror
 set grid ytics
