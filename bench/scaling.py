@@ -9,8 +9,8 @@ writes, then reads, over a region of 64 MiB of one export, from one
 connection at QD32 (how a Linux nbd-client and swapdrum-attach attach
 by default), from 4 connections x QD8 and from 16 x QD2
 (swapdrum-attach -C 16), in the serialized model (Debian 12's default)
-and with parallel=true (Debian 13's).  N devices should give about N times
-one (goal: >= 0.8 N).  Then a mixed pool: a local file of 16 MiB at
+and with parallel=true (Debian 13's).  N devices should give about N
+times one (goal: >= 0.8 N).  Then a mixed pool: a local file of 16 MiB at
 priority 0, full after the fill, and the 4 remotes at priority 5, so
 that three quarters of the region overflows to the remotes ("4+local").
 
@@ -23,6 +23,7 @@ Records: {"type": "scaling", "n", "model", "clients", "rw", "rep",
 "iops", "delay_ms"} (records without delay_ms are from 1 ms runs)."""
 
 import os
+import statistics
 import subprocess
 
 import fiojob
@@ -130,11 +131,6 @@ def section(recs):
     return out
 
 
-def _med(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
-
-
 def _table(delay, rows):
     cols = NS + ["4+local"]
     out = ["## Pooling scales (%d ms a request)" % delay, "",
@@ -156,7 +152,7 @@ def _table(delay, rows):
                           if (r["n"], r["model"], r["clients"], r["rw"])
                           == (n, model, clients, rw)]
                     if xs:
-                        cell[n] = _med(xs)
+                        cell[n] = statistics.median(xs)
                 if 1 not in cell:
                     continue
                 out.append("| %s | %s | %s | %s |" % (
