@@ -27,6 +27,7 @@ import threading
 
 import fiojob
 import servers
+from summary import spread
 
 MIB = 1 << 20
 DEVICE = 1024 * MIB
@@ -167,18 +168,13 @@ def section(recs):
     keys = sorted({(r.get("device", "file"), r["model"], r["probe"])
                    for r in rows},
                   key=lambda k: (k[0], models.index(k[1]), k[2]))
-
-    def s(xs, scale=1.0, fmt="%.0f"):
-        xs = sorted(x / scale for x in xs)
-        mid = xs[len(xs) // 2]
-        return (fmt % mid) + (" (%s–%s)" % (fmt % xs[0], fmt % xs[-1])
-                              if len(xs) > 1 else "")
     for device, model, probe in keys:
         rs = [r for r in rows if (r.get("device", "file"), r["model"],
                                   r["probe"]) == (device, model, probe)]
         out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            device, model, rs[0]["what"], s([r["alone_p99_ns"] for r in rs], 1e3),
-            s([r["flooded_p99_ns"] for r in rs], 1e3),
-            s([r["ratio"] for r in rs], fmt="%.1f"),
-            s([r["flood_iops"] for r in rs])))
+            device, model, rs[0]["what"],
+            spread([r["alone_p99_ns"] for r in rs], scale=1e3),
+            spread([r["flooded_p99_ns"] for r in rs], scale=1e3),
+            spread([r["ratio"] for r in rs], fmt="%.1f"),
+            spread([r["flood_iops"] for r in rs])))
     return out + [""]

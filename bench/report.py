@@ -18,7 +18,9 @@ import time
 
 import chart
 import fairness
+import layout
 import scaling
+from summary import spread
 import fiojob
 import targets
 
@@ -34,17 +36,6 @@ OTHERS = [("file", {"serial": "file/serial",
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
-
-
-def spread(xs, fmt="%.0f", scale=1.0):
-    """"median (min-max)" of xs."""
-    xs = [x / scale for x in xs if x is not None]
-    if not xs:
-        return "-"
-    m = statistics.median(xs)
-    if len(xs) == 1:
-        return fmt % m
-    return (fmt + " (" + fmt + "–" + fmt + ")") % (m, min(xs), max(xs))
 
 
 class Matrix:
@@ -240,6 +231,7 @@ def run(results, outdir, say):
     if mx.cells:
         md += _ratio_table(rrows)
         md += _matrix_tables(mx)
+    md += layout.section(recs)
     md += targets.migration_section(recs)
     md += targets.memory_section(recs)
     md += fairness.section(recs)

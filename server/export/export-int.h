@@ -73,10 +73,19 @@ extern void export_tenant_init (struct export *exp, uint16_t id,
                                 const struct pool_limits *lim)
   SD_NONNULL (1, 3);
 
+/* Where new slots for page should go (struct pool_hint): next to the
+ * slot of the first mapped page of its region, if it has one.  Reads
+ * the map lock-free: an answer made stale by other writers is only a
+ * worse hint.
+ */
+extern void export_hint (struct export *exp, export_page_t page,
+                         struct pool_hint *hint)
+  SD_NONNULL (1, 3);
+
 /* Take up to want slots for pages from page on (what: "write" or
- * "off", for the message) with the export's limits (pool_alloc_for);
- * charge: the pages are new to the export and are charged to its
- * quota.
+ * "off", for the message) with the export's limits (pool_alloc_for),
+ * placed by region (export_hint); charge: the pages are new to the
+ * export and are charged to its quota.
  * => returns n >= 1 with *slot set, or 0 with errno ENOSPC (EIO: only
  *    FAILED devices have room) after reporting "WHAT: export NAME page
  *    PAGE: reason" (its quota is used, the pool is full, no device in

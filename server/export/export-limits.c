@@ -143,13 +143,34 @@ report_short (struct export *exp, const char *what, export_page_t page,
   errno = err;
 }
 
+void
+export_hint (struct export *exp, export_page_t page, struct pool_hint *hint)
+{
+  export_page_t first = page & ~(POOL_REGION_PAGES - 1);
+  export_page_t end = first + POOL_REGION_PAGES, q;
+
+  if (end > map_npages (exp->map))
+    end = map_npages (exp->map);
+  hint->offset = page - first;
+  hint->near = DRUM_NO_SLOT;
+  hint->delta = 0;
+  q = map_find (exp->map, first, end, true);
+  if (q < end && (hint->near = map_entry_slot (map_get (exp->map, q))) !=
+      DRUM_NO_SLOT)
+    hint->delta = (int64_t) page - (int64_t) q;
+}
+
 uint64_t
 export_alloc (struct export *exp, const char *what, export_page_t page,
               uint64_t want, bool charge, drum_slot_t *slot)
 {
+  struct pool_hint hint;
   enum pool_short why;
-  uint64_t n = pool_alloc_for (exp->pool, &exp->tenant, want, charge, slot,
-                               &why);
+  uint64_t n;
+
+  export_hint (exp, page, &hint);
+  n = pool_alloc_for (exp->pool, &exp->tenant, want, charge, &hint, slot,
+                      &why);
 
   if (n == 0)
     report_short (exp, what, page, why);

@@ -270,15 +270,19 @@ copy_run (struct migration *m, struct chunk_copy *cc, const struct run *r)
   char *buf = m->buf + (r->page - cc->start) * SD_PAGE_SIZE;
   drum_slot_t *fresh = &cc->fresh[r->page - cc->start], slot;
   uint64_t done = 0, k;
+  struct pool_hint hint;
   enum pool_short why;
 
   if (swapdev_read (m->dev, buf, r->e - m->dev->drumoffset, 0,
                     r->n * SD_PAGE_SIZE) == -1)
     return 1;
   while (done < r->n) {
-    /* Within the export's tiers; reported by move_run if it fails. */
-    k = pool_alloc_for (exp->pool, &exp->tenant, r->n - done, false, &slot,
-                        &why);
+    /* Within the export's tiers, by region; reported by move_run if
+     * it fails.
+     */
+    export_hint (exp, r->page + done, &hint);
+    k = pool_alloc_for (exp->pool, &exp->tenant, r->n - done, false, &hint,
+                        &slot, &why);
     if (k == 0)
       return 1;
     if (write_fresh (exp, r->page + done, buf + done * SD_PAGE_SIZE, slot,

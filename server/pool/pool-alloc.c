@@ -26,12 +26,58 @@ dev_usable (const struct swapdev *dev)
   return pool_dev_takes_pages (dev) && pool_dev_room (dev) > 0;
 }
 
-/* Try the devices of one priority group [i, end) for a run.
+/* Count dev's page against the pool and give its drum slot. */
+static uint64_t
+take (struct pool *pool, struct swapdev *dev, dev_page_t start, uint64_t n,
+      bool rotate, drum_slot_t *slot)
+{
+  dev->npginuse += n;
+  *slot = dev->drumoffset + start;
+  if (rotate)
+    prio_rotate (&pool->prio, dev);
+  return n;
+}
+
+/* A run for the first page of a region, at offset off in it: a free
+ * aligned block of the device, of which [off, off + want) is kept and
+ * the rest given back (struct pool_hint); want is cut at the region's
+ * end, and the caller asks again for the rest.
+ * => returns the pages taken with *start set, or 0 if dev has no
+ *    wholly free block.
+ */
+static uint64_t
+region_run (struct swapdev *dev, uint64_t off, uint64_t want,
+            dev_page_t *start)
+{
+  dev_page_t block;
+
+  if (want > POOL_REGION_PAGES - off)
+    want = POOL_REGION_PAGES - off;
+  if (!blist_alloc_block (dev->blist, &block))
+    return 0;
+  /* Cannot fail: the pages were allocated a moment ago. */
+  if (off > 0)
+    blist_free (dev->blist, block, off);
+  if (off + want < POOL_REGION_PAGES)
+    blist_free (dev->blist, block + off + want,
+                POOL_REGION_PAGES - off - want);
+  *start = block + off;
+  return want;
+}
+
+enum fit {
+  FIT_WHOLE,                    /* a run of want pages */
+  FIT_LESS,                     /* the longest run, if shorter */
+  FIT_REGION,                   /* a region's run (region_run) */
+};
+
+/* Try the devices of one priority group [i, end) for a run, and rotate
+ * the one that gives it to the tail of its ring.
  * => caller holds the pool lock.
  */
 static uint64_t
 alloc_in_group (struct pool *pool, size_t i, size_t end, uint64_t want,
-                bool lessok, drum_slot_t *slot)
+                enum fit fit, uint64_t off, drum_slot_t *slot)
 {
   for (; i < end; i++) {
     struct swapdev *dev = pool->prio.devs[i];
@@ -40,26 +86,83 @@ alloc_in_group (struct pool *pool, size_t i, size_t end, uint64_t want,
 
     if (!dev_usable (dev))
       continue;
-    n = blist_alloc (dev->blist, want, lessok, &start);
-    if (n == 0)
-      continue;
-    dev->npginuse += n;
-    *slot = dev->drumoffset + start;
-    prio_rotate (&pool->prio, dev);
-    return n;
+    if (fit == FIT_REGION)
+      n = region_run (dev, off, want, &start);
+    else
+      n = blist_alloc (dev->blist, want, fit == FIT_LESS, &start);
+    if (n > 0)
+      return take (pool, dev, start, n, true, slot);
   }
   return 0;
 }
 
-/* A whole run from the group [i, end), else a shorter one. */
+/* The device of the group starting at i that holds the hint's goal,
+ * with the goal's page in *goal; NULL if there is none, if the device
+ * takes no pages now, or if the region's run would not fit inside it
+ * (so a device smaller than a region is placed in plain round robin).
+ * => caller holds the pool lock.
+ */
+static struct swapdev *
+goal_device (struct pool *pool, size_t i, const struct pool_hint *hint,
+             dev_page_t *goal)
+{
+  struct swapdev *dev;
+  int64_t g;
+
+  if (hint->near == DRUM_NO_SLOT)
+    return NULL;
+  dev = drum_getsdp (pool->drum, hint->near);
+  if (dev == NULL || dev->priority != pool->prio.devs[i]->priority ||
+      !dev_usable (dev))
+    return NULL;
+  g = (int64_t) (hint->near - dev->drumoffset) + hint->delta;
+  if (g < (int64_t) hint->offset ||
+      g - hint->offset + POOL_REGION_PAGES > blist_npages (dev->blist))
+    return NULL;
+  *goal = g;
+  return dev;
+}
+
+/* The free pages from goal on, at most want, on dev.
+ * => returns their number (0 if goal is taken).
+ */
+static uint64_t
+goal_run (struct swapdev *dev, dev_page_t goal, uint64_t want)
+{
+  uint64_t n = 0;
+
+  while (n < want && blist_is_free (dev->blist, goal + n))
+    n++;
+  /* Cannot fail: the pages are free. */
+  if (n > 0)
+    blist_reserve (dev->blist, goal, n);
+  return n;
+}
+
+/* A run from the group [i, end): where the hint asks, else a whole
+ * run, else a shorter one.  A goal that is taken (the region's run was
+ * given to others) falls back to a plain run, not to a new region's
+ * run: the region's other pages aim at the same place.
+ */
 static uint64_t
 alloc_group (struct pool *pool, size_t i, size_t end, uint64_t want,
-             drum_slot_t *slot)
+             const struct pool_hint *hint, drum_slot_t *slot)
 {
-  uint64_t n = alloc_in_group (pool, i, end, want, false, slot);
+  struct swapdev *dev = NULL;
+  dev_page_t goal;
+  uint64_t n = 0;
 
+  if (hint != NULL && (dev = goal_device (pool, i, hint, &goal)) != NULL) {
+    n = goal_run (dev, goal, want);
+    if (n > 0)
+      return take (pool, dev, goal, n, false, slot);
+  }
+  else if (hint != NULL)
+    n = alloc_in_group (pool, i, end, want, FIT_REGION, hint->offset, slot);
+  if (n == 0)
+    n = alloc_in_group (pool, i, end, want, FIT_WHOLE, 0, slot);
   if (n == 0 && want > 1)
-    n = alloc_in_group (pool, i, end, want, true, slot);
+    n = alloc_in_group (pool, i, end, want, FIT_LESS, 0, slot);
   return n;
 }
 
@@ -109,7 +212,8 @@ quota_room (struct pool_tenant *t, uint64_t want)
 
 uint64_t
 pool_alloc_for (struct pool *pool, struct pool_tenant *t, uint64_t want,
-                bool charge, drum_slot_t *slot, enum pool_short *why)
+                bool charge, const struct pool_hint *hint, drum_slot_t *slot,
+                enum pool_short *why)
 {
   SD_LOCK_FOR_SCOPE (&pool->lock);
   int lo = t ? t->tier_lo : SD_PRIORITY_MIN;
@@ -131,7 +235,7 @@ pool_alloc_for (struct pool *pool, struct pool_tenant *t, uint64_t want,
       continue;
     cap = pool_reserve_allowance (pool, t, prio, charge);
     n = cap == 0 ? 0 : alloc_group (pool, i, end, want < cap ? want : cap,
-                                    slot);
+                                    hint, slot);
     if (n > 0) {
       if (charge && t)
         atomic_fetch_add (&t->used, n);
@@ -149,5 +253,5 @@ pool_alloc (struct pool *pool, uint64_t want, drum_slot_t *slot)
 {
   enum pool_short why;
 
-  return pool_alloc_for (pool, NULL, want, false, slot, &why);
+  return pool_alloc_for (pool, NULL, want, false, NULL, slot, &why);
 }

@@ -16,6 +16,7 @@
 
 #include "pool/drum.h"
 #include "pool/pooltable.h"
+#include "storage/blist.h"
 #include "storage/page.h"
 #include "pool/prio.h"
 #include "devices/swapdev.h"
@@ -173,20 +174,50 @@ enum pool_short {
                                    reserves (ENOSPC) */
 };
 
+/* Export pages per placement region: 256, 1 MiB of 4 KiB pages (the
+ * Linux kernel's swap cluster without THP swap, half of it with).
+ */
+#define POOL_REGION_PAGES ((uint64_t) BLIST_BLOCK_PAGES)
+
+/* Where a tenant would like new slots (pool_alloc_for): pages that are
+ * neighbours in the tenant are neighbours in the pool, so that a later
+ * request over many of them is one device I/O, whatever order they
+ * were first written in.
+ *   offset  the first wanted page's offset in its region (an aligned
+ *           run of POOL_REGION_PAGES tenant pages);
+ *   near    the slot of another page of that region, or DRUM_NO_SLOT;
+ *   delta   the wanted page minus that page.
+ * A region's first page takes a wholly free aligned block of a device
+ * (blist_alloc_block) and keeps its own place in it; the rest of the
+ * block is given back to the free pool, but as long as the pool has
+ * other free blocks, it is there when the region's next page comes
+ * (goal near + delta).  A hint is never a promise: the block's pages
+ * go to whoever needs them once no free block is left.
+ */
+struct pool_hint {
+  uint64_t offset;
+  drum_slot_t near;
+  int64_t delta;
+};
+
 /* pool_alloc for tenant t (NULL: no tenant, no limits of its own):
  * only devices whose priority is in t's tiers, and never the room
  * other tenants' unmet reserves need (pool-reserve.c).  charge: the
  * slots are for pages t does not hold yet: at most its quota's room
  * is given, and t->used is raised by what is given, under the pool
  * lock, so the quota holds exactly; else (a page t holds moves: a
- * relocation, swap-off) t->used is left alone.
+ * relocation, swap-off) t->used is left alone.  hint (may be NULL)
+ * places the slots by region (struct pool_hint) within the first
+ * priority that can give them; priorities, tiers, reserves and quota
+ * are the same with or without it.
  * => returns n in [1, want] with *slot set, or 0 with *why set and
  *    errno ENOSPC (EIO for POOL_SHORT_FAILED); not reported.
  */
 extern uint64_t pool_alloc_for (struct pool *pool, struct pool_tenant *t,
                                 uint64_t want, bool charge,
+                                const struct pool_hint *hint,
                                 drum_slot_t *slot, enum pool_short *why)
-  SD_NONNULL (1, 5, 6);
+  SD_NONNULL (1, 6, 7);
 
 /* Check an export's declared limits before it is created: its tiers
  * hold a device of the pool, and the pool can promise its reserve

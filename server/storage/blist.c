@@ -17,8 +17,8 @@
  * change (update_tree).  An allocation reads each summary on its path
  * several times, descending and rebuilding, so computing it once per
  * change instead of per visit about halves the cost of a one-page
- * allocation.  The memory is one bit per page plus two 12-byte nodes
- * per leaf of the padded tree (one inner, one leaf): 64 + 24 bytes per
+ * allocation.  The memory is one bit per page plus two 16-byte nodes
+ * per leaf of the padded tree (one inner, one leaf): 64 + 32 bytes per
  * 512 pages when nleaves is a power of two.
  *
  * Padding.  Leaves at or beyond nleaves have no bitmap and their
@@ -48,11 +48,15 @@
 #define LEAF_PAGES (WORD_BITS * LEAF_WORDS)
 #define ALL_FREE UINT64_MAX
 
+/* Words per block (BLIST_BLOCK_PAGES): a leaf holds two blocks. */
+#define BLOCK_WORDS (BLIST_BLOCK_PAGES / WORD_BITS)
+
 /* The free runs of a subtree, counted in pages. */
 struct bnode {
   uint32_t prefix;              /* free run starting at its first page */
   uint32_t suffix;              /* free run ending at its last page */
   uint32_t longest;             /* longest free run anywhere inside */
+  uint32_t blocks;              /* wholly free aligned blocks inside */
 };
 
 struct blist {
@@ -110,10 +114,20 @@ word_longest_run (uint64_t w)
  * words.  Runs are tracked across words: run is the free run ending at
  * the word being looked at.
  */
+/* True if block b (0 or 1) of a leaf's words w is wholly free. */
+static bool
+block_free (const uint64_t *w, unsigned b)
+{
+  for (unsigned i = b * BLOCK_WORDS; i < (b + 1) * BLOCK_WORDS; i++)
+    if (w[i] != ALL_FREE)
+      return false;
+  return true;
+}
+
 static struct bnode
 leaf_summary (const struct blist *bl, uint64_t leaf)
 {
-  struct bnode s = { 0, 0, 0 };
+  struct bnode s = { 0, 0, 0, 0 };
   const uint64_t *w = &bl->map[leaf * LEAF_WORDS];
   uint64_t run = 0;
   bool in_prefix = true;
@@ -134,6 +148,7 @@ leaf_summary (const struct blist *bl, uint64_t leaf)
     s.prefix = run;
   s.suffix = run;
   s.longest = max_u64 (s.longest, run);
+  s.blocks = block_free (w, 0) + block_free (w, 1);
   return s;
 }
 
@@ -150,6 +165,7 @@ combine (struct bnode left, struct bnode right, uint64_t half)
   s.prefix = left.prefix == half ? half + right.prefix : left.prefix;
   s.suffix = right.suffix == half ? half + left.suffix : right.suffix;
   s.longest = max_u64 (cross, max_u64 (left.longest, right.longest));
+  s.blocks = left.blocks + right.blocks;
   return s;
 }
 
@@ -305,6 +321,21 @@ find_run (const struct blist *bl, uint64_t want)
   return base + leaf_find (bl, i - bl->span, want);
 }
 
+/* The first page of the lowest wholly free block; the caller knows
+ * there is one (root blocks > 0).
+ */
+static uint64_t
+find_block (const struct blist *bl)
+{
+  uint64_t i = 1;
+
+  while (i < bl->span)
+    i = bl->node[2 * i].blocks > 0 ? 2 * i : 2 * i + 1;
+  i -= bl->span;
+  return i * LEAF_PAGES +
+    (block_free (&bl->map[i * LEAF_WORDS], 0) ? 0 : BLIST_BLOCK_PAGES);
+}
+
 /* The smallest power of two >= n and >= 2, so the tree always has a
  * root inner node.
  */
@@ -386,6 +417,26 @@ blist_alloc (struct blist *bl, uint64_t want, bool lessok,
   mark_range (bl, first, want, false);
   *start = first;
   return want;
+}
+
+/* Lowest free block in O(log npages) (see blist.h). */
+bool
+blist_alloc_block (struct blist *bl, dev_page_t *start)
+{
+  uint64_t first;
+
+  if (bl->node[1].blocks == 0)
+    return false;
+  first = find_block (bl);
+  mark_range (bl, first, BLIST_BLOCK_PAGES, false);
+  *start = first;
+  return true;
+}
+
+uint64_t
+blist_free_blocks (const struct blist *bl)
+{
+  return bl->node[1].blocks;
 }
 
 /* True if [start, start + n) is a non-empty range inside the blist,

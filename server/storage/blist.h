@@ -7,7 +7,9 @@
  * in O(log npages) and the allocator never scans the whole bitmap.
  *
  * Placement is first fit: the lowest-numbered free run that is long
- * enough.
+ * enough.  Nodes also count the wholly free aligned blocks of
+ * BLIST_BLOCK_PAGES below them, so the lowest such block is found in
+ * O(log npages) too (blist_alloc_block).
  *
  * Locking: none.  A blist belongs to one swap device and every call
  * must be made with the pool lock held (see pool.h).
@@ -15,9 +17,9 @@
  * Limits: a blist holds at most BLIST_MAX_PAGES pages (16 TiB of 4 KiB
  * pages); run lengths inside the tree are 32 bits.
  *
- * Memory: one bit per page plus 24 bytes per 512 pages (a cached leaf
+ * Memory: one bit per page plus 32 bytes per 512 pages (a cached leaf
  * summary and an inner node), the leaves padded up to a power of two;
- * about 44 MiB for 1 TiB of 4 KiB pages.  blist_bytes gives the total.
+ * about 48 MiB for 1 TiB of 4 KiB pages.  blist_bytes gives the total.
  *
  * The blist pointer is never NULL (SD_NONNULL, nonnull.h), but
  * blist_destroy accepts NULL.
@@ -34,6 +36,11 @@
 #include "swapdrum/nonnull.h"
 
 #define BLIST_MAX_PAGES ((uint64_t) UINT32_MAX)
+
+/* Pages per aligned block (blist_alloc_block): block b is the pages
+ * [b * BLIST_BLOCK_PAGES, (b + 1) * BLIST_BLOCK_PAGES).
+ */
+#define BLIST_BLOCK_PAGES 256
 
 struct blist;
 
@@ -57,6 +64,18 @@ extern void blist_destroy (struct blist *bl);
 extern uint64_t blist_alloc (struct blist *bl, uint64_t want, bool lessok,
                              dev_page_t *start)
   SD_NONNULL (1, 4);
+
+/* Allocate the lowest aligned block (BLIST_BLOCK_PAGES) whose pages
+ * are all free.
+ * => returns true with *start set to its first page, or false,
+ *    changing nothing, if no block is wholly free.
+ */
+extern bool blist_alloc_block (struct blist *bl, dev_page_t *start)
+  SD_NONNULL (1, 2);
+
+/* Number of wholly free aligned blocks (O(1)). */
+extern uint64_t blist_free_blocks (const struct blist *bl)
+  SD_NONNULL (1);
 
 /* Return pages [start, start + n) to the free pool.
  * => returns 0 on success;

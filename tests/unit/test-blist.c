@@ -594,6 +594,48 @@ Test (blist, a_1000003_page_blist_never_hands_out_padding)
   blist_destroy (bl);
 }
 
+Test (blist, a_block_is_the_lowest_wholly_free_aligned_one)
+{
+  struct blist *bl = full_blist (4 * LEAF);
+  dev_page_t start;
+
+  /* An unaligned free run of 300 pages comes first; the first aligned
+   * block wholly free is the one at 3 * 256.
+   */
+  free_ok (bl, 100, 300);
+  free_ok (bl, 3 * 256, 256);
+  free_ok (bl, 5 * 256, 256);
+  cr_assert_eq (blist_free_blocks (bl), 2);
+  cr_assert (blist_alloc_block (bl, &start));
+  cr_assert_eq (start, 3 * 256);
+  expect_range (bl, 3 * 256, 256, false);
+  cr_assert_eq (blist_free_blocks (bl), 1);
+  cr_assert_eq (blist_avail (bl), 300 + 256);
+  blist_destroy (bl);
+}
+
+Test (blist, with_no_wholly_free_block_alloc_block_changes_nothing)
+{
+  struct blist *bl = full_blist (4 * LEAF);
+  dev_page_t start = 7;
+
+  free_ok (bl, 1, 510);         /* 510 free pages, no aligned block */
+  cr_assert_eq (blist_free_blocks (bl), 0);
+  cr_assert (!blist_alloc_block (bl, &start));
+  cr_assert_eq (start, 7);
+  cr_assert_eq (blist_avail (bl), 510);
+  blist_destroy (bl);
+}
+
+Test (blist, a_new_blist_counts_its_whole_blocks_only)
+{
+  struct blist *bl = blist_create (3 * 256 + 255);
+
+  cr_assert_not_null (bl);
+  cr_assert_eq (blist_free_blocks (bl), 3);
+  blist_destroy (bl);
+}
+
 /* Randomized model check. */
 
 /* xorshift64*: a small PRNG so that every run is reproducible. */
@@ -676,6 +718,22 @@ model_alloc (struct model *m, uint64_t want, bool lessok,
   return best;
 }
 
+/* Wholly free aligned blocks, and the lowest one in *first. */
+static uint64_t
+model_blocks (const struct model *m, uint64_t *first)
+{
+  uint64_t n = 0, b, p;
+
+  for (b = 0; (b + 1) * BLIST_BLOCK_PAGES <= m->npages; b++) {
+    for (p = b * BLIST_BLOCK_PAGES; p < (b + 1) * BLIST_BLOCK_PAGES; p++)
+      if (!m->free[p])
+        break;
+    if (p == (b + 1) * BLIST_BLOCK_PAGES && n++ == 0)
+      *first = b * BLIST_BLOCK_PAGES;
+  }
+  return n;
+}
+
 /* An allocated extent, remembered so it can be freed later. */
 struct extent {
   uint64_t start, n;
@@ -720,6 +778,24 @@ step_alloc (struct run_state *st)
   cr_assert_eq (got_start, exp_start, "alloc (%" PRIu64 ", %d)", want,
                 lessok);
   push_extent (st, got_start, got);
+}
+
+/* Allocate a block in both and compare. */
+static void
+step_block (struct run_state *st)
+{
+  dev_page_t got = UINT64_MAX;
+  uint64_t want = UINT64_MAX;
+  bool any = model_blocks (&st->m, &want) > 0;
+
+  cr_assert_eq (blist_alloc_block (st->bl, &got), any);
+  if (!any)
+    return;
+  cr_assert_eq (got, want);
+  for (uint64_t p = got; p < got + BLIST_BLOCK_PAGES; p++)
+    st->m.free[p] = false;
+  st->m.avail -= BLIST_BLOCK_PAGES;
+  push_extent (st, got, BLIST_BLOCK_PAGES);
 }
 
 /* Free all or a random middle part of a random extent in both. */
@@ -795,8 +871,10 @@ model_check (uint64_t npages, unsigned nops, uint64_t max_want,
   for (unsigned op = 0; op < nops; op++) {
     uint64_t r = rnd (&st.rng) % 100;
 
-    if (r < 55)
+    if (r < 50)
       step_alloc (&st);
+    else if (r < 55)
+      step_block (&st);
     else if (r < 95)
       step_free (&st);
     else
@@ -804,8 +882,12 @@ model_check (uint64_t npages, unsigned nops, uint64_t max_want,
     cr_assert_eq (blist_avail (st.bl), st.m.avail, "op %u", op);
     cr_assert_eq (blist_largest_run (st.bl), model_largest_run (&st.m),
                   "op %u", op);
-    if (op % 128 == 0)
+    if (op % 128 == 0) {
+      uint64_t first;
       compare_all_pages (&st);
+      cr_assert_eq (blist_free_blocks (st.bl), model_blocks (&st.m, &first),
+                    "op %u", op);
+    }
   }
   compare_all_pages (&st);
   free (st.ext);
