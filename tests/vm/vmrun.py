@@ -16,8 +16,14 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
+
+# nbdcheck (the integration tests' helpers: the device layout) needs
+# python3-libnbd, as export_pages does: imported where it is used.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
 
 PAGE = 4096
 MIB = 1 << 20
@@ -206,6 +212,47 @@ def export_pages(sock, name):
         return mapped // PAGE, size // PAGE
     except nbd.Error as e:
         raise RunError("export %r on %s: %s" % (name, sock, e))
+
+
+def page_places(paths):
+    """Where the pages of the local device files PATHS are, from their
+    page records (docs/design.md, "On-device format"): returns
+    {(export id, export page): (index in PATHS, data page)}, the
+    newest record of a page winning.  Read while the guest is idle, so
+    that every record of a page written so far is in place."""
+    import nbdcheck
+    newest = {}
+    for i, path in enumerate(paths):
+        _, npages, records = nbdcheck.layout(os.path.getsize(path))
+        with open(path, "rb") as f:
+            f.seek(records)
+            buf = f.read(npages * nbdcheck.RECORD)
+        for p in range(len(buf) // nbdcheck.RECORD):
+            r = buf[p * nbdcheck.RECORD:(p + 1) * nbdcheck.RECORD]
+            seq = int.from_bytes(r[0:6], "little")
+            if seq == 0:
+                continue
+            key = (int.from_bytes(r[6:8], "little"),
+                   int.from_bytes(r[8:13], "little"))
+            if key not in newest or newest[key][0] < seq:
+                newest[key] = (seq, i, p)
+    return {k: v[1:] for k, v in newest.items()}
+
+
+def contiguity(places):
+    """Per export id of page_places' answer: (pairs, together), the
+    export pages p whose page p + 1 is mapped too, and those of them
+    whose two slots are consecutive on one device, so that a request
+    over both is one device I/O."""
+    out = {}
+    for (eid, page), (dev, slot) in places.items():
+        nxt = places.get((eid, page + 1))
+        if nxt is None:
+            continue
+        s = out.setdefault(eid, [0, 0])
+        s[0] += 1
+        s[1] += nxt == (dev, slot + 1)
+    return {e: tuple(s) for e, s in out.items()}
 
 
 class Poller(threading.Thread):
