@@ -18,7 +18,7 @@ where pages were first written in random order, a large request still
 finds them on one run of slots).
 
 Records: {"type": "layout", "fill", "row", "rep", "iops", "p99_ns",
-"cpu_us_per_io", "fill_s"}."""
+"cpu_us_per_io", "fill_s", "load1"}."""
 
 import os
 import subprocess
@@ -64,12 +64,14 @@ def run(cfg, emit, say):
                 for key in ROWS:
                     row = fiojob.BY_KEY[key]
                     os.sync()
+                    load = sysinfo.loadavg()[0]
                     cpu0 = sysinfo.cpu_seconds(srv.pid)
                     r = fiojob.run(srv.uri, row, cfg.size, cfg.runtime, out)
                     cpu1 = sysinfo.cpu_seconds(srv.pid)
                     emit({"type": "layout", "fill": fill, "row": key,
                           "what": row.what, "rep": rep, "iops": r["iops"],
                           "p99_ns": r["p99_ns"], "fill_s": fill_s,
+                          "load1": load,
                           "cpu_us_per_io": (cpu1 - cpu0) / r["ios"] * 1e6
                           if r["ios"] else None})
                     say("layout rep %d %s %s: %.0f IOPS"

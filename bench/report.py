@@ -106,10 +106,11 @@ def _header(run, recs, end):
            "| software | %s |" % "; ".join(
                str(m.get(k)) for k in ("nbdkit", "qemu-nbd", "nbd-server",
                                        "fio", "nbdcopy")),
-           "| load (1 min) during the run | min %.2f, median %.2f, max "
-           "%.2f (at start %.2f, at end %.2f) |" % (
-               min(loads or [0]), median(loads) or 0, max(loads or [0]),
-               run.get("load", [0])[0], (end or {}).get("load", [0])[0]),
+           "| load (1 min) during the run | %s(at start %.2f, at end %.2f) |"
+           % ("min %.2f, median %.2f, max %.2f " % (
+               min(loads), median(loads), max(loads)) if loads else
+              "not taken at each job ",
+              run.get("load", [0])[0], (end or {}).get("load", [0])[0]),
            "| run | `%s`; %s s per timed fio job, %s repetitions, %d MiB "
            "export |" % (" ".join(run.get("argv", [])[1:]),
                          run.get("runtime"), run.get("reps"),
