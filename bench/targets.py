@@ -18,7 +18,8 @@ FIRST_VS_OVER = 0.85  # first writes against overwrites
 P99_VS_FILE = 1.1     # p99 at iodepth 32 against nbdkit file
 MIG_VS_COPY = 0.5     # migration under clients against nbdcopy
 P99_DURING = 2.0      # client p99 during migration against without
-BYTES_PER_PAGE = 8    # per mapped 4 KiB page
+DENSE_BYTES = 10      # per mapped 4 KiB page, written densely (issue 14)
+RANDOM_BYTES = 32     # per page at random over a 1 TiB export (issue 14)
 FIXED_MIB = 16        # for a 1 TiB export
 
 
@@ -154,13 +155,16 @@ def section(mx, rrows, recs):
                      _verdict(v <= P99_DURING, v, P99_DURING, False), []))
     mem = next((r for r in recs if r["type"] == "memory"), None)
     if mem:
-        worst = max(mem["seq_bytes_per_page"], mem["random_bytes_per_page"])
-        rows.append(("≤ 8 bytes per mapped 4 KiB page",
-                     "%.1f B sequential, %.1f B random (1 TiB export)"
+        dense = mem["seq_bytes_per_page"] / DENSE_BYTES
+        rand = mem["random_bytes_per_page"] / RANDOM_BYTES
+        worst = max(dense, rand)
+        rows.append(("map ≤ %d bytes per page written densely, ≤ %d at "
+                     "random over a 1 TiB export" % (DENSE_BYTES,
+                                                     RANDOM_BYTES),
+                     "%.1f B sequential, %.1f B random"
                      % (mem["seq_bytes_per_page"],
                         mem["random_bytes_per_page"]),
-                     _verdict(worst <= BYTES_PER_PAGE, worst,
-                              BYTES_PER_PAGE, False), []))
+                     _verdict(worst <= 1, worst, 1, False), []))
         fixed = mem["fixed_kib"] / 1024.0
         rows.append(("< 16 MiB fixed for a 1 TiB export",
                      "%.1f MiB over nbdkit's null plugin (RSS %.1f MiB)"
