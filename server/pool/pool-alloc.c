@@ -148,7 +148,7 @@ static uint64_t
 alloc_group (struct pool *pool, size_t i, size_t end, uint64_t want,
              const struct pool_hint *hint, drum_slot_t *slot)
 {
-  struct swapdev *dev = NULL;
+  struct swapdev *dev;
   dev_page_t goal;
   uint64_t n = 0;
 

@@ -12,9 +12,9 @@
  * children 2i and 2i + 1.  The number of leaves is padded up to a power
  * of two, span, so an index c >= span is the leaf c - span.
  *
- * Every leaf keeps its summary (prefix, suffix, longest run) in
- * node[span + leaf], recomputed from its 8 words only when those words
- * change (update_tree).  An allocation reads each summary on its path
+ * Every leaf keeps its summary (prefix, suffix, longest run, free
+ * blocks) in node[span + leaf], recomputed from its 8 words only when
+ * those words change (update_tree).  An allocation reads each summary on its path
  * several times, descending and rebuilding, so computing it once per
  * change instead of per visit about halves the cost of a one-page
  * allocation.  The memory is one bit per page plus two 16-byte nodes
@@ -110,10 +110,6 @@ word_longest_run (uint64_t w)
   return best;
 }
 
-/* The runs of leaf number leaf (< nleaves), scanned from its bitmap
- * words.  Runs are tracked across words: run is the free run ending at
- * the word being looked at.
- */
 /* True if block b (0 or 1) of a leaf's words w is wholly free. */
 static bool
 block_free (const uint64_t *w, unsigned b)
@@ -124,6 +120,10 @@ block_free (const uint64_t *w, unsigned b)
   return true;
 }
 
+/* The runs of leaf number leaf (< nleaves), scanned from its bitmap
+ * words.  Runs are tracked across words: run is the free run ending at
+ * the word being looked at.
+ */
 static struct bnode
 leaf_summary (const struct blist *bl, uint64_t leaf)
 {
